@@ -1,0 +1,37 @@
+import type { DB } from '../db/open.ts';
+
+export type AgentState = 'active' | 'draft' | 'pending' | 'kept';
+export interface AgentRecord { name: string; state: AgentState; suspended: boolean; createdAt: number; createdBy: string; updatedAt: number }
+
+const fromRow = (r: Record<string, unknown>): AgentRecord => ({
+  name: r.name as string, state: r.state as AgentState, suspended: r.suspended === 1,
+  createdAt: r.created_at as number, createdBy: r.created_by as string, updatedAt: r.updated_at as number,
+});
+
+export class AgentStore {
+  constructor(private db: DB, private now: () => number = Date.now) {}
+
+  get(name: string): AgentRecord | null {
+    const r = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    return r ? fromRow(r) : null;
+  }
+
+  list(opts: { all?: boolean } = {}): AgentRecord[] {
+    const rows = this.db.prepare(`SELECT * FROM agents ${opts.all ? '' : "WHERE state != 'kept'"} ORDER BY name`).all() as Record<string, unknown>[];
+    return rows.map(fromRow);
+  }
+
+  insert(name: string, state: AgentState, createdBy: string): AgentRecord {
+    const t = this.now();
+    this.db.prepare('INSERT INTO agents (name, state, suspended, created_at, created_by, updated_at) VALUES (?, ?, 0, ?, ?, ?)').run(name, state, t, createdBy, t);
+    return this.get(name)!;
+  }
+
+  setState(name: string, state: AgentState): void {
+    this.db.prepare('UPDATE agents SET state = ?, updated_at = ? WHERE name = ?').run(state, this.now(), name);
+  }
+
+  setSuspended(name: string, suspended: boolean): void {
+    this.db.prepare('UPDATE agents SET suspended = ?, updated_at = ? WHERE name = ?').run(suspended ? 1 : 0, this.now(), name);
+  }
+}

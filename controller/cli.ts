@@ -1,0 +1,220 @@
+import { parseArgs, UsageError, type FlagSpec } from './cli/args.ts';
+import { ApiClient, RefusedError } from './cli/client.ts';
+import { resolveStateDir } from './paths.ts';
+import { isHyperhiveError } from './errors.ts';
+import { formatAgents, formatApprovals, formatLog, formatApproval } from './cli/format.ts';
+
+interface Command {
+  usage: string;
+  summary: string;
+  help?: string;
+  flags: FlagSpec;
+  min: number;
+  max: number;
+  run(p: { positional: string[]; flags: Record<string, string | boolean> }, io: IO): Promise<number>;
+}
+
+export interface IO { out(s: string): void; err(s: string): void }
+const defaultIO: IO = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
+
+const COMMON: FlagSpec = { state: 'string', url: 'string', help: 'boolean' };
+const client = (f: Record<string, string | boolean>): ApiClient => new ApiClient(resolveStateDir(f.state as string | undefined), f.url as string | undefined);
+const enc = encodeURIComponent;
+const json = (io: IO, v: unknown): number => { io.out(JSON.stringify(v, null, 2)); return 0; };
+
+const commands: Record<string, Command> = {
+  serve: {
+    usage: 'serve [--state DIR] [--listen 127.0.0.1:8000] [--runtime process|nspawn] [--systemd auto|on|off] [--demo] [--agent-command CMD]',
+    summary: 'run the controller in the foreground (SIGTERM stops it cleanly)',
+    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\n--agent-command overrides the command each agent runs (split on spaces; default: the built-in idle agent).',
+    flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', demo: 'boolean', 'agent-command': 'string', 'public-url': 'string' },
+    min: 0, max: 0,
+    async run({ flags }, io) {
+      const runtime = (flags.runtime as string | undefined) ?? 'process';
+      if (runtime !== 'process' && runtime !== 'nspawn') throw new UsageError(`--runtime must be process or nspawn, got ${runtime}`);
+      const systemd = (flags.systemd as string | undefined) ?? 'auto';
+      if (!['auto', 'on', 'off'].includes(systemd)) throw new UsageError(`--systemd must be auto, on or off, got ${systemd}`);
+      const { serve } = await import('./serve.ts');
+      const cmd = (flags['agent-command'] as string | undefined) ?? process.env.HYPERHIVE_AGENT_COMMAND;
+      const s = await serve({
+        state: resolveStateDir(flags.state as string | undefined), listen: (flags.listen as string | undefined) ?? '127.0.0.1:8000',
+        runtime: runtime as 'process', systemd: systemd as 'auto', demo: !!flags.demo,
+        agentCommand: cmd ? cmd.split(' ').filter(Boolean) : undefined, publicUrl: flags['public-url'] as string | undefined, out: io.out,
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => { io.err(`received ${sig}: stopping`); void s.close().then(resolve); };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      return 0;
+    },
+  },
+  'agent create': {
+    usage: 'agent create NAME', summary: 'create an agent (active at once) from the templates', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const a = await client(flags).request('POST', '/api/agents', { name: positional[0] });
+      if (flags.json) return json(io, a);
+      io.out(`created agent ${positional[0]}`);
+      return 0;
+    },
+  },
+  agents: {
+    usage: 'agents [--all] [--json]', summary: 'list agents with their conditions and revisions', flags: { ...COMMON, json: 'boolean', all: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const list = await client(flags).request<never[]>('GET', `/api/agents${flags.all ? '?all=1' : ''}`);
+      if (flags.json) return json(io, list);
+      io.out(formatAgents(list));
+      return 0;
+    },
+  },
+  agent: {
+    usage: 'agent NAME [--json]', summary: "show one agent's status", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const a = await client(flags).request<never>('GET', `/api/agents/${enc(positional[0]!)}`);
+      if (flags.json) return json(io, a);
+      io.out(formatAgents([a], true));
+      return 0;
+    },
+  },
+  approvals: {
+    usage: 'approvals [--status pending,diverged] [--agent NAME] [--all] [--json]', summary: 'list requests (default: open ones)',
+    flags: { ...COMMON, json: 'boolean', status: 'string', agent: 'string', all: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const q = new URLSearchParams();
+      if (!flags.all) q.set('status', (flags.status as string | undefined) ?? 'pending,diverged');
+      if (flags.agent) q.set('agent', flags.agent as string);
+      const list = await client(flags).request<never[]>('GET', `/api/approvals?${q}`);
+      if (flags.json) return json(io, list);
+      io.out(formatApprovals(list));
+      return 0;
+    },
+  },
+  show: {
+    usage: 'show ID [--json]', summary: 'show a request and its patch', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const a = await client(flags).request<never>('GET', `/api/approvals/${enc(positional[0]!)}`);
+      if (flags.json) return json(io, a);
+      io.out(formatApproval(a));
+      return 0;
+    },
+  },
+  approve: {
+    usage: 'approve ID [--note TEXT]', summary: 'approve a pending request: applied moves to its head, the runtime applies it',
+    flags: { ...COMMON, json: 'boolean', note: 'string' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const a = await client(flags).request<{ id: number; agent: string; head: string }>('POST', `/api/approvals/${enc(positional[0]!)}/approve`, flags.note ? { note: flags.note } : {});
+      if (flags.json) return json(io, a);
+      io.out(`approved request #${a.id}: ${a.agent} applied is now ${a.head.slice(0, 7)}`);
+      return 0;
+    },
+  },
+  reject: {
+    usage: 'reject ID --reason TEXT', summary: 'reject a request (not raised again for the same change)', flags: { ...COMMON, json: 'boolean', reason: 'string' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      if (!flags.reason) throw new UsageError('reject needs --reason TEXT');
+      const a = await client(flags).request<{ id: number }>('POST', `/api/approvals/${enc(positional[0]!)}/reject`, { reason: flags.reason });
+      if (flags.json) return json(io, a);
+      io.out(`rejected request #${a.id}`);
+      return 0;
+    },
+  },
+  revert: {
+    usage: 'revert NAME', summary: "commit applied's tree on proposed (drops the unapproved change)", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request<{ commit: string }>('POST', `/api/agents/${enc(positional[0]!)}/revert`, {});
+      if (flags.json) return json(io, r);
+      io.out(`proposed reverted to applied's tree: ${r.commit.slice(0, 7)}`);
+      return 0;
+    },
+  },
+  rollback: {
+    usage: 'rollback NAME REV', summary: 'propose going back to an earlier applied revision (approved like any change)', flags: { ...COMMON, json: 'boolean' }, min: 2, max: 2,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request<{ commit: string; approval: { id: number } | null }>('POST', `/api/agents/${enc(positional[0]!)}/rollback`, { revision: positional[1] });
+      if (flags.json) return json(io, r);
+      io.out(`rollback proposed as ${r.commit.slice(0, 7)}${r.approval ? `: request #${r.approval.id} waits for approval` : ''}`);
+      return 0;
+    },
+  },
+  suspend: {
+    usage: 'suspend NAME', summary: 'stop applying changes to an agent (it keeps running)', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) { const a = await client(flags).request('POST', `/api/agents/${enc(positional[0]!)}/suspend`, {}); if (flags.json) return json(io, a); io.out(`suspended ${positional[0]}`); return 0; },
+  },
+  resume: {
+    usage: 'resume NAME', summary: 'resume applying changes', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) { const a = await client(flags).request('POST', `/api/agents/${enc(positional[0]!)}/resume`, {}); if (flags.json) return json(io, a); io.out(`resumed ${positional[0]}`); return 0; },
+  },
+  model: {
+    usage: 'model NAME MODEL', summary: "set an agent's model on live (next turn, no restart)", flags: { ...COMMON, json: 'boolean' }, min: 2, max: 2,
+    async run({ positional, flags }, io) {
+      const a = await client(flags).request<{ model: string; live: string }>('POST', `/api/agents/${enc(positional[0]!)}/model`, { model: positional[1] });
+      if (flags.json) return json(io, a);
+      io.out(`model of ${positional[0]} is now ${a.model} (live ${a.live.slice(0, 7)})`);
+      return 0;
+    },
+  },
+  logs: {
+    usage: 'logs [NAME] [--follow] [--json] [--limit N]', summary: 'print the reconciliation log', flags: { ...COMMON, json: 'boolean', follow: 'boolean', limit: 'string' }, min: 0, max: 1,
+    async run({ positional, flags }, io) {
+      const c = client(flags);
+      const q = new URLSearchParams();
+      if (positional[0]) q.set('agent', positional[0]);
+      q.set('limit', String(flags.limit ?? 100));
+      let entries = await c.request<{ id: number }[]>('GET', `/api/log?${q}`);
+      const print = (es: never[]) => { for (const e of es) io.out(flags.json ? JSON.stringify(e) : formatLog(e)); };
+      print(entries as never[]);
+      if (!flags.follow) return 0;
+      let last = entries.at(-1)?.id ?? 0;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        q.set('after', String(last));
+        entries = await c.request<{ id: number }[]>('GET', `/api/log?${q}`);
+        print(entries as never[]);
+        last = entries.at(-1)?.id ?? last;
+      }
+    },
+  },
+  repair: {
+    usage: 'repair NAME', summary: 'restore a deleted applied ref from the audit trail, a missing proposed, the hooks', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request<{ actions: string[] }>('POST', `/api/agents/${enc(positional[0]!)}/repair`, {});
+      if (flags.json) return json(io, r);
+      for (const a of r.actions) io.out(a);
+      return 0;
+    },
+  },
+};
+
+/** Extra commands registered by other modules (clone, mcp-stdio, scripted-agent). */
+export function registerCommand(name: string, cmd: Command): void { commands[name] = cmd; }
+
+function usage(): string {
+  const lines = ['usage: hyperhive <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${c.usage.padEnd(48)} ${c.summary}`);
+  lines.push('', 'Every command takes --state DIR (else $HYPERHIVE_STATE, else ./.hyperhive) and --help.');
+  lines.push('Client commands find the server in <state>/server.json (or --url URL) and use <state>/operator.token.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], io: IO = defaultIO): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.out(usage());
+    return argv.length === 0 ? 2 : 0;
+  }
+  const two = `${argv[0]} ${argv[1]}`;
+  const name = commands[two] ? two : argv[0]!;
+  const cmd = commands[name];
+  if (!cmd) { io.err(`hyperhive: unknown command ${JSON.stringify(argv[0])}\n\n${usage()}`); return 2; }
+  const rest = argv.slice(name.split(' ').length);
+  try {
+    const p = parseArgs(rest, cmd.flags);
+    if (p.flags.help) { io.out(`usage: hyperhive ${cmd.usage}\n\n${cmd.summary}.${cmd.help ? `\n${cmd.help}` : ''}`); return 0; }
+    if (p.positional.length < cmd.min || p.positional.length > cmd.max) throw new UsageError(`expected ${cmd.min === cmd.max ? cmd.min : `${cmd.min} to ${cmd.max}`} argument(s), got ${p.positional.length}`);
+    return await cmd.run(p, io);
+  } catch (e) {
+    if (e instanceof UsageError) { io.err(`hyperhive ${name}: ${e.message}\nusage: hyperhive ${cmd.usage}`); return 2; }
+    if (e instanceof RefusedError || isHyperhiveError(e)) { io.err(`hyperhive ${name}: ${(e as Error).message}`); return 1; }
+    io.err(`hyperhive ${name}: ${(e as Error).stack ?? e}`);
+    return 1;
+  }
+}

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { readTokenFile } from '../auth/tokens.ts';
+import { statePaths } from '../paths.ts';
+
+export class RefusedError extends Error {}
+
+/** Talks to the running server with the operator token from the state dir. */
+export class ApiClient {
+  readonly url: string;
+  private token: string;
+  constructor(state: string, urlFlag?: string) {
+    const paths = statePaths(state);
+    const token = readTokenFile(paths.operatorToken);
+    if (!token) throw new RefusedError(`no operator token at ${paths.operatorToken}: is a hyperhive server using state dir ${paths.root}? Start one with \`hyperhive serve --state ${paths.root}\``);
+    this.token = token;
+    let url = urlFlag ?? process.env.HYPERHIVE_SERVER_URL;
+    if (!url) {
+      try { url = JSON.parse(fs.readFileSync(path.join(paths.root, 'server.json'), 'utf8')).url; } catch { /* default below */ }
+    }
+    this.url = (url ?? 'http://127.0.0.1:8000').replace(/\/$/, '');
+  }
+
+  async request<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      throw new RefusedError(`no hyperhive server answers at ${this.url} (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}). Start one with \`hyperhive serve\`.`);
+    }
+    const text = await res.text();
+    let json: unknown = text;
+    try { json = text ? JSON.parse(text) : null; } catch { /* plain text (patch) */ }
+    if (!res.ok) {
+      const err = (json as { error?: { code: string; message: string } })?.error;
+      throw new RefusedError(err ? `${err.message} (${err.code}, HTTP ${res.status})` : `HTTP ${res.status}: ${text.slice(0, 300)}`);
+    }
+    return json as T;
+  }
+}

@@ -1,0 +1,43 @@
+const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : '-');
+const age = (ts: number | null | undefined): string => {
+  if (!ts) return '-';
+  const s = Math.max(0, Math.round((Date.now() - ts) / 1000));
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.round(s / 60)}m` : s < 86400 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
+};
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+interface AgentLike { name: string; state: string; applied: string | null; proposed: string | null; model: string | null; suspended: boolean; conditions: { type: string; status: string; reason: string; message: string }[]; runtime: { state: string; revision: string | null; isolated: boolean } }
+
+export function formatAgents(list: AgentLike[], detail = false): string {
+  if (!list.length) return 'no agents';
+  const ready = (a: AgentLike) => a.conditions.find((c) => c.type === 'Ready');
+  const rows = [['NAME', 'STATE', 'READY', 'REASON', 'APPLIED', 'PROPOSED', 'RUNTIME', 'MODEL', 'SUSPENDED']];
+  for (const a of list) rows.push([a.name, a.state, ready(a)?.status ?? '-', ready(a)?.reason ?? '-', short(a.applied), short(a.proposed), `${a.runtime.state}@${short(a.runtime.revision)}`, a.model ?? '-', a.suspended ? 'yes' : 'no']);
+  let s = table(rows);
+  if (detail) for (const a of list) for (const c of a.conditions) s += `\n${c.type}=${c.status} ${c.reason}: ${c.message}`;
+  return s;
+}
+
+interface ApprovalLike { id: number; kind: string; agent: string; base: string | null; head: string | null; status: string; paths: string[]; proposer: string | null; createdAt: number; decidedBy: string | null }
+
+export function formatApprovals(list: ApprovalLike[]): string {
+  if (!list.length) return 'no requests';
+  const rows = [['ID', 'KIND', 'AGENT', 'STATUS', 'BASE..HEAD', 'PROPOSER', 'AGE', 'PATHS']];
+  for (const a of list) rows.push([`#${a.id}`, a.kind, a.agent, a.status, `${short(a.base)}..${short(a.head)}`, a.proposer ?? '-', age(a.createdAt), a.paths.slice(0, 4).join(',') + (a.paths.length > 4 ? ',…' : '')]);
+  return table(rows);
+}
+
+export function formatApproval(a: ApprovalLike & { patch: string; reason: string | null; commits: { sha: string; subject: string; author: { name: string }; proposer: string | null }[] }): string {
+  const head = [`request #${a.id} (${a.kind}) for ${a.agent}: ${a.status}`, `base ${a.base ?? '-'}`, `head ${a.head ?? '-'}`, `proposer ${a.proposer ?? '-'}`];
+  if (a.decidedBy) head.push(`decided by ${a.decidedBy}${a.reason ? `: ${a.reason}` : ''}`);
+  for (const c of a.commits ?? []) head.push(`  ${short(c.sha)} ${c.subject} (${c.author.name}${c.proposer ? `, pushed by ${c.proposer}` : ''})`);
+  return `${head.join('\n')}\n\n${a.patch}`;
+}
+
+export function formatLog(e: { ts: number; agent: string | null; level: string; event: string; message: string }): string {
+  return `${new Date(e.ts).toISOString()} ${e.level.toUpperCase().padEnd(5)} ${(e.agent ?? '-').padEnd(12)} ${e.event}: ${e.message}`;
+}

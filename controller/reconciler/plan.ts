@@ -1,0 +1,107 @@
+import type { Action, Condition, Observed, Plan } from './types.ts';
+
+const short = (sha: string | null | undefined): string => (sha ? sha.slice(0, 7) : 'none');
+const cond = (type: Condition['type'], status: boolean, reason: string, message: string): Condition =>
+  ({ type, status: status ? 'True' : 'False', reason, message });
+
+/**
+ * Desired vs observed, nothing else: the pure heart of the reconciler. Returns what to do and the
+ * conditions that describe the agent as observed; apply() carries the actions out, and the next pass
+ * (every action re-enqueues the agent) sees their effect.
+ */
+export function plan(o: Observed): Plan {
+  const actions: Action[] = [];
+  const { applied, proposed } = o.refs;
+
+  if (!applied) {
+    const hint = o.lastApplied ? ` (last applied ${short(o.lastApplied)}; \`hyperhive repair ${o.agent.name}\` restores it)` : '';
+    return stalled('AppliedRefMissing', `refs/heads/applied is missing${hint}`, o);
+  }
+  if (!proposed) return stalled('ProposedRefMissing', `refs/heads/proposed is missing (\`hyperhive repair ${o.agent.name}\` restores it from applied)`, o);
+  if (o.objectsError || !o.trees.applied || !o.trees.proposed) {
+    return stalled('ObjectsMissing', `cannot read commits: ${o.objectsError ?? 'unknown error'}`, o);
+  }
+
+  // 1. An approval recorded before a crash is carried out before anything else is decided.
+  if (o.approvedUnapplied) {
+    const a = o.approvedUnapplied;
+    actions.push(a.headDescends
+      ? { type: 'complete-approval', id: a.id, base: applied, head: a.head }
+      : { type: 'fail-approval', id: a.id, error: `approved head ${short(a.head)} no longer descends from applied ${short(applied)}` });
+    return { actions, conditions: [cond('Reconciling', true, 'CompletingApproval', `moving applied to approved ${short(a.head)}`)], requeueAt: null };
+  }
+
+  // 2. The one open request is always the net change applied..proposed.
+  const open = o.openRequest;
+  const sameTree = o.trees.applied === o.trees.proposed;
+  if (sameTree) {
+    if (open) actions.push({ type: 'supersede', id: open.id, reason: 'proposed has the same tree as applied: nothing to approve' });
+    if (applied !== proposed && o.proposedDescends) actions.push({ type: 'fast-forward', from: applied, to: proposed });
+  } else {
+    const status = o.proposedDescends ? 'pending' : 'diverged';
+    const matches = open && open.base === applied && open.head === proposed;
+    if (!matches && !(status === 'pending' && o.rejectedPair)) {
+      actions.push({ type: 'raise', base: applied, head: proposed, status, supersedes: open?.id ?? null });
+    } else if (!matches && open) {
+      actions.push({ type: 'supersede', id: open.id, reason: 'this change was rejected for the current pair' });
+    }
+  }
+
+  // 3. The runtime runs exactly `applied`, for active agents that are not suspended.
+  let requeueAt: number | null = null;
+  const rt = o.runtime;
+  if (o.agent.state === 'active') {
+    const drift = rt.revision !== applied || rt.state === 'none' || rt.state === 'stopped' || rt.state === 'crashed';
+    if (drift && !o.agent.suspended) {
+      if (o.nextAttemptAt !== null && o.nextAttemptAt > o.now) requeueAt = o.nextAttemptAt;
+      else actions.push({ type: 'apply-runtime', revision: applied, reason: rt.revision === null ? 'not running' : rt.revision !== applied ? `runs ${short(rt.revision)}, applied is ${short(applied)}` : `runtime ${rt.state}` });
+    }
+  } else if (rt.state !== 'none' && rt.state !== 'stopped') {
+    actions.push({ type: 'stop-runtime', reason: `agent is ${o.agent.state}` });
+  }
+
+  return { actions, conditions: conditions(o, actions, requeueAt), requeueAt };
+}
+
+function stalled(reason: string, message: string, o: Observed): Plan {
+  const actions: Action[] = [];
+  return {
+    actions,
+    conditions: [cond('Ready', false, reason, message), cond('Stalled', true, reason, message), cond('Reconciling', false, reason, message)],
+    requeueAt: null,
+  };
+}
+
+function conditions(o: Observed, actions: Action[], requeueAt: number | null): Condition[] {
+  const applied = o.refs.applied!;
+  const rt = o.runtime;
+  const busy = actions.length > 0;
+  const pendingNote = actions.some((a) => a.type === 'raise' && a.status === 'pending') || o.openRequest?.status === 'pending'
+    ? '; a change waits for approval' : '';
+  let ready: Condition;
+  if (o.agent.state !== 'active') ready = cond('Ready', true, o.agent.state === 'kept' ? 'Kept' : o.agent.state === 'draft' ? 'Draft' : 'PendingApproval', `agent is ${o.agent.state}: no runtime`);
+  else if (o.agent.suspended) ready = cond('Ready', rt.revision === applied && rt.state === 'running', 'Suspended', `suspended: no applies (runs ${short(rt.revision)}, applied ${short(applied)})`);
+  else if (requeueAt !== null) ready = cond('Ready', false, 'ApplyFailed', `apply of ${short(applied)} failed ${o.failures} time(s); next attempt in ${Math.max(0, Math.round((requeueAt - o.now) / 1000))}s`);
+  else if (rt.state === 'running' && rt.revision === applied) ready = cond('Ready', true, 'Running', `running applied revision ${short(applied)}${pendingNote}`);
+  else if (rt.state === 'backoff') ready = cond('Ready', false, 'Restarting', `agent process exited; restarting ${short(rt.revision)} with backoff`);
+  else ready = cond('Ready', false, 'Progressing', `applying ${short(applied)}`);
+  const reconciling = busy || requeueAt !== null
+    ? cond('Reconciling', true, requeueAt !== null ? 'Backoff' : 'Progressing', actions.map(describe).join('; ') || 'waiting for backoff')
+    : cond('Reconciling', false, 'Idle', 'desired state reached');
+  const stalledC = o.failures >= 5 && requeueAt !== null
+    ? cond('Stalled', true, 'ApplyFailing', `apply failed ${o.failures} times in a row; still retrying with backoff`)
+    : cond('Stalled', false, 'None', '');
+  return [ready, reconciling, stalledC];
+}
+
+export function describe(a: Action): string {
+  switch (a.type) {
+    case 'complete-approval': return `complete approval #${a.id} (${short(a.base)}→${short(a.head)})`;
+    case 'fail-approval': return `approval #${a.id} cannot be applied: ${a.error}`;
+    case 'fast-forward': return `fast-forward applied ${short(a.from)}→${short(a.to)} (same tree, nothing changes in what runs)`;
+    case 'supersede': return `supersede request #${a.id}: ${a.reason}`;
+    case 'raise': return `raise ${a.status} request ${short(a.base)}..${short(a.head)}`;
+    case 'apply-runtime': return `apply ${short(a.revision)} to the runtime (${a.reason})`;
+    case 'stop-runtime': return `stop the runtime (${a.reason})`;
+  }
+}

@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events';
+import type { AgentStore } from '../agents/store.ts';
+import type { ApprovalStore } from '../approvals/store.ts';
+import type { ReconLog } from '../log.ts';
+import type { StatePaths } from '../paths.ts';
+import type { AgentSpec, Runtime, RuntimeEvent } from '../runtime/types.ts';
+import { readRefs, treeOf, isAncestor, casRef } from '../../repos/refs.ts';
+import { changedPaths, patch, patchHash } from '../../repos/diff.ts';
+import { plan, describe } from './plan.ts';
+import { KeyedQueue } from './queue.ts';
+import type { RefEventReader } from './ref-events.ts';
+import type { StatusStore } from './status.ts';
+import type { Action, Observed } from './types.ts';
+
+export interface ReconcilerDeps {
+  paths: StatePaths;
+  agents: AgentStore;
+  approvals: ApprovalStore;
+  status: StatusStore;
+  log: ReconLog;
+  runtime: Runtime;
+  refEvents: RefEventReader;
+  specFor: (name: string) => AgentSpec;
+  now?: () => number;
+  resyncMs?: number;
+  concurrency?: number;
+  backoff?: { minMs: number; maxMs: number };
+}
+
+const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
+
+/**
+ * The loop around plan(): events only enqueue an agent's name; each pass observes, plans, applies.
+ * Emits 'change' ({agent, what}) after every pass that did something, for SSE and tests.
+ */
+export class Reconciler extends EventEmitter {
+  readonly queue: KeyedQueue;
+  private treeCache = new Map<string, string>();
+  private ancestorCache = new Map<string, boolean>();
+  private stopWatch: (() => void) | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private now: () => number;
+
+  constructor(private d: ReconcilerDeps) {
+    super();
+    this.now = d.now ?? Date.now;
+    this.queue = new KeyedQueue((name) => this.reconcile(name), {
+      concurrency: d.concurrency ?? 8,
+      onError: (name, e) => d.log.error(name, 'reconcile-error', `reconcile failed: ${(e as Error).message}`),
+    });
+    d.runtime.on('event', (e: RuntimeEvent) => {
+      d.log.info(e.agent, `runtime-${e.type}`, e.message, { revision: e.revision, ...e.data });
+      this.enqueue(e.agent);
+    });
+  }
+
+  start(): void {
+    this.stopWatch = this.d.refEvents.watch(() => this.ingest());
+    this.resync();
+    this.resyncTimer = setInterval(() => this.resync(), this.d.resyncMs ?? 30_000);
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopWatch?.();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.queue.close();
+  }
+
+  /** Reads new hook events and enqueues the agents they touched. */
+  ingest(): void {
+    for (const e of this.d.refEvents.read()) if (this.d.agents.get(e.agent)) this.enqueue(e.agent);
+  }
+
+  resync(): void {
+    this.ingest();
+    for (const a of this.d.agents.list({ all: true })) this.enqueue(a.name);
+  }
+
+  enqueue(name: string): void { this.queue.enqueue(name); }
+
+  /** Waits until the agent has no pass running or queued: the API uses it to answer with settled state. */
+  settled(name: string): Promise<void> { return this.queue.settled(name); }
+
+  private async tree(repo: string, sha: string): Promise<string> {
+    const k = `${repo}\0${sha}`;
+    let t = this.treeCache.get(k);
+    if (!t) { t = await treeOf(repo, sha); if (this.treeCache.size > 50_000) this.treeCache.clear(); this.treeCache.set(k, t); }
+    return t;
+  }
+
+  private async ancestor(repo: string, a: string, b: string): Promise<boolean> {
+    if (a === b) return true;
+    const k = `${repo}\0${a}\0${b}`;
+    let v = this.ancestorCache.get(k);
+    if (v === undefined) { v = await isAncestor(repo, a, b); if (this.ancestorCache.size > 50_000) this.ancestorCache.clear(); this.ancestorCache.set(k, v); }
+    return v;
+  }
+
+  async observe(name: string): Promise<Observed | null> {
+    const rec = this.d.agents.get(name);
+    if (!rec) return null;
+    const repo = this.d.paths.repo(name);
+    const refs = await readRefs(repo);
+    let trees: Observed['trees'] = { applied: null, proposed: null };
+    let objectsError: string | null = null;
+    let proposedDescends = false;
+    let approvedUnapplied: Observed['approvedUnapplied'] = null;
+    if (refs.applied && refs.proposed) {
+      try {
+        trees = { applied: await this.tree(repo, refs.applied), proposed: await this.tree(repo, refs.proposed) };
+        proposedDescends = await this.ancestor(repo, refs.applied, refs.proposed);
+        const au = this.d.approvals.approvedUnapplied(name, refs.applied);
+        if (au?.head) approvedUnapplied = { id: au.id, head: au.head, headDescends: await this.ancestor(repo, refs.applied, au.head).catch(() => false) };
+      } catch (e) {
+        objectsError = (e as Error).message.split('\n')[0]!.slice(0, 300);
+      }
+    }
+    const open = this.d.approvals.openChange(name);
+    const st = this.d.status.get(name);
+    const rt = this.d.runtime.status(name);
+    return {
+      now: this.now(),
+      agent: { name, state: rec.state, suspended: rec.suspended },
+      refs: { applied: refs.applied, proposed: refs.proposed },
+      trees, objectsError, proposedDescends,
+      openRequest: open ? { id: open.id, base: open.base, head: open.head, status: open.status as 'pending' | 'diverged' } : null,
+      rejectedPair: !!(refs.applied && refs.proposed && this.d.approvals.findDecided(name, refs.applied, refs.proposed, 'rejected')),
+      approvedUnapplied,
+      runtime: { state: rt.state, revision: rt.revision },
+      failures: st.failures,
+      nextAttemptAt: st.nextAttemptAt,
+      lastApplied: st.lastAppliedRevision,
+    };
+  }
+
+  /** One pass for one agent. Never called concurrently for the same agent (the queue sees to it). */
+  async reconcile(name: string): Promise<void> {
+    this.d.refEvents.read();
+    const o = await this.observe(name);
+    if (!o) return;
+    const p = plan(o);
+    const before = JSON.stringify(this.d.status.get(name).conditions);
+    this.d.status.update(name, (s) => { s.conditions = p.conditions; });
+    if (p.conditions.some((c) => c.type === 'Stalled' && c.status === 'True') && before !== JSON.stringify(p.conditions)) {
+      const c = p.conditions.find((x) => x.type === 'Stalled')!;
+      this.d.log.error(name, 'stalled', c.message, { reason: c.reason });
+    }
+    if (p.actions.length) this.d.log.info(name, 'planned', p.actions.map(describe).join('; '), { actions: p.actions.map((a) => a.type) });
+    for (const a of p.actions) await this.act(name, a, o);
+    if (p.requeueAt !== null) this.queue.enqueueAt(name, p.requeueAt);
+    if (p.actions.length) this.enqueue(name); // look again: the actions changed what is observed
+    if (p.actions.length || before !== JSON.stringify(p.conditions)) this.emit('change', { agent: name, what: 'status' });
+  }
+
+  private async act(name: string, a: Action, o: Observed): Promise<void> {
+    const repo = this.d.paths.repo(name);
+    const { log, approvals, status } = this.d;
+    switch (a.type) {
+      case 'complete-approval': {
+        await casRef(repo, 'applied', a.head, a.base, { pusher: 'controller' });
+        const ap = approvals.get(a.id)!;
+        approvals.update(a.id, { data: { ...ap.data, applied: true } });
+        status.update(name, (s) => { s.lastAppliedRevision = a.head; s.history.push({ ts: this.now(), op: 'applied-ref', revision: a.head, result: 'ok', message: `applied moved to ${short(a.head)} (request #${a.id}, completed after restart)` }); });
+        log.info(name, 'applied-moved', `applied ${short(a.base)}→${short(a.head)} for approved request #${a.id} (completed after a restart)`, { approval: a.id, base: a.base, head: a.head });
+        this.emit('change', { agent: name, what: 'approval', id: a.id });
+        return;
+      }
+      case 'fail-approval': {
+        approvals.update(a.id, { status: 'failed', error: a.error });
+        log.error(name, 'approval-failed', `request #${a.id}: ${a.error}`, { approval: a.id });
+        this.emit('change', { agent: name, what: 'approval', id: a.id });
+        return;
+      }
+      case 'fast-forward': {
+        await casRef(repo, 'applied', a.to, a.from, { pusher: 'controller' });
+        status.update(name, (s) => { s.lastAppliedRevision = a.to; s.history.push({ ts: this.now(), op: 'fast-forward', revision: a.to, result: 'info', message: 'same tree as applied: moved without a request' }); });
+        log.info(name, 'fast-forward', `applied ${short(a.from)}→${short(a.to)} without a request: proposed has applied's tree, nothing changes in what runs`, { from: a.from, to: a.to });
+        this.d.log.audit({ actor: 'controller', action: 'fast-forward', agent: name, base: a.from, head: a.to, reason: 'same tree' });
+        return;
+      }
+      case 'supersede': {
+        approvals.update(a.id, { status: 'superseded', reason: a.reason });
+        log.info(name, 'request-superseded', `request #${a.id} superseded: ${a.reason}`, { approval: a.id });
+        this.emit('change', { agent: name, what: 'approval', id: a.id });
+        return;
+      }
+      case 'raise': {
+        const paths = await changedPaths(repo, a.base, a.head);
+        const hash = patchHash(await patch(repo, a.base, a.head));
+        const proposer = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', a.head) ?? 'unknown';
+        const added = paths.reduce((n, p) => n + p.additions, 0);
+        const deleted = paths.reduce((n, p) => n + p.deletions, 0);
+        const req = approvals.insert({
+          kind: 'change', agent: name, base: a.base, head: a.head, status: a.status, proposer,
+          paths: paths.map((p) => p.path), patchHash: hash,
+          data: { additions: added, deletions: deleted, files: paths.map((p) => ({ path: p.path, status: p.status, oldPath: p.oldPath, binary: p.binary, additions: p.additions, deletions: p.deletions })) },
+        });
+        if (a.supersedes !== null) {
+          approvals.update(a.supersedes, { status: 'superseded', supersededBy: req.id, reason: `superseded by request #${req.id} (${short(a.base)}..${short(a.head)})` });
+          log.info(name, 'request-superseded', `request #${a.supersedes} superseded by #${req.id}`, { approval: a.supersedes, by: req.id });
+        }
+        if (a.status === 'diverged') log.warn(name, 'request-diverged', `request #${req.id}: proposed ${short(a.head)} does not descend from applied ${short(a.base)}; nothing will be applied until proposed is rebased on applied`, { approval: req.id, base: a.base, head: a.head, proposer });
+        else log.info(name, 'request-raised', `request #${req.id} raised for ${short(a.base)}..${short(a.head)} by ${proposer}: ${paths.length} path(s), +${added} -${deleted}`, { approval: req.id, base: a.base, head: a.head, proposer, patchHash: hash });
+        this.d.log.audit({ actor: proposer, action: a.status === 'diverged' ? 'diverged' : 'propose', agent: name, approvalId: req.id, base: a.base, head: a.head, patchHash: hash });
+        this.emit('change', { agent: name, what: 'approval', id: req.id });
+        return;
+      }
+      case 'apply-runtime': {
+        status.update(name, (s) => { s.lastAttemptedRevision = a.revision; });
+        log.info(name, 'apply-started', `applying ${short(a.revision)} to the ${this.d.runtime.kind} runtime (${a.reason})`, { revision: a.revision });
+        try {
+          await this.d.runtime.apply(this.d.specFor(name), a.revision);
+          status.update(name, (s) => {
+            s.lastAppliedRevision = a.revision; s.failures = 0; s.nextAttemptAt = null;
+            s.history.push({ ts: this.now(), op: 'apply', revision: a.revision, result: 'ok', message: `runtime runs ${short(a.revision)}` });
+          });
+          log.info(name, 'apply-succeeded', `runtime runs ${short(a.revision)}`, { revision: a.revision });
+        } catch (e) {
+          const bo = this.d.backoff ?? { minMs: 1000, maxMs: 300_000 };
+          const s = status.update(name, (s) => {
+            s.failures += 1;
+            s.nextAttemptAt = this.now() + Math.min(bo.maxMs, bo.minMs * 2 ** (s.failures - 1));
+            s.history.push({ ts: this.now(), op: 'apply', revision: a.revision, result: 'failed', message: (e as Error).message.slice(0, 500) });
+          });
+          log.error(name, 'apply-failed', `apply of ${short(a.revision)} failed (attempt ${s.failures}, next in ${Math.round((s.nextAttemptAt! - this.now()) / 1000)}s): ${(e as Error).message}`, { revision: a.revision });
+        }
+        return;
+      }
+      case 'stop-runtime': {
+        await this.d.runtime.stop(name);
+        log.info(name, 'runtime-stopped', `runtime stopped: ${a.reason}`);
+        return;
+      }
+    }
+    void o;
+  }
+}

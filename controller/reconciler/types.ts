@@ -1,0 +1,37 @@
+import type { AgentState } from '../agents/store.ts';
+import type { RuntimeState } from '../runtime/types.ts';
+
+export interface Condition { type: 'Ready' | 'Reconciling' | 'Stalled'; status: 'True' | 'False'; reason: string; message: string }
+
+/** Everything the planner may look at, read once per pass. Pure data: plan() never does I/O. */
+export interface Observed {
+  now: number;
+  agent: { name: string; state: AgentState; suspended: boolean };
+  refs: { applied: string | null; proposed: string | null };
+  /** Tree SHAs; null where the ref is missing or its commit cannot be read. */
+  trees: { applied: string | null; proposed: string | null };
+  objectsError: string | null;
+  /** applied is an ancestor of (or equal to) proposed. */
+  proposedDescends: boolean;
+  openRequest: { id: number; base: string | null; head: string | null; status: 'pending' | 'diverged' } | null;
+  /** A request for exactly (applied, proposed) was rejected: not raised again. */
+  rejectedPair: boolean;
+  /** Approved with base = current applied, but applied not yet moved (the controller died in between). */
+  approvedUnapplied: { id: number; head: string; headDescends: boolean } | null;
+  runtime: { state: RuntimeState; revision: string | null };
+  /** Backoff after failed runtime applies. */
+  failures: number;
+  nextAttemptAt: number | null;
+  lastApplied: string | null;
+}
+
+export type Action =
+  | { type: 'complete-approval'; id: number; base: string; head: string }
+  | { type: 'fail-approval'; id: number; error: string }
+  | { type: 'fast-forward'; from: string; to: string }
+  | { type: 'supersede'; id: number; reason: string }
+  | { type: 'raise'; base: string; head: string; status: 'pending' | 'diverged'; supersedes: number | null }
+  | { type: 'apply-runtime'; revision: string; reason: string }
+  | { type: 'stop-runtime'; reason: string };
+
+export interface Plan { actions: Action[]; conditions: Condition[]; requeueAt: number | null }

@@ -1,0 +1,166 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkoutRevision } from './checkout.ts';
+import { noneStatus, type AgentSpec, type Runtime, type RuntimeStatus } from './types.ts';
+
+interface Entry {
+  spec: AgentSpec;
+  revision: string;
+  child: ChildProcess | null;
+  status: RuntimeStatus;
+  backoffMs: number;
+  timer: NodeJS.Timeout | null;
+  stopping: boolean;
+  exited: Promise<void> | null;
+}
+
+export interface ProcessRuntimeOptions {
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A run this long resets the backoff: it was not a crash loop. */
+  healthyAfterMs?: number;
+  stopTimeoutMs?: number;
+}
+
+const NOTE = 'process runtime: the agent runs as a local child process; it isolates nothing';
+
+/**
+ * The embedded default backend: the agent's command as a local child process in its own process group,
+ * with its checkout of `applied` and its state dir, restarted with exponential backoff when it exits.
+ */
+export class ProcessRuntime extends EventEmitter implements Runtime {
+  readonly kind = 'process';
+  readonly isolated = false;
+  private entries = new Map<string, Entry>();
+  private o: Required<ProcessRuntimeOptions>;
+
+  constructor(opts: ProcessRuntimeOptions = {}) {
+    super();
+    this.o = { minBackoffMs: 1000, maxBackoffMs: 60_000, healthyAfterMs: 30_000, stopTimeoutMs: 5000, ...opts };
+  }
+
+  status(name: string): RuntimeStatus {
+    const e = this.entries.get(name);
+    return e ? { ...e.status } : noneStatus(false, NOTE);
+  }
+
+  async apply(spec: AgentSpec, revision: string): Promise<void> {
+    await killStale(spec);
+    const prev = this.entries.get(spec.name);
+    if (prev) await this.halt(prev);
+    await checkoutRevision(spec.repo, revision, spec.configDir);
+    fs.mkdirSync(spec.stateDir, { recursive: true });
+    const e: Entry = prev ?? { spec, revision, child: null, status: noneStatus(false, NOTE), backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null };
+    e.spec = spec; e.revision = revision; e.stopping = false; e.backoffMs = this.o.minBackoffMs;
+    e.status = { ...e.status, state: 'starting', revision };
+    this.entries.set(spec.name, e);
+    this.launch(e);
+    this.emit('event', { agent: spec.name, type: 'applied', revision, message: `applied ${revision.slice(0, 7)}` });
+  }
+
+  private launch(e: Entry): void {
+    const { spec } = e;
+    const logFd = fs.openSync(path.join(path.dirname(spec.stateDir), 'runtime.log'), 'a');
+    const [cmd, ...args] = spec.command;
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: spec.stateDir,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      ...spec.env,
+      HYPERHIVE_AGENT: spec.name,
+      HYPERHIVE_URL: spec.controllerUrl,
+      HYPERHIVE_TOKEN_FILE: spec.tokenFile,
+      HYPERHIVE_CONFIG_DIR: spec.configDir,
+      HYPERHIVE_STATE_DIR: spec.stateDir,
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd!, args, { cwd: spec.stateDir, env, stdio: ['ignore', logFd, logFd], detached: true });
+    } finally {
+      fs.closeSync(logFd);
+    }
+    e.child = child;
+    const startedAt = Date.now();
+    e.status = { ...e.status, state: 'running', revision: e.revision, pid: child.pid ?? null, startedAt };
+    writePid(spec, child.pid ?? null, e.revision);
+    e.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        e.child = null;
+        e.status = { ...e.status, pid: null, lastExit: { code, signal, at: Date.now() } };
+        writePid(spec, null, e.revision);
+        if (e.stopping) { e.status.state = 'stopped'; resolve(); return; }
+        if (Date.now() - startedAt >= this.o.healthyAfterMs) e.backoffMs = this.o.minBackoffMs;
+        const delay = e.backoffMs;
+        e.backoffMs = Math.min(e.backoffMs * 2, this.o.maxBackoffMs);
+        e.status.state = 'backoff';
+        e.status.restarts += 1;
+        this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `agent process exited (code ${code}, signal ${signal}); restarting in ${delay} ms`, data: { code, signal, delay } });
+        e.timer = setTimeout(() => { e.timer = null; if (!e.stopping) this.launch(e); }, delay);
+        resolve();
+      });
+      child.once('error', (err) => {
+        this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `cannot start ${cmd}: ${err.message}` });
+      });
+    });
+    this.emit('event', { agent: spec.name, type: 'started', revision: e.revision, message: `started pid ${child.pid} on ${e.revision.slice(0, 7)}` });
+  }
+
+  private async halt(e: Entry): Promise<void> {
+    e.stopping = true;
+    if (e.timer) { clearTimeout(e.timer); e.timer = null; }
+    const child = e.child;
+    if (child?.pid) {
+      const exited = e.exited;
+      killGroup(child.pid, 'SIGTERM');
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.o.stopTimeoutMs).unref());
+      if ((await Promise.race([exited, timeout])) === 'timeout') { killGroup(child.pid, 'SIGKILL'); await exited; }
+    }
+    e.status = { ...e.status, state: 'stopped', pid: null };
+  }
+
+  async stop(name: string): Promise<void> {
+    const e = this.entries.get(name);
+    if (!e) return;
+    await this.halt(e);
+    this.emit('event', { agent: name, type: 'stopped', revision: e.revision, message: 'stopped' });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => this.halt(e)));
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try { process.kill(-pid, signal); } catch { try { process.kill(pid, signal); } catch { /* gone */ } }
+}
+
+const pidFile = (spec: AgentSpec): string => path.join(path.dirname(spec.stateDir), 'runtime.pid');
+
+function writePid(spec: AgentSpec, pid: number | null, revision: string): void {
+  try {
+    if (pid === null) fs.rmSync(pidFile(spec), { force: true });
+    else fs.writeFileSync(pidFile(spec), `${JSON.stringify({ pid, revision })}\n`);
+  } catch { /* the agent dir may be gone (purge) */ }
+}
+
+/**
+ * A controller killed with SIGKILL leaves its agents running; the next one kills them before starting
+ * its own, checking /proc that the pid still belongs to that agent (pids are reused).
+ */
+async function killStale(spec: AgentSpec): Promise<void> {
+  let rec: { pid: number } | null = null;
+  try { rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')); } catch { return; }
+  if (!rec?.pid) return;
+  let environ = '';
+  try { environ = fs.readFileSync(`/proc/${rec.pid}/environ`, 'utf8'); } catch { fs.rmSync(pidFile(spec), { force: true }); return; }
+  if (!environ.split('\0').includes(`HYPERHIVE_AGENT=${spec.name}`)) { fs.rmSync(pidFile(spec), { force: true }); return; }
+  killGroup(rec.pid, 'SIGTERM');
+  for (let i = 0; i < 50; i++) {
+    if (!fs.existsSync(`/proc/${rec.pid}`)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (fs.existsSync(`/proc/${rec.pid}`)) killGroup(rec.pid, 'SIGKILL');
+  fs.rmSync(pidFile(spec), { force: true });
+}

@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { Controller } from './controller.ts';
+import { openDb } from './db/open.ts';
+import { statePaths } from './paths.ts';
+import { ProcessRuntime } from './runtime/process.ts';
+import type { Runtime } from './runtime/types.ts';
+import { createApp, type AppDeps } from '../web/app.ts';
+import { HyperhiveError } from './errors.ts';
+
+export interface ServeOptions {
+  state: string;
+  listen: string;
+  runtime: 'process' | 'nspawn';
+  systemd: 'auto' | 'on' | 'off';
+  demo?: boolean;
+  agentCommand?: string[];
+  resyncMs?: number;
+  /** The controller's URL as agents reach it (default: the listen address). */
+  publicUrl?: string;
+  extendApp?: (deps: AppDeps, controller: Controller) => void;
+  out?: (line: string) => void;
+}
+
+export interface Served {
+  controller: Controller;
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  if (!m || Number(m[2]) > 65535) throw new HyperhiveError('bad_request', `--listen must be HOST:PORT (e.g. 127.0.0.1:8000), got ${JSON.stringify(listen)}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+/** Starts the controller and its HTTP server; resolves once /api/health answers. */
+export async function serve(o: ServeOptions): Promise<Served> {
+  const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const { host, port } = parseListen(o.listen);
+  if (o.runtime !== 'process') throw new HyperhiveError('bad_request', `runtime ${JSON.stringify(o.runtime)} is not available in this build yet: use --runtime process`);
+  const paths = statePaths(o.state);
+  fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  const db = openDb(paths.db);
+  const runtime: Runtime = new ProcessRuntime();
+  let url = o.publicUrl ?? '';
+  const hookToken = crypto.randomBytes(24).toString('base64url');
+  const controller = new Controller({
+    db, paths, runtime, url: () => url, resyncMs: o.resyncMs,
+    agentCommand: o.agentCommand ? () => o.agentCommand! : undefined,
+  });
+  const deps: AppDeps = { controller, baseUrl: () => url, hookToken };
+  o.extendApp?.(deps, controller);
+  const app = createApp(deps);
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new HyperhiveError('conflict', `cannot listen on ${host}:${port}: the address is already in use (another hyperhive? pick another with --listen)`));
+      else if (e.code === 'EACCES') reject(new HyperhiveError('forbidden', `cannot listen on ${host}:${port}: permission denied`));
+      else reject(e);
+    });
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as { port: number };
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  if (!url) url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : shownHost}:${addr.port}`;
+  if (!isLoopback(host)) out(`WARNING: listening on ${host}, which is not a loopback address: anyone who can reach it can try tokens. Auth is always on; put TLS in front of it.`);
+  await controller.start();
+  fs.writeFileSync(`${paths.root}/server.json`, `${JSON.stringify({ url, pid: process.pid, startedAt: Date.now() })}\n`);
+  out(`hyperhive listening on ${url} (runtime: ${runtime.kind}, state: ${paths.root})`);
+  out(`operator token: ${paths.operatorToken}`);
+  if (o.demo) await demoFleet(controller, out);
+  let closed = false;
+  return {
+    controller, server, url,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await controller.stop();
+      try { fs.rmSync(`${paths.root}/server.json`, { force: true }); } catch { /* ignore */ }
+      db.close();
+    },
+  };
+}
+
+async function demoFleet(c: Controller, out: (l: string) => void): Promise<void> {
+  for (const name of ['manager', 'worker']) {
+    if (c.agents.get(name)) continue;
+    await c.createAgent(name, { kind: 'operator', name: 'operator' });
+    out(`demo: created agent ${name}`);
+  }
+}

@@ -1,0 +1,105 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Controller } from '../../controller/controller.ts';
+import type { Identity } from '../../controller/auth/index.ts';
+import { HyperhiveError } from '../../controller/errors.ts';
+import { readJson } from '../body.ts';
+import { requireOperator, type AuthOptions } from '../auth.ts';
+
+export interface ApiOptions {
+  controller: Controller;
+  auth: AuthOptions;
+  /** Public base URL (for links in hook output). */
+  baseUrl: () => string;
+  /** In-memory secret the git hooks present to /api/internal/pushed. */
+  hookToken?: string;
+}
+
+const who = (ctx: Context): Identity => ctx.state.identity as Identity;
+const str = (v: unknown, field: string): string => {
+  if (typeof v !== 'string' || !v.trim()) throw new HyperhiveError('bad_request', `field "${field}" is required and must be a non-empty string`);
+  return v;
+};
+const idParam = (ctx: Context): number => {
+  const id = Number(ctx.params.id);
+  if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `request id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
+  return id;
+};
+const STATUSES = ['pending', 'approved', 'rejected', 'superseded', 'diverged', 'expired', 'failed'];
+
+/** The Contract's JSON API for operators. Agents' routes (turns, MCP, git) are mounted by their modules. */
+export function apiRouter(o: ApiOptions): Router {
+  const c = o.controller;
+  const r = new Router({ prefix: '/api' });
+  const op = requireOperator(o.auth);
+
+  r.get('/health', (ctx) => { ctx.body = { ok: true, runtime: c.runtime.kind }; });
+
+  r.post('/internal/pushed', async (ctx) => {
+    const token = (ctx.get('authorization').match(/^Bearer\s+(.+)$/i) ?? [])[1];
+    if (!o.hookToken || !token || !safeEqual(token, o.hookToken)) throw new HyperhiveError('unauthorized', 'hook token required');
+    const body = await readJson(ctx);
+    ctx.body = { lines: await c.afterPush(str(body.agent, 'agent'), o.baseUrl()) };
+  });
+
+  r.get('/agents', op, async (ctx) => { ctx.body = await c.listAgents({ all: ctx.query.all === '1' || ctx.query.all === 'true' }); });
+  r.post('/agents', op, async (ctx) => {
+    const body = await readJson(ctx);
+    ctx.status = 201;
+    ctx.body = await c.createAgent(body.name as string, who(ctx));
+  });
+  r.get('/agents/:name', op, async (ctx) => { ctx.body = await c.getAgent(ctx.params.name!); });
+  r.post('/agents/:name/suspend', op, async (ctx) => { ctx.body = await c.setSuspended(ctx.params.name!, true, who(ctx)); });
+  r.post('/agents/:name/resume', op, async (ctx) => { ctx.body = await c.setSuspended(ctx.params.name!, false, who(ctx)); });
+  r.post('/agents/:name/model', op, async (ctx) => {
+    const body = await readJson(ctx);
+    ctx.body = await c.setModel(ctx.params.name!, body.model as string, who(ctx));
+  });
+  r.post('/agents/:name/revert', op, async (ctx) => { ctx.body = await c.revert(ctx.params.name!, who(ctx)); });
+  r.post('/agents/:name/rollback', op, async (ctx) => {
+    const body = await readJson(ctx);
+    ctx.body = await c.rollback(ctx.params.name!, str(body.revision, 'revision'), who(ctx));
+  });
+  r.post('/agents/:name/repair', op, async (ctx) => { ctx.body = await c.repair(ctx.params.name!, who(ctx)); });
+
+  r.get('/approvals', op, (ctx) => {
+    const status = typeof ctx.query.status === 'string' ? ctx.query.status.split(',').filter(Boolean) : undefined;
+    for (const s of status ?? []) if (!STATUSES.includes(s)) throw new HyperhiveError('bad_request', `unknown status ${JSON.stringify(s)} (one of ${STATUSES.join(', ')})`);
+    const agent = typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined;
+    if (agent) c.requireAgent(agent);
+    ctx.body = c.listApprovals({ status, agent, kind: typeof ctx.query.kind === 'string' ? ctx.query.kind : undefined });
+  });
+  r.get('/approvals/:id', op, async (ctx) => {
+    const id = idParam(ctx);
+    const a = c.getApproval(id);
+    ctx.body = { ...a, patch: await c.approvalPatch(id), commits: await c.approvalCommits(id), votes: c.approvals.votes(id) };
+  });
+  r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(idParam(ctx)); });
+  r.post('/approvals/:id/approve', op, async (ctx) => {
+    const body = await readJson(ctx);
+    ctx.body = await c.approve(idParam(ctx), who(ctx), typeof body.note === 'string' ? body.note : undefined);
+  });
+  r.post('/approvals/:id/reject', op, async (ctx) => {
+    const body = await readJson(ctx);
+    ctx.body = await c.reject(idParam(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason');
+  });
+
+  r.get('/log', op, (ctx) => {
+    const since = ctx.query.since !== undefined ? Number(ctx.query.since) : undefined;
+    if (since !== undefined && !Number.isFinite(since)) throw new HyperhiveError('bad_request', 'since must be a number (ms since the epoch)');
+    const agent = typeof ctx.query.agent === 'string' && ctx.query.agent ? ctx.query.agent : undefined;
+    const afterId = ctx.query.after !== undefined ? Number(ctx.query.after) : undefined;
+    ctx.body = c.log.list({ agent, since, afterId, limit: ctx.query.limit ? Number(ctx.query.limit) : undefined });
+  });
+  r.get('/audit', op, (ctx) => {
+    ctx.body = c.log.auditTrail({ agent: typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined });
+  });
+  return r;
+}
+
+import crypto from 'node:crypto';
+function safeEqual(a: string, b: string): boolean {
+  const x = crypto.createHash('sha256').update(a).digest();
+  const y = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(x, y);
+}
