@@ -1,0 +1,126 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { HyperhiveError } from '../controller/errors.ts';
+import { git, isFullSha } from './git.ts';
+import type { GitIdentity } from './identity.ts';
+import { casRef, checkBranch, type Branch } from './refs.ts';
+
+export interface CommitFilesOptions { branch: Branch; files: Record<string, string | Buffer | null>; message: string; author: GitIdentity; expectedOld: string; pusher?: string }
+
+export function checkIdentity(id: GitIdentity): void {
+  const bad = (s: unknown) => typeof s !== 'string' || s.trim() === '' || /[<>\n\r\0]/.test(s);
+  if (!id || bad(id.name) || bad(id.email)) {
+    throw new HyperhiveError('bad_request', `invalid git identity ${JSON.stringify(id)}: name and email must be non-empty, without <, > or newlines`);
+  }
+}
+
+/** A repo-relative path git would store as given; anything that could escape the tree or touch .git is refused. */
+export function checkRepoPath(p: string): void {
+  const fail = (why: string) => { throw new HyperhiveError('bad_request', `invalid path ${JSON.stringify(p)}: ${why}`, { path: p }); };
+  if (typeof p !== 'string' || p === '') fail('empty');
+  if (p.startsWith('/')) fail('absolute');
+  if (/[\0\n\r\\]/.test(p)) fail('contains NUL, newline or backslash');
+  for (const seg of p.split('/')) {
+    if (seg === '') fail('empty segment');
+    if (seg === '.' || seg === '..') fail(`'${seg}' segment`);
+    if (seg.toLowerCase() === '.git') fail("'.git' segment");
+  }
+}
+
+function checkMessage(message: string): void {
+  if (typeof message !== 'string' || message.trim() === '') throw new HyperhiveError('bad_request', 'commit message is empty');
+}
+
+async function createCommit(repo: string, tree: string, parents: string[], message: string, author: GitIdentity): Promise<string> {
+  const args = ['commit-tree', tree];
+  for (const p of parents) args.push('-p', p);
+  args.push('-F', '-');
+  const r = await git(args, {
+    repo, input: message.endsWith('\n') ? message : `${message}\n`,
+    env: { GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email },
+  });
+  return r.stdout.toString('utf8').trim();
+}
+
+/**
+ * Writes `files` on top of `expectedOld` (null deletes) as one new commit and moves `branch` to it
+ * by compare-and-swap. Plumbing only, with a throwaway index: no work tree is ever checked out.
+ */
+export async function commitFiles(repo: string, opts: CommitFilesOptions): Promise<string> {
+  checkBranch(opts.branch);
+  checkIdentity(opts.author);
+  checkMessage(opts.message);
+  if (!isFullSha(opts.expectedOld)) throw new HyperhiveError('bad_request', `expectedOld must be a full sha, got ${JSON.stringify(opts.expectedOld)}`);
+  const entries = Object.entries(opts.files ?? {});
+  if (entries.length === 0) throw new HyperhiveError('bad_request', 'no files to commit');
+  for (const [p, content] of entries) {
+    checkRepoPath(p);
+    if (content !== null && typeof content !== 'string' && !Buffer.isBuffer(content)) {
+      throw new HyperhiveError('bad_request', `content of ${JSON.stringify(p)} must be a string, a Buffer or null`);
+    }
+  }
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'hyperhive-index-'));
+  const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
+  try {
+    await git(['read-tree', `${opts.expectedOld}^{tree}`], { repo, env });
+    // Keep the mode of a file that is rewritten (an executable stays executable).
+    const existing = new Map<string, string>();
+    const ls = await git(['ls-files', '-s', '-z'], { repo, env });
+    for (const rec of ls.stdout.toString('utf8').split('\0')) {
+      const tab = rec.indexOf('\t');
+      if (tab > 0) existing.set(rec.slice(tab + 1), rec.slice(0, rec.indexOf(' ')));
+    }
+    const final = new Set(existing.keys());
+    for (const [p, content] of entries) {
+      if (content === null) final.delete(p);
+      else final.add(p);
+    }
+    // git's index would happily hold both `a` and `a/b`, and write-tree would make a tree no checkout can hold.
+    for (const p of final) {
+      for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
+        const dir = p.slice(0, i);
+        if (final.has(dir)) throw new HyperhiveError('bad_request', `invalid path ${JSON.stringify(p)}: ${JSON.stringify(dir)} is a file (delete it in the same commit to replace it with a directory)`, { path: p });
+      }
+    }
+    const lines: string[] = [];
+    for (const [p, content] of entries) {
+      if (content === null) {
+        // Mode 0 removes the entry; a path that was not there is a no-op.
+        lines.push(`0 ${'0'.repeat(40)}\t${p}\0`);
+        continue;
+      }
+      const sha = (await git(['hash-object', '-w', '--stdin'], { repo, input: content })).stdout.toString('utf8').trim();
+      const mode = existing.get(p) === '100755' ? '100755' : '100644';
+      lines.push(`${mode} ${sha}\t${p}\0`);
+    }
+    const upd = await git(['update-index', '-z', '--index-info'], { repo, env, input: lines.join(''), allowFail: true });
+    if (upd.code !== 0) throw new HyperhiveError('bad_request', `cannot write files: ${upd.stderr.trim()}`, { stderr: upd.stderr });
+    const wt = await git(['write-tree'], { repo, env, allowFail: true });
+    if (wt.code !== 0) {
+      // write-tree refuses an index where a path is both a file and a directory.
+      throw new HyperhiveError('bad_request', `cannot write files: ${wt.stderr.trim()}`, { stderr: wt.stderr });
+    }
+    const tree = wt.stdout.toString('utf8').trim();
+    const sha = await createCommit(repo, tree, [opts.expectedOld], opts.message, opts.author);
+    await casRef(repo, opts.branch, sha, opts.expectedOld, { pusher: opts.pusher });
+    return sha;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** A commit with a given tree and parents (revert, rollback), then compare-and-swap of `branch`. */
+export async function commitTree(repo: string, opts: { branch: Branch; tree: string; parents: string[]; message: string; author: GitIdentity; expectedOld: string; pusher?: string }): Promise<string> {
+  checkBranch(opts.branch);
+  checkIdentity(opts.author);
+  checkMessage(opts.message);
+  if (!isFullSha(opts.tree)) throw new HyperhiveError('bad_request', `tree must be a full sha, got ${JSON.stringify(opts.tree)}`);
+  if (!isFullSha(opts.expectedOld)) throw new HyperhiveError('bad_request', `expectedOld must be a full sha, got ${JSON.stringify(opts.expectedOld)}`);
+  for (const p of opts.parents) if (!isFullSha(p)) throw new HyperhiveError('bad_request', `parent must be a full sha, got ${JSON.stringify(p)}`);
+  const t = await git(['cat-file', '-t', opts.tree], { repo, allowFail: true });
+  if (t.code !== 0 || t.stdout.toString('utf8').trim() !== 'tree') throw new HyperhiveError('not_found', `no such tree: ${opts.tree}`, { tree: opts.tree });
+  const sha = await createCommit(repo, opts.tree, opts.parents, opts.message, opts.author);
+  await casRef(repo, opts.branch, sha, opts.expectedOld, { pusher: opts.pusher });
+  return sha;
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { git, checkRev } from './git.ts';
+
+export interface ChangedPath { path: string; status: 'A' | 'M' | 'D' | 'R' | 'T'; oldPath?: string; binary: boolean; additions: number; deletions: number }
+
+// Plumbing diff with every external influence off: no color, no external diff driver, no textconv.
+const DIFF_FLAGS = ['-r', '-M', '--no-color', '--no-ext-diff', '--no-textconv'];
+
+/** Paths that differ between two commits, with rename detection and line counts (binary files marked). */
+export async function changedPaths(repo: string, base: string, head: string): Promise<ChangedPath[]> {
+  checkRev(base, 'base');
+  checkRev(head, 'head');
+  const r = await git(['diff-tree', ...DIFF_FLAGS, '-z', '--raw', '--numstat', base, head], { repo });
+  const tok = r.stdout.toString('utf8').split('\0');
+  const order: ChangedPath[] = [];
+  const counts = new Map<string, { add: number; del: number; binary: boolean }>();
+  let i = 0;
+  while (i < tok.length) {
+    const t = tok[i++];
+    if (t === '') continue;
+    if (t.startsWith(':')) {
+      // :oldmode newmode oldsha newsha STATUS[score], then one path (two for a rename or copy)
+      const letter = t.split(' ')[4]?.[0] ?? 'M';
+      let entry: ChangedPath;
+      if (letter === 'R' || letter === 'C') {
+        const oldPath = tok[i++];
+        const path = tok[i++];
+        entry = letter === 'R'
+          ? { path, status: 'R', oldPath, binary: false, additions: 0, deletions: 0 }
+          : { path, status: 'A', binary: false, additions: 0, deletions: 0 };
+      } else {
+        const path = tok[i++];
+        const status = (['A', 'M', 'D', 'T'].includes(letter) ? letter : 'M') as ChangedPath['status'];
+        entry = { path, status, binary: false, additions: 0, deletions: 0 };
+      }
+      order.push(entry);
+    } else {
+      // added<TAB>deleted<TAB>path, or added<TAB>deleted<TAB> followed by old and new path for a rename
+      const [a, d, p] = t.split('\t');
+      let path = p;
+      if (p === '' || p === undefined) { i++; path = tok[i++]; }
+      const binary = a === '-' && d === '-';
+      counts.set(path, { add: binary ? 0 : Number(a), del: binary ? 0 : Number(d), binary });
+    }
+  }
+  for (const e of order) {
+    const c = counts.get(e.path);
+    if (c) { e.additions = c.add; e.deletions = c.del; e.binary = c.binary; }
+  }
+  return order;
+}
+
+/** Unified patch text (renames detected, binary files as "Binary files … differ"). Invalid UTF-8 becomes U+FFFD. */
+export async function patch(repo: string, base: string, head: string): Promise<string> {
+  checkRev(base, 'base');
+  checkRev(head, 'head');
+  const r = await git(['diff-tree', ...DIFF_FLAGS, '-p', base, head], { repo });
+  return r.stdout.toString('utf8');
+}
+
+export function patchHash(patchText: string): string {
+  return createHash('sha256').update(patchText, 'utf8').digest('hex');
+}

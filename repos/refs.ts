@@ -1,0 +1,83 @@
+import { HyperhiveError } from '../controller/errors.ts';
+import { git, isFullSha, checkRev, ZERO_SHA } from './git.ts';
+
+export type Branch = 'proposed' | 'applied' | 'live';
+export const BRANCHES: readonly Branch[] = ['proposed', 'applied', 'live'];
+
+export function checkBranch(branch: string): asserts branch is Branch {
+  if (!(BRANCHES as readonly string[]).includes(branch)) {
+    throw new HyperhiveError('bad_request', `unknown branch ${JSON.stringify(branch)}: expected one of ${BRANCHES.join(', ')}`);
+  }
+}
+
+export async function readRef(repo: string, branch: Branch): Promise<string | null> {
+  checkBranch(branch);
+  const r = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { repo, allowFail: true });
+  if (r.code !== 0) return null;
+  return r.stdout.toString('utf8').trim();
+}
+
+export async function readRefs(repo: string): Promise<{ proposed: string | null; applied: string | null; live: string | null }> {
+  const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', ...BRANCHES.map((b) => `refs/heads/${b}`)], { repo });
+  const out: { proposed: string | null; applied: string | null; live: string | null } = { proposed: null, applied: null, live: null };
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    const [sha, ref] = line.split(' ');
+    if (!sha || !ref) continue;
+    const b = ref.slice('refs/heads/'.length);
+    if ((BRANCHES as readonly string[]).includes(b)) out[b as Branch] = sha;
+  }
+  return out;
+}
+
+const short = (s: string | null): string => (s ? s.slice(0, 7) : 'missing');
+
+/**
+ * Compare-and-swap of one branch. git checks the old value under the ref lock, so two writers
+ * racing on the same branch cannot both win; the loser gets `ref_moved` with what it found.
+ */
+export async function casRef(repo: string, branch: Branch, next: string, expectedOld: string | null, opts: { pusher?: string } = {}): Promise<void> {
+  checkBranch(branch);
+  if (!isFullSha(next)) throw new HyperhiveError('bad_request', `casRef: new value of refs/heads/${branch} must be a full sha, got ${JSON.stringify(next)}`);
+  if (expectedOld !== null && !isFullSha(expectedOld)) throw new HyperhiveError('bad_request', `casRef: expected old value of refs/heads/${branch} must be a full sha or null, got ${JSON.stringify(expectedOld)}`);
+  const ref = `refs/heads/${branch}`;
+  const pusher = opts.pusher ?? 'system';
+  const r = await git(['update-ref', '-m', `hyperhive: ${pusher}`, ref, next, expectedOld ?? ZERO_SHA], {
+    repo, env: { HYPERHIVE_PUSHER: pusher }, allowFail: true,
+  });
+  if (r.code === 0) return;
+  const actual = await readRef(repo, branch);
+  if (actual !== expectedOld) {
+    throw new HyperhiveError('ref_moved', `${ref} moved: expected ${short(expectedOld)}, found ${short(actual)}`, { branch, expected: expectedOld, actual });
+  }
+  throw new HyperhiveError('git_failed', `git update-ref ${ref}: ${r.stderr.trim()}`, { branch, stderr: r.stderr });
+}
+
+export async function isAncestor(repo: string, ancestor: string, descendant: string): Promise<boolean> {
+  checkRev(ancestor, 'ancestor');
+  checkRev(descendant, 'descendant');
+  const r = await git(['merge-base', '--is-ancestor', ancestor, descendant], { repo, allowFail: true });
+  if (r.code === 0) return true;
+  if (r.code === 1) return false;
+  throw new HyperhiveError('git_failed', `git merge-base --is-ancestor ${ancestor} ${descendant}: ${r.stderr.trim()}`, { stderr: r.stderr });
+}
+
+export async function treeOf(repo: string, commit: string): Promise<string> {
+  checkRev(commit, 'commit');
+  const r = await git(['rev-parse', '--verify', '--quiet', `${commit}^{commit}^{tree}`], { repo, allowFail: true });
+  if (r.code !== 0) throw new HyperhiveError('not_found', `no such commit: ${commit}`, { commit });
+  return r.stdout.toString('utf8').trim();
+}
+
+export async function commitExists(repo: string, sha: string): Promise<boolean> {
+  if (typeof sha !== 'string' || !/^[0-9a-f]{4,64}$/i.test(sha)) return false;
+  // Inflating the whole object (not just `cat-file -e`) also catches a present but corrupt one.
+  const r = await git(['cat-file', 'commit', sha], { repo, allowFail: true });
+  return r.code === 0;
+}
+
+export async function resolveRev(repo: string, rev: string): Promise<string | null> {
+  if (typeof rev !== 'string' || rev === '' || rev.startsWith('-') || /[\0\n]/.test(rev)) return null;
+  const r = await git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { repo, allowFail: true });
+  if (r.code !== 0) return null;
+  return r.stdout.toString('utf8').trim();
+}
