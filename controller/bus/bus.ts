@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { DB } from '../db/open.ts';
+import { HyperhiveError } from '../errors.ts';
+import type { BusMessage, BusOptions, ListOptions, MessageListener, RecvOptions, SendInput } from './types.ts';
+import { assertBody, assertKind, assertMailbox, intInRange, waitMsOf } from './validate.ts';
+import { Waiters } from './waiters.ts';
+
+const COLUMNS = `id, sender AS "from", recipient AS "to", kind, body, created_at AS createdAt,
+  delivered_at AS deliveredAt, deliveries, acked_at AS ackedAt`;
+const DAY_MS = 86_400_000;
+
+/**
+ * Durable mailboxes in sqlite. Delivery is at-least-once: a message recv hands out stays
+ * un-acked until that recipient's next recv through this same Bus, so a turn (or a controller)
+ * that dies with messages in hand gets them again instead of losing them.
+ */
+export class Bus {
+  readonly maxBodyBytes: number;
+  readonly retentionMs: number;
+  private readonly now: () => number;
+  private readonly recheckMs: number;
+  private readonly onListenerError: (err: unknown) => void;
+  // Tags the rows this instance hands out; a new instance (a restarted controller) never acks the old one's.
+  private readonly delivery = randomBytes(8).toString('hex');
+  private readonly waiters = new Waiters();
+  private readonly listeners = new Set<MessageListener>();
+  private closed = false;
+
+  private readonly stmt;
+  private readonly takeTx;
+  private readonly listCache = new Map<string, Database.Statement<(string | number)[]>>();
+
+  constructor(private readonly db: DB, options: BusOptions = {}) {
+    this.maxBodyBytes = intInRange(options.maxBodyBytes, 'maxBodyBytes', 1, 1 << 30, 65_536);
+    this.retentionMs = intInRange(options.retentionMs, 'retentionMs', 0, Number.MAX_SAFE_INTEGER, 7 * DAY_MS);
+    this.recheckMs = intInRange(options.recheckMs, 'recheckMs', 10, 3_600_000, 2_000);
+    this.now = options.now ?? Date.now;
+    this.onListenerError = options.onListenerError ?? (() => {});
+
+    this.stmt = {
+      insert: db.prepare(`INSERT INTO bus_messages (sender, recipient, kind, body, created_at) VALUES (?, ?, ?, ?, ?)`),
+      ackOwn: db.prepare(`UPDATE bus_messages SET acked_at = ? WHERE recipient = ? AND acked_at IS NULL AND delivery = ?`),
+      fresh: db.prepare(`SELECT ${COLUMNS} FROM bus_messages
+        WHERE recipient = ? AND acked_at IS NULL AND (delivery IS NULL OR delivery <> ?) ORDER BY id LIMIT ?`),
+      markDelivered: db.prepare(`UPDATE bus_messages SET delivered_at = ?, delivery = ?, deliveries = deliveries + 1
+        WHERE recipient = ? AND acked_at IS NULL AND (delivery IS NULL OR delivery <> ?) AND id <= ?`),
+      ackDelivered: db.prepare(`UPDATE bus_messages SET acked_at = ?
+        WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
+      ackUpTo: db.prepare(`UPDATE bus_messages SET acked_at = ?, delivered_at = COALESCE(delivered_at, ?)
+        WHERE recipient = ? AND acked_at IS NULL AND id <= ?`),
+      redeliver: db.prepare(`UPDATE bus_messages SET delivery = NULL
+        WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
+      depth: db.prepare(`SELECT COUNT(*) AS n FROM bus_messages WHERE recipient = ? AND acked_at IS NULL`).pluck(),
+      depths: db.prepare(`SELECT recipient, COUNT(*) AS n FROM bus_messages WHERE acked_at IS NULL GROUP BY recipient ORDER BY recipient`),
+      get: db.prepare(`SELECT ${COLUMNS} FROM bus_messages WHERE id = ?`),
+      prune: db.prepare(`DELETE FROM bus_messages WHERE acked_at IS NOT NULL AND acked_at < ?`),
+    };
+
+    // One write transaction per recv: the ack of the previous batch and the hand-out of the next
+    // commit together, so a kill in between can neither lose nor double-ack.
+    this.takeTx = db.transaction((recipient: string, max: number, ackFirst: boolean): BusMessage[] => {
+      const at = this.now();
+      if (ackFirst) this.stmt.ackOwn.run(at, recipient, this.delivery);
+      const rows = this.stmt.fresh.all(recipient, this.delivery, max) as BusMessage[];
+      if (rows.length === 0) return rows;
+      this.stmt.markDelivered.run(at, this.delivery, recipient, this.delivery, rows[rows.length - 1]!.id);
+      for (const r of rows) { r.deliveredAt = at; r.deliveries += 1; }
+      return rows;
+    });
+  }
+
+  /** Stores a message; it is committed (survives SIGKILL) before this returns. */
+  send(input: SendInput): BusMessage {
+    if (input === null || typeof input !== 'object') throw new HyperhiveError('bad_request', 'send needs {from, to, body}');
+    const { from, to, body } = input;
+    const kind = input.kind ?? 'message';
+    assertMailbox(from, 'from');
+    assertMailbox(to, 'to');
+    assertKind(kind);
+    assertBody(body, this.maxBodyBytes);
+    this.assertOpen();
+    const createdAt = this.now();
+    const id = Number(this.stmt.insert.run(from, to, kind, body, createdAt).lastInsertRowid);
+    const message: BusMessage = { id, from, to, kind, body, createdAt, deliveredAt: null, deliveries: 0, ackedAt: null };
+    this.waiters.wake(to);
+    for (const l of this.listeners) {
+      try { l(message); } catch (e) { this.onListenerError(e); }
+    }
+    return message;
+  }
+
+  /**
+   * Acks what this Bus handed `recipient` on earlier calls, then returns its un-acked messages
+   * oldest first (at most `max`). With none waiting, long-polls up to `waitMs` and answers as soon
+   * as one is sent. Aborting `signal` rejects with its reason (nothing is handed out, the ack stands);
+   * close() makes a waiting recv answer [].
+   */
+  async recv(recipient: string, options: RecvOptions = {}): Promise<BusMessage[]> {
+    assertMailbox(recipient, 'recipient');
+    const waitMs = waitMsOf(options.waitMs);
+    const max = intInRange(options.max, 'max', 1, 10_000, 100);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    this.assertOpen();
+
+    let got = this.takeTx.immediate(recipient, max, true);
+    if (got.length > 0 || waitMs === 0) return got;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) return [];
+      await this.waiters.wait(recipient, Math.min(left, this.recheckMs), signal);
+      if (this.closed) return [];
+      got = this.takeTx.immediate(recipient, max, false);
+      if (got.length > 0) return got;
+    }
+  }
+
+  /**
+   * Acks `recipient`'s messages without a recv: with `upTo`, every un-acked one with id ≤ upTo
+   * (the operator reading its inbox in the UI); without, every one already handed out by any
+   * instance (a turn that ended cleanly). Returns how many were acked.
+   */
+  ack(recipient: string, upTo?: number): number {
+    assertMailbox(recipient, 'recipient');
+    const at = this.now();
+    if (upTo === undefined) return this.stmt.ackDelivered.run(at, recipient).changes;
+    intInRange(upTo, 'upTo', 0, Number.MAX_SAFE_INTEGER, 0);
+    return this.stmt.ackUpTo.run(at, at, recipient, upTo).changes;
+  }
+
+  /**
+   * Makes every handed-out, un-acked message of `recipient` come again on its next recv
+   * (its agent crashed mid-turn). Returns how many; wakes a waiting recv.
+   */
+  redeliver(recipient: string): number {
+    assertMailbox(recipient, 'recipient');
+    const n = this.stmt.redeliver.run(recipient).changes;
+    if (n > 0) this.waiters.wake(recipient);
+    return n;
+  }
+
+  /** Un-acked messages waiting for (or handed to but not yet acked by) `recipient`. */
+  depth(recipient: string): number {
+    assertMailbox(recipient, 'recipient');
+    return this.stmt.depth.get(recipient) as number;
+  }
+
+  /** Un-acked count per recipient that has any, e.g. { manager: 2, operator: 1 }. */
+  depths(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.stmt.depths.all() as { recipient: string; n: number }[]) out[r.recipient] = r.n;
+    return out;
+  }
+
+  get(id: number): BusMessage | undefined {
+    intInRange(id, 'id', 0, Number.MAX_SAFE_INTEGER, 0);
+    return this.stmt.get.get(id) as BusMessage | undefined;
+  }
+
+  /** Messages for the UI, oldest first: after the `since` cursor, else the newest `limit`. */
+  list(options: ListOptions = {}): BusMessage[] {
+    const limit = intInRange(options.limit, 'limit', 1, 1000, 100);
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (options.recipient !== undefined) { assertMailbox(options.recipient, 'recipient'); where.push('recipient = ?'); args.push(options.recipient); }
+    if (options.from !== undefined) { assertMailbox(options.from, 'from'); where.push('sender = ?'); args.push(options.from); }
+    if (options.unacked) where.push('acked_at IS NULL');
+    const hasSince = options.since !== undefined;
+    if (hasSince) { where.push('id > ?'); args.push(intInRange(options.since, 'since', 0, Number.MAX_SAFE_INTEGER, 0)); }
+    const sql = `SELECT ${COLUMNS} FROM bus_messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY id ${hasSince ? 'ASC' : 'DESC'} LIMIT ?`;
+    let st = this.listCache.get(sql);
+    if (!st) { st = this.db.prepare<(string | number)[]>(sql); this.listCache.set(sql, st); }
+    const rows = st.all(...args, limit) as BusMessage[];
+    return hasSince ? rows : rows.reverse();
+  }
+
+  /** Deletes acked messages older than the retention; un-acked ones are never pruned. Returns how many. */
+  prune(now: number = this.now()): number {
+    return this.stmt.prune.run(now - this.retentionMs).changes;
+  }
+
+  /** Called after each send commits (the UI's live updates). Returns the unsubscribe function. */
+  onMessage(listener: MessageListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** recv calls currently long-polling (for a recipient, or all). */
+  waiting(recipient?: string): number {
+    return this.waiters.count(recipient);
+  }
+
+  /** Stops the bus: waiting recvs answer [] at once, later sends and recvs are refused. The db stays open. */
+  close(): void {
+    this.closed = true;
+    this.waiters.wakeAll();
+    this.listeners.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new HyperhiveError('conflict', 'the message bus is closed (the controller is shutting down)');
+  }
+}
