@@ -47,8 +47,8 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
   }
 
   async apply(spec: AgentSpec, revision: string): Promise<void> {
-    await killStale(spec);
     const prev = this.entries.get(spec.name);
+    if (!prev) await killStale(spec);
     if (prev) await this.halt(prev);
     await checkoutRevision(spec.repo, revision, spec.configDir);
     fs.mkdirSync(spec.stateDir, { recursive: true });
