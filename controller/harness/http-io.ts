@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { HyperhiveError } from '../errors.ts';
+import type { HarnessIO, Message, TurnReport } from './io.ts';
+import { mcpToolCaller, type McpToolCaller } from './mcp-client.ts';
+
+export interface HttpHarnessIOOptions {
+  url: string;
+  tokenFile: string;
+  agent: string;
+  configDir: string;
+  stateDir: string;
+  /** For tests: a caller other than the SDK client on <url>/mcp. */
+  caller?: McpToolCaller;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export async function readToken(tokenFile: string): Promise<string> {
+  const token = (await readFile(tokenFile, 'utf8')).trim();
+  if (!token) throw new HyperhiveError('unauthorized', `token file ${tokenFile} is empty`);
+  return token;
+}
+
+/** recv's answer as messages, whether it came as an array, {messages: [...]} or JSON text. */
+export function toMessages(value: unknown): Message[] {
+  const list = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.messages) ? value.messages : [];
+  return list.filter(isObj).map((m) => ({
+    id: typeof m.id === 'number' || typeof m.id === 'string' ? m.id : String(m.id),
+    from: String(m.from ?? ''),
+    to: String(m.to ?? ''),
+    kind: String(m.kind ?? 'message'),
+    body: typeof m.body === 'string' ? m.body : JSON.stringify(m.body ?? ''),
+    createdAt: String(m.createdAt ?? m.created_at ?? ''),
+  }));
+}
+
+/** A file's text out of read_config's answer (structured, JSON text with `content`, or plain text). */
+export function toFileText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (isObj(value) && typeof value.content === 'string') return value.content;
+  if (isObj(value) && typeof value.text === 'string') return value.text;
+  throw new HyperhiveError('bad_request', 'read_config answered without file content');
+}
+
+/** HarnessIO against the Contract: MCP tools on <url>/mcp, turn reports on the HTTP API. */
+export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): Promise<void> } {
+  const token = () => readToken(o.tokenFile);
+  const mcp = o.caller ?? mcpToolCaller({ url: o.url, token, name: `hyperhive-harness-${o.agent}` });
+  const readLiveFile = async (file: string): Promise<string | undefined> => {
+    try { return toFileText(await mcp.call('read_config', { path: file, ref: 'live' })); } catch (e) {
+      // A missing notes.md is an empty memory, not an error; any other failure is.
+      if (e instanceof HyperhiveError && /not[ _]found|no such|does not exist/i.test(e.message)) return undefined;
+      throw e;
+    }
+  };
+  return {
+    async recv(waitSeconds) {
+      const wait = Math.max(0, Math.min(300, Math.round(waitSeconds)));
+      return toMessages(await mcp.call('recv', { wait_seconds: wait }, (wait + 30) * 1000));
+    },
+    async readLive() {
+      const [model, notes] = await Promise.all([readLiveFile('model'), readLiveFile('notes.md')]);
+      const m = model?.trim();
+      if (!m) throw new HyperhiveError('not_found', `agent ${o.agent} has no model on live`);
+      return { model: m, notes: notes ?? '' };
+    },
+    async readConfig() {
+      let prompt = '';
+      try { prompt = await readFile(path.join(o.configDir, 'prompt.md'), 'utf8'); } catch { /* no role prompt */ }
+      return { configDir: o.configDir, prompt };
+    },
+    async reportTurn(report: TurnReport) {
+      const res = await fetch(`${o.url.replace(/\/+$/, '')}/api/agents/${encodeURIComponent(o.agent)}/turns`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
+        body: JSON.stringify(report),
+      });
+      if (!res.ok) {
+        const text = (await res.text().catch(() => '')).slice(0, 500);
+        throw new HyperhiveError('internal', `turn report refused: HTTP ${res.status} ${text}`);
+      }
+    },
+    close: () => mcp.close(),
+  };
+}

@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, access, mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HyperhiveError } from '../errors.ts';
+import { parseHyperhiveJson, validateHyperhiveJson, type HyperhiveJson } from '../surface/hyperhive-json.ts';
+
+export interface SurfaceResult { surface: HyperhiveJson; source: 'nix' | 'json'; warnings: string[] }
+export interface EvaluateSurfaceOptions {
+  /** The nix-instantiate to run; default: found on PATH (then /usr/bin). */
+  nixInstantiate?: string | null;
+  timeoutMs?: number;
+}
+
+export const NIX_ABSENT_WARNING = 'nix-instantiate not found: Nix overrides in agent.nix are ignored';
+const STUB_MARK = '-hyperhive-stub-';
+const EVAL_NIX = new URL('./surface-eval.nix', import.meta.url);
+const IDENT = "[A-Za-z_][A-Za-z0-9_'-]*";
+
+type Tree = { [name: string]: Tree };
+
+/** `pkgs.a.b` chains in agent.nix's text, as a tree: the stub pkgs set is built from it. */
+export function scanPkgTree(text: string): Tree {
+  const tree: Tree = {};
+  const re = new RegExp(`\\bpkgs((?:\\.${IDENT})+)`, 'g');
+  for (const m of text.matchAll(re)) {
+    let node = tree;
+    for (const part of m[1].slice(1).split('.')) node = node[part] ??= {};
+  }
+  return tree;
+}
+
+/** First-level `lib.x` names, so a lib function the stub lacks fails with a message naming it. */
+export function scanLibNames(text: string): string[] {
+  const names = new Set<string>();
+  for (const m of text.matchAll(new RegExp(`\\blib\\.(${IDENT})`, 'g'))) names.add(m[1]);
+  return [...names].sort();
+}
+
+async function exists(p: string, mode = constants.F_OK): Promise<boolean> {
+  try { await access(p, mode); return true; } catch { return false; }
+}
+
+export async function findNixInstantiate(envPath = process.env.PATH ?? ''): Promise<string | null> {
+  for (const dir of [...envPath.split(path.delimiter).filter(Boolean), '/usr/bin', '/run/current-system/sw/bin', '/nix/var/nix/profiles/default/bin']) {
+    const p = path.join(dir, 'nix-instantiate');
+    if (await exists(p, constants.X_OK)) return p;
+  }
+  return null;
+}
+
+// Nix prints ANSI colours and a hint line; the request page wants just the error.
+export function trimNixError(stderr: string): string {
+  const lines = stderr.replace(/\x1b\[[0-9;]*m/g, '').split('\n')
+    .filter((l) => l.trim() !== '' && !/use '--show-trace'/.test(l));
+  const text = lines.join('\n').trim();
+  return text.length > 4000 ? text.slice(0, 4000) + ' …' : text;
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd: string):
+  Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, cwd }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
+      resolve({
+        code: e ? (typeof e.code === 'number' ? e.code : -1) : 0,
+        stdout: String(stdout), stderr: String(stderr), timedOut: Boolean(e?.killed),
+      });
+    });
+  });
+}
+
+/**
+ * The agent's effective surface: the `hyperhive` attribute of configDir/agent.nix
+ * evaluated with stub pkgs/lib (restricted eval, no daemon, no nixpkgs), validated
+ * against the Contract shape. Without nix-instantiate, hyperhive.json is read as is.
+ */
+export async function evaluateSurface(configDir: string, opts: EvaluateSurfaceOptions = {}): Promise<SurfaceResult> {
+  const dir = path.resolve(configDir);
+  const agentNix = path.join(dir, 'agent.nix');
+  const jsonFile = path.join(dir, 'hyperhive.json');
+  const nix = opts.nixInstantiate === undefined ? await findNixInstantiate() : opts.nixInstantiate;
+  const warnings: string[] = [];
+
+  if (!nix || !(await exists(agentNix))) {
+    if (!nix && (await exists(agentNix))) warnings.push(NIX_ABSENT_WARNING);
+    if (!(await exists(jsonFile))) {
+      warnings.push('no hyperhive.json: the agent gets no extra tools, MCP servers or env');
+      return { surface: validateHyperhiveJson({}), source: 'json', warnings };
+    }
+    const surface = parseHyperhiveJson(await readFile(jsonFile, 'utf8'), jsonFile);
+    return { surface, source: 'json', warnings };
+  }
+
+  const text = await readFile(agentNix, 'utf8');
+  const expr = await readFile(EVAL_NIX, 'utf8');
+  const scratch = await mkdtemp(path.join(tmpdir(), 'hyperhive-nix-'));
+  try {
+    await mkdir(path.join(scratch, 'conf'));
+    // A clean environment: no NIX_PATH (no <nixpkgs>), no user config, state in a scratch dir,
+    // so it runs as root or not, with or without a daemon, the same way every time.
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: scratch,
+      NIX_STATE_DIR: path.join(scratch, 'state'),
+      NIX_LOG_DIR: path.join(scratch, 'log'),
+      NIX_CONF_DIR: path.join(scratch, 'conf'),
+      NIX_USER_CONF_FILES: path.join(scratch, 'conf', 'none.conf'),
+      XDG_CACHE_HOME: path.join(scratch, 'cache'),
+      NIX_REMOTE: '',
+    };
+    const args = [
+      '--eval', '--strict', '--json',
+      // Restricted: agent.nix may read files of its own config dir, nothing else on the host.
+      '--option', 'restrict-eval', 'true',
+      '-I', `hyperhive-config=${dir}`,
+      '--argstr', 'dir', dir,
+      '--argstr', 'pkgTree', JSON.stringify(scanPkgTree(text)),
+      '--argstr', 'libNames', JSON.stringify(scanLibNames(text)),
+      '-E', expr,
+    ];
+    const res = await run(nix, args, env, opts.timeoutMs ?? 30_000, scratch);
+    if (res.timedOut) throw new HyperhiveError('unprocessable', `agent.nix: evaluation timed out after ${opts.timeoutMs ?? 30_000} ms`);
+    if (res.code !== 0) {
+      const msg = trimNixError(res.stderr) || `nix-instantiate exited with ${res.code}`;
+      throw new HyperhiveError('unprocessable', msg, { file: 'agent.nix' });
+    }
+    let out: { found: boolean; value: unknown; imports: boolean };
+    try { out = JSON.parse(res.stdout); } catch (e) {
+      throw new HyperhiveError('internal', `nix-instantiate printed no JSON: ${(e as Error).message}`);
+    }
+    if (!out.found) warnings.push('agent.nix defines no hyperhive set: the agent gets no extra tools, MCP servers or env');
+    if (out.imports) warnings.push('agent.nix imports other modules: their hyperhive settings are not evaluated');
+    if (JSON.stringify(out.value).includes(STUB_MARK)) {
+      warnings.push('hyperhive refers to pkgs: those store paths are stubs in this evaluation and exist only in a Nix-built container');
+    }
+    let surface: HyperhiveJson;
+    try { surface = validateHyperhiveJson(out.value, 'agent.nix: hyperhive'); } catch (e) {
+      if (e instanceof HyperhiveError) throw new HyperhiveError('unprocessable', e.message, e.data);
+      throw e;
+    }
+    return { surface, source: 'nix', warnings };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
