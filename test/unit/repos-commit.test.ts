@@ -1,0 +1,114 @@
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRepo } from '../../repos/store.ts';
+import { readRef, treeOf } from '../../repos/refs.ts';
+import { commitFiles, commitTree } from '../../repos/commit.ts';
+import { readFileAt, listTree, commitInfo, logRange } from '../../repos/read.ts';
+import { git } from '../../repos/git.ts';
+import { identityFor } from '../../repos/identity.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dirs: string[] = [];
+test.after.always(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+
+async function make() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-repos-commit-'));
+  dirs.push(dir);
+  const repo = path.join(dir, 'a.git');
+  const roots = await createRepo(repo, { agent: 'a', templatesDir: path.join(ROOT, 'templates'), eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT });
+  return { dir, repo, roots };
+}
+const alice = identityFor('alice');
+
+test('commitFiles adds, modifies, deletes and nests in one commit on top of expectedOld', async (t) => {
+  const { repo, roots } = await make();
+  const sha = await commitFiles(repo, {
+    branch: 'proposed', message: 'change things\n\nwith a body', author: alice, expectedOld: roots.config, pusher: 'alice',
+    files: { 'new.txt': 'new\n', 'prompt.md': 'new prompt\n', 'agent.nix': null, 'deep/er/file.bin': Buffer.from([0, 1, 2, 255]) },
+  });
+  t.is(await readRef(repo, 'proposed'), sha);
+  t.is(await readRef(repo, 'applied'), roots.config, 'other branches untouched');
+  const info = await commitInfo(repo, sha);
+  t.deepEqual(info.parents, [roots.config]);
+  t.is(info.subject, 'change things');
+  t.is(info.body, 'with a body');
+  t.deepEqual(info.author, { name: 'alice', email: 'alice@hyperhive.local', date: info.author.date });
+  t.true(Math.abs(info.author.date - Date.now()) < 10 * 60_000);
+  t.is((await git(['log', '-1', '--format=%cn <%ce>', sha], { repo })).stdout.toString().trim(), 'hyperhive <controller@hyperhive.local>');
+  t.deepEqual((await listTree(repo, sha)).map((e) => e.path).sort(), ['deep/er/file.bin', 'hyperhive.json', 'new.txt', 'prompt.md']);
+  t.is((await readFileAt(repo, sha, 'prompt.md'))!.toString(), 'new prompt\n');
+  t.deepEqual(await readFileAt(repo, sha, 'deep/er/file.bin'), Buffer.from([0, 1, 2, 255]));
+  t.is(await readFileAt(repo, sha, 'agent.nix'), null);
+  t.is(await readFileAt(repo, roots.config, 'agent.nix') !== null, true);
+});
+
+test('commitFiles: a stale expectedOld fails with ref_moved and leaves the ref unchanged', async (t) => {
+  const { repo, roots } = await make();
+  const first = await commitFiles(repo, { branch: 'proposed', files: { 'a.txt': '1' }, message: 'one', author: alice, expectedOld: roots.config });
+  const err = await t.throwsAsync(commitFiles(repo, { branch: 'proposed', files: { 'a.txt': '2' }, message: 'two', author: alice, expectedOld: roots.config }));
+  t.is((err as any).code, 'ref_moved');
+  t.is(await readRef(repo, 'proposed'), first);
+  t.is((await readFileAt(repo, 'proposed', 'a.txt'))!.toString(), '1');
+});
+
+test('commitFiles refuses bad paths without touching the ref', async (t) => {
+  const { repo, roots } = await make();
+  const bad = ['', '/etc/passwd', '../x', 'a/../b', '.git/config', 'a/.git/hooks/x', 'a/.GIT/x', 'a//b', './a', 'a/', 'a\\b'];
+  for (const p of bad) {
+    const err = await t.throwsAsync(commitFiles(repo, { branch: 'proposed', files: { [p]: 'x' }, message: 'm', author: alice, expectedOld: roots.config }), undefined, JSON.stringify(p));
+    t.is((err as any).code, 'bad_request', JSON.stringify(p));
+  }
+  t.is(await readRef(repo, 'proposed'), roots.config);
+});
+
+test('commitFiles refuses a file/directory clash unless the file is deleted in the same commit', async (t) => {
+  const { repo, roots } = await make();
+  const err = await t.throwsAsync(commitFiles(repo, { branch: 'proposed', files: { 'prompt.md/x': 'x' }, message: 'm', author: alice, expectedOld: roots.config }));
+  t.is((err as any).code, 'bad_request');
+  const sha = await commitFiles(repo, { branch: 'proposed', files: { 'prompt.md': null, 'prompt.md/x': 'x' }, message: 'm', author: alice, expectedOld: roots.config });
+  t.is((await readFileAt(repo, sha, 'prompt.md/x'))!.toString(), 'x');
+});
+
+test('commitFiles keeps the executable bit of a rewritten file', async (t) => {
+  const { repo, roots } = await make();
+  // give a file mode 100755 with plumbing, then rewrite it through commitFiles
+  const idx = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hh-idx-')), 'index');
+  dirs.push(path.dirname(idx));
+  const env = { GIT_INDEX_FILE: idx };
+  await git(['read-tree', roots.config], { repo, env });
+  const blob = (await git(['hash-object', '-w', '--stdin'], { repo, input: '#!/bin/sh\n' })).stdout.toString().trim();
+  await git(['update-index', '--add', '--cacheinfo', `100755,${blob},run.sh`], { repo, env });
+  const tree = (await git(['write-tree'], { repo, env })).stdout.toString().trim();
+  const c1 = await commitTree(repo, { branch: 'proposed', tree, parents: [roots.config], message: 'exec', author: alice, expectedOld: roots.config });
+  const c2 = await commitFiles(repo, { branch: 'proposed', files: { 'run.sh': '#!/bin/sh\necho hi\n' }, message: 'edit', author: alice, expectedOld: c1 });
+  t.is((await listTree(repo, c2)).find((e) => e.path === 'run.sh')!.mode, '100755');
+});
+
+test('commitTree makes a commit with the given tree and parents, then CAS', async (t) => {
+  const { repo, roots } = await make();
+  const c1 = await commitFiles(repo, { branch: 'proposed', files: { 'a.txt': '1' }, message: 'one', author: alice, expectedOld: roots.config });
+  // revert proposed to applied's tree with a new commit on top
+  const revert = await commitTree(repo, { branch: 'proposed', tree: await treeOf(repo, roots.config), parents: [c1], message: 'Revert to applied', author: identityFor('operator'), expectedOld: c1, pusher: 'operator' });
+  t.is(await readRef(repo, 'proposed'), revert);
+  t.is(await treeOf(repo, revert), await treeOf(repo, roots.config));
+  t.deepEqual((await commitInfo(repo, revert)).parents, [c1]);
+  t.deepEqual((await logRange(repo, roots.config, revert)).map((c) => c.sha), [revert, c1]);
+  const err = await t.throwsAsync(commitTree(repo, { branch: 'proposed', tree: await treeOf(repo, roots.config), parents: [c1], message: 'again', author: alice, expectedOld: c1 }));
+  t.is((err as any).code, 'ref_moved');
+  t.is(await readRef(repo, 'proposed'), revert);
+  const err2 = await t.throwsAsync(commitTree(repo, { branch: 'proposed', tree: 'f'.repeat(40), parents: [revert], message: 'x', author: alice, expectedOld: revert }));
+  t.is((err2 as any).code, 'not_found');
+});
+
+test('commitFiles validates identity, message and expectedOld', async (t) => {
+  const { repo, roots } = await make();
+  const base = { branch: 'proposed' as const, files: { 'a.txt': '1' }, message: 'm', author: alice, expectedOld: roots.config };
+  t.is((await t.throwsAsync(commitFiles(repo, { ...base, author: { name: 'x>y', email: 'e' } })) as any).code, 'bad_request');
+  t.is((await t.throwsAsync(commitFiles(repo, { ...base, message: '  ' })) as any).code, 'bad_request');
+  t.is((await t.throwsAsync(commitFiles(repo, { ...base, expectedOld: 'proposed' })) as any).code, 'bad_request');
+  t.is((await t.throwsAsync(commitFiles(repo, { ...base, files: {} })) as any).code, 'bad_request');
+  t.is(await readRef(repo, 'proposed'), roots.config);
+});
