@@ -55,7 +55,8 @@ export function classifyTurn(o: TurnOutcome): Classification {
     const why = firstLine(r.result ?? '') || r.errors.map(firstLine).find(Boolean) || r.terminalReason || r.subtype;
     return { class: 'failure', reason: `turn failed: ${why}` };
   }
-  const tail = firstLine((o.stderr ?? '').split('\n').filter((l) => l.trim()).slice(-3).join('\n'));
+  // The last stderr line usually names what killed it.
+  const tail = (o.stderr ?? '').split('\n').filter((l) => l.trim()).pop()?.trim().slice(0, 500) ?? '';
   const how = o.exitCode === null ? 'was killed' : `exited with ${o.exitCode}`;
   return { class: 'failure', reason: `agent CLI ${how} without a result${tail ? `: ${tail}` : ''}` };
 }
