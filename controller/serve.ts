@@ -21,6 +21,8 @@ export interface ServeOptions {
   publicUrl?: string;
   extendApp?: (deps: AppDeps, controller: Controller) => void;
   out?: (line: string) => void;
+  /** Reconciliation log as JSON lines on stderr (default on). */
+  logToStderr?: boolean;
 }
 
 export interface Served {
@@ -50,7 +52,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   let url = o.publicUrl ?? '';
   const hookToken = crypto.randomBytes(24).toString('base64url');
   const controller = new Controller({
-    db, paths, runtime, url: () => url, resyncMs: o.resyncMs,
+    db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
     agentCommand: o.agentCommand ? () => o.agentCommand! : undefined,
   });
   const deps: AppDeps = { controller, baseUrl: () => url, hookToken };

@@ -1,0 +1,170 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startServer, pushByPath, refOf, waitFor, gitc, type TestServer } from '../helpers/core.ts';
+
+const servers: TestServer[] = [];
+test.after.always(async () => { await Promise.all(servers.map((s) => s.close())); });
+
+async function fresh(name = 'worker'): Promise<{ s: TestServer; repo: string }> {
+  const s = await startServer();
+  servers.push(s);
+  const r = await s.api('POST', '/api/agents', { name });
+  if (r.status !== 201) throw new Error(`create failed: ${JSON.stringify(r.body)}`);
+  return { s, repo: path.join(s.state, 'repos', `${name}.git`) };
+}
+
+const pending = async (s: TestServer, agent: string) => (await s.api('GET', `/api/approvals?status=pending&agent=${agent}`)).body as any[];
+const agent = async (s: TestServer, name: string) => (await s.api('GET', `/api/agents/${name}`)).body as any;
+const runningRevision = (s: TestServer, name: string) => fs.readFileSync(path.join(s.state, 'agents', name, 'config', '.hyperhive-revision'), 'utf8').trim();
+
+test('create → propose → request → approve → applied moves → the process runs the new revision', async (t) => {
+  const { s, repo } = await fresh();
+  const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'worker running');
+  t.is(a0.applied, a0.proposed);
+  t.is(a0.runtime.revision, a0.applied);
+  t.false(a0.runtime.isolated);
+  const head = pushByPath(repo, { 'prompt.md': 'You are a careful worker.\n' }, { message: 'sharpen the prompt' });
+  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length === 1 && p; }, 'request raised');
+  t.is(req.kind, 'change');
+  t.is(req.base, a0.applied);
+  t.is(req.head, head);
+  t.deepEqual(req.paths, ['prompt.md']);
+  t.is(req.proposer, 'local');
+  const detail = (await s.api('GET', `/api/approvals/${req.id}`)).body;
+  t.regex(detail.patch, /\+You are a careful worker\./);
+  t.is(detail.commits[0].subject, 'sharpen the prompt');
+  const appr = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
+  t.is(appr.status, 200);
+  t.is(appr.body.status, 'approved');
+  t.is(appr.body.decidedBy, 'operator');
+  t.is(refOf(repo, 'applied'), head);
+  const a1 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.revision === head && a.runtime.state === 'running' && a; }, 'runtime on new revision');
+  t.not(a1.runtime.pid, a0.runtime.pid);
+  t.is(runningRevision(s, 'worker'), head);
+  t.is(fs.readFileSync(path.join(s.state, 'agents', 'worker', 'config', 'prompt.md'), 'utf8'), 'You are a careful worker.\n');
+  await waitFor(() => fs.readFileSync(path.join(s.state, 'agents', 'worker', 'runtime.log'), 'utf8').includes(head), 'agent logs its revision');
+  const log = (await s.api('GET', '/api/log?agent=worker')).body as any[];
+  for (const ev of ['request-raised', 'approved', 'apply-started', 'apply-succeeded']) t.true(log.some((e) => e.event === ev), `log has ${ev}`);
+  const audit = (await s.api('GET', '/api/audit?agent=worker')).body as any[];
+  const ap = audit.find((e) => e.action === 'approve');
+  t.is(ap.actor, 'operator'); t.is(ap.head, head); t.is(ap.patchHash, req.patchHash);
+  t.true(audit.some((e) => e.action === 'propose' && e.actor === 'local'));
+});
+
+test('a new push supersedes the open request; approving the old one is refused naming what moved', async (t) => {
+  const { s, repo } = await fresh();
+  pushByPath(repo, { 'a.txt': 'one\n' });
+  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'r1');
+  const h2 = pushByPath(repo, { 'b.txt': 'two\n' });
+  const [r2] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p[0].id !== r1.id && p; }, 'r2');
+  t.is(r2.head, h2);
+  t.deepEqual(r2.paths.sort(), ['a.txt', 'b.txt'], 'the request is the net change applied..proposed');
+  const old = (await s.api('GET', `/api/approvals/${r1.id}`)).body;
+  t.is(old.status, 'superseded');
+  t.is(old.supersededBy, r2.id);
+  const res = await s.api('POST', `/api/approvals/${r1.id}/approve`, {});
+  t.is(res.status, 409);
+  t.regex(res.body.error.message, new RegExp(`superseded by request #${r2.id}`));
+  t.is((await pending(s, 'worker')).length, 1, 'exactly one open request');
+  const unknown = await s.api('POST', '/api/approvals/9999/approve', {});
+  t.is(unknown.status, 404);
+  t.is((await s.api('POST', `/api/approvals/${r2.id}/approve`, {})).status, 200);
+  const again = await s.api('POST', `/api/approvals/${r2.id}/approve`, {});
+  t.is(again.status, 409);
+  t.regex(again.body.error.message, /is approved/);
+});
+
+test('proposed not descending from applied → diverged, nothing applied', async (t) => {
+  const { s, repo } = await fresh();
+  const applied = refOf(repo, 'applied');
+  const head = pushByPath(repo, { 'agent.nix': '{ ... }: { }\n', 'hyperhive.json': '{}\n' }, { orphan: true, force: true, message: 'unrelated history' });
+  const req = await waitFor(async () => { const l = (await s.api('GET', '/api/approvals?status=diverged&agent=worker')).body as any[]; return l[0]; }, 'diverged request');
+  t.is(req.head, head);
+  t.is(req.base, applied);
+  const res = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
+  t.is(res.status, 409);
+  t.is(refOf(repo, 'applied'), applied);
+  t.true(((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'request-diverged'));
+});
+
+test('reject, not raised again; revert makes the trees equal and applied moves without a request', async (t) => {
+  const { s, repo } = await fresh();
+  const applied = refOf(repo, 'applied')!;
+  pushByPath(repo, { 'hyperhive.json': '{"tools":{"allow":["Bash"],"deny":[]}}\n' }, { message: 'allow all bash' });
+  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'request');
+  const rej = await s.api('POST', `/api/approvals/${req.id}/reject`, { reason: 'too broad' });
+  t.is(rej.body.status, 'rejected');
+  t.is(rej.body.reason, 'too broad');
+  s.controller.reconciler.resync();
+  await s.controller.reconciler.settled('worker');
+  t.is((await s.api('GET', '/api/approvals?agent=worker&status=pending,diverged')).body.length, 0, 'not raised again');
+  const rv = await s.api('POST', '/api/agents/worker/revert', {});
+  t.is(rv.status, 200);
+  const reverted = rv.body.commit;
+  await waitFor(() => refOf(repo, 'applied') === reverted, 'applied fast-forwarded to the revert');
+  t.is(gitc(repo, 'rev-parse', `${reverted}^{tree}`), gitc(repo, 'rev-parse', `${applied}^{tree}`));
+  t.is(gitc(repo, 'log', '-1', '--format=%an', reverted), 'operator');
+  t.is((await s.api('GET', '/api/approvals?agent=worker&status=pending,diverged')).body.length, 0);
+  t.true(((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'fast-forward'));
+  const again = await s.api('POST', '/api/agents/worker/revert', {});
+  t.is(again.status, 409, 'nothing left to revert');
+});
+
+test('rollback to an earlier applied revision is a new request approved like any change', async (t) => {
+  const { s, repo } = await fresh();
+  const first = refOf(repo, 'applied')!;
+  pushByPath(repo, { 'notes-for-config.txt': 'v2\n' });
+  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'request');
+  await s.api('POST', `/api/approvals/${r.id}/approve`, {});
+  const rb = await s.api('POST', '/api/agents/worker/rollback', { revision: first.slice(0, 10) });
+  t.is(rb.status, 200, JSON.stringify(rb.body));
+  t.truthy(rb.body.approval);
+  t.deepEqual(rb.body.approval.paths, ['notes-for-config.txt']);
+  await s.api('POST', `/api/approvals/${rb.body.approval.id}/approve`, {});
+  t.is(gitc(repo, 'rev-parse', 'applied^{tree}'), gitc(repo, 'rev-parse', `${first}^{tree}`));
+  await waitFor(async () => (await agent(s, 'worker')).runtime.revision === rb.body.commit, 'runtime on the rollback');
+  const bad = await s.api('POST', '/api/agents/worker/rollback', { revision: 'deadbeef' });
+  t.is(bad.status, 404);
+  const notHex = await s.api('POST', '/api/agents/worker/rollback', { revision: 'HEAD~1' });
+  t.is(notHex.status, 400);
+});
+
+test('suspend: applied may move but nothing is applied until resume', async (t) => {
+  const { s, repo } = await fresh();
+  const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'running');
+  t.true((await s.api('POST', '/api/agents/worker/suspend', {})).body.suspended);
+  const head = pushByPath(repo, { 'x.txt': 'x\n' });
+  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'request');
+  await s.api('POST', `/api/approvals/${r.id}/approve`, {});
+  s.controller.reconciler.resync();
+  await s.controller.reconciler.settled('worker');
+  const a1 = await agent(s, 'worker');
+  t.is(a1.applied, head);
+  t.is(a1.runtime.revision, a0.runtime.revision, 'still the old revision while suspended');
+  t.is(a1.conditions.find((c: any) => c.type === 'Ready').reason, 'Suspended');
+  await s.api('POST', '/api/agents/worker/resume', {});
+  await waitFor(async () => (await agent(s, 'worker')).runtime.revision === head, 'applied after resume');
+});
+
+test('model is a commit on live by the operator and restarts nothing', async (t) => {
+  const { s, repo } = await fresh();
+  const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'running');
+  t.is(a0.model, 'sonnet');
+  const res = await s.api('POST', '/api/agents/worker/model', { model: 'opus' });
+  t.is(res.status, 200);
+  t.is(res.body.model, 'opus');
+  t.is(gitc(repo, 'show', 'live:model'), 'opus');
+  t.is(gitc(repo, 'log', '-1', '--format=%an|%s', 'live'), 'operator|Set model to opus');
+  await s.controller.reconciler.settled('worker');
+  const a1 = await agent(s, 'worker');
+  t.is(a1.runtime.pid, a0.runtime.pid, 'same process');
+  t.is(a1.applied, a0.applied);
+  for (const bad of ['bad model', 'x'.repeat(200), '', 42]) {
+    const r = await s.api('POST', '/api/agents/worker/model', { model: bad });
+    t.is(r.status, 400, `model ${JSON.stringify(bad)}`);
+    t.is(r.body.error.code, 'invalid_model');
+  }
+  t.is(gitc(repo, 'show', 'live:model'), 'opus', 'nothing changed by bad input');
+});
