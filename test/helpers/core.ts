@@ -64,7 +64,7 @@ export const refOf = (repo: string, branch: string): string | null => {
   try { return execFileSync('git', ['--git-dir', repo, 'rev-parse', '--verify', '-q', `refs/heads/${branch}`], { encoding: 'utf8' }).trim(); } catch { return null; }
 };
 
-export async function waitFor<T>(fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T | null | undefined | false | 0 | ""> | T | null | undefined | false | 0 | "", what: string, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -56,9 +56,9 @@ test('create → propose → request → approve → applied moves → the proce
 test('a new push supersedes the open request; approving the old one is refused naming what moved', async (t) => {
   const { s, repo } = await fresh();
   pushByPath(repo, { 'a.txt': 'one\n' });
-  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'r1');
+  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'r1');
   const h2 = pushByPath(repo, { 'b.txt': 'two\n' });
-  const [r2] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p[0].id !== r1.id && p; }, 'r2');
+  const [r2] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p[0].id !== r1.id && p; }, 'r2');
   t.is(r2.head, h2);
   t.deepEqual(r2.paths.sort(), ['a.txt', 'b.txt'], 'the request is the net change applied..proposed');
   const old = (await s.api('GET', `/api/approvals/${r1.id}`)).body;
@@ -93,7 +93,7 @@ test('reject, not raised again; revert makes the trees equal and applied moves w
   const { s, repo } = await fresh();
   const applied = refOf(repo, 'applied')!;
   pushByPath(repo, { 'hyperhive.json': '{"tools":{"allow":["Bash"],"deny":[]}}\n' }, { message: 'allow all bash' });
-  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'request');
+  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
   const rej = await s.api('POST', `/api/approvals/${req.id}/reject`, { reason: 'too broad' });
   t.is(rej.body.status, 'rejected');
   t.is(rej.body.reason, 'too broad');
@@ -116,7 +116,7 @@ test('rollback to an earlier applied revision is a new request approved like any
   const { s, repo } = await fresh();
   const first = refOf(repo, 'applied')!;
   pushByPath(repo, { 'notes-for-config.txt': 'v2\n' });
-  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'request');
+  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
   await s.api('POST', `/api/approvals/${r.id}/approve`, {});
   const rb = await s.api('POST', '/api/agents/worker/rollback', { revision: first.slice(0, 10) });
   t.is(rb.status, 200, JSON.stringify(rb.body));
@@ -136,7 +136,7 @@ test('suspend: applied may move but nothing is applied until resume', async (t) 
   const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'running');
   t.true((await s.api('POST', '/api/agents/worker/suspend', {})).body.suspended);
   const head = pushByPath(repo, { 'x.txt': 'x\n' });
-  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length && p; }, 'request');
+  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
   await s.api('POST', `/api/approvals/${r.id}/approve`, {});
   s.controller.reconciler.resync();
   await s.controller.reconciler.settled('worker');
