@@ -153,7 +153,8 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     if (run.stream.garbageLines) log(`turn: ${run.stream.garbageLines} line(s) of the CLI's output were not stream-json`);
     const sessionId = run.stream.result?.sessionId ?? run.stream.sessionId;
     if (resumeMissing || classification.class === 'context-overflow') await clearSessionId(opts.stateDir);
-    else if (sessionId) await writeSessionId(opts.stateDir, sessionId);
+    // An auth failure's session holds nothing worth resuming (the CLI did not get to the model).
+    else if (sessionId && classification.class !== 'auth') await writeSessionId(opts.stateDir, sessionId);
     const r = buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode });
     await report(r);
     return { classification, report: r, resumeMissing };

@@ -92,7 +92,7 @@ if (expect.mcpServers && mcpConfig && !same(Object.keys(mcpConfig.mcpServers ?? 
 
 if (logFile) {
   appendFileSync(logFile, JSON.stringify({
-    n, argv, prompt: parsed.positional[0], model: parsed.values['--model'], resume: parsed.values['--resume'] ?? null,
+    n, pid: process.pid, argv, prompt: parsed.positional[0], model: parsed.values['--model'], resume: parsed.values['--resume'] ?? null,
     allowedTools: parsed.lists['--allowedTools'] ?? [], disallowedTools: parsed.lists['--disallowedTools'] ?? [],
     systemPrompt: parsed.values['--append-system-prompt'], mcpConfig, cwd: process.cwd(),
     env: { MCP_CONNECTION_NONBLOCKING: process.env.MCP_CONNECTION_NONBLOCKING ?? null, SURFACE_ENV: process.env.SURFACE_ENV ?? null },
