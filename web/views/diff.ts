@@ -185,6 +185,18 @@ export class DiffRenderer {
     return html`<section class="hh-file" id="hh-file-${f.index}" data-path="${f.path}">${raw(this.fileBody(p, hash, index, format))}</section>`;
   }
 
+  /** render() for a patch loaded only on a cache miss; `key` must identify the patch (e.g. "base..head"). */
+  async renderLazy(key: string, load: () => Promise<string>, format: DiffFormat = 'side-by-side'): Promise<RenderedDiff> {
+    const hit = this.cache.get(`r:${key}:${format}`) as RenderedDiff | undefined;
+    return hit ?? this.render(await load(), format, key);
+  }
+
+  /** renderFile() for a patch loaded only when its parse is not cached. */
+  async renderFileLazy(key: string, load: () => Promise<string>, path: string, format: DiffFormat = 'side-by-side'): Promise<SafeHtml | null> {
+    const parsed = this.cache.get(`p:${key}`) !== undefined;
+    return this.renderFile(parsed ? '' : await load(), path, format, key);
+  }
+
   get cacheBytes(): number { return this.cache.size; }
   clearCache(): void { this.cache.clear(); }
 }
