@@ -8,7 +8,7 @@ export interface AuthOptions {
   /** Resolves a session cookie to an identity (the web UI's login); null when absent or expired. */
   session?: (ctx: Context) => Identity | null;
   /** Called for cookie-authenticated state-changing requests; throws when the CSRF token is wrong. */
-  checkCsrf?: (ctx: Context) => void;
+  checkCsrf?: (ctx: Context) => void | Promise<void>;
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -34,7 +34,7 @@ export function requireOperator(opts: AuthOptions) {
     const id = ctx.state.identity as Identity | undefined;
     if (!id) throw new HyperhiveError('unauthorized', 'authentication required: send `Authorization: Bearer <operator token>` (the token is in <state>/operator.token)');
     if (id.kind !== 'operator') throw new HyperhiveError('forbidden', `agent ${id.name} may not call ${ctx.method} ${ctx.path}`);
-    if (ctx.state.via === 'cookie' && !SAFE.has(ctx.method)) opts.checkCsrf?.(ctx);
+    if (ctx.state.via === 'cookie' && !SAFE.has(ctx.method)) await opts.checkCsrf?.(ctx);
     await next();
   };
 }
