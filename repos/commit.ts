@@ -63,13 +63,16 @@ export async function commitFiles(repo: string, opts: CommitFilesOptions): Promi
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'hyperhive-index-'));
   const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
   try {
-    await git(['read-tree', `${opts.expectedOld}^{tree}`], { repo, env });
-    // Keep the mode of a file that is rewritten (an executable stays executable).
-    const existing = new Map<string, string>();
-    const ls = await git(['ls-files', '-s', '-z'], { repo, env });
+    // Every git call is a process spawn, the dominant cost here: the new index is written in one
+    // update-index from the old tree's listing, and all blobs are hashed by one hash-object.
+    const existing = new Map<string, { mode: string; sha: string }>();
+    const ls = await git(['ls-tree', '-r', '-z', '--full-tree', `${opts.expectedOld}^{tree}`], { repo, allowFail: true });
+    if (ls.code !== 0) throw new HyperhiveError('not_found', `no such commit: ${opts.expectedOld}`, { commit: opts.expectedOld });
     for (const rec of ls.stdout.toString('utf8').split('\0')) {
       const tab = rec.indexOf('\t');
-      if (tab > 0) existing.set(rec.slice(tab + 1), rec.slice(0, rec.indexOf(' ')));
+      if (tab < 0) continue;
+      const [mode, , sha] = rec.slice(0, tab).split(' ');
+      existing.set(rec.slice(tab + 1), { mode, sha });
     }
     const final = new Set(existing.keys());
     for (const [p, content] of entries) {
@@ -83,18 +86,32 @@ export async function commitFiles(repo: string, opts: CommitFilesOptions): Promi
         if (final.has(dir)) throw new HyperhiveError('bad_request', `invalid path ${JSON.stringify(p)}: ${JSON.stringify(dir)} is a file (delete it in the same commit to replace it with a directory)`, { path: p });
       }
     }
-    const lines: string[] = [];
-    for (const [p, content] of entries) {
-      if (content === null) {
-        // Mode 0 removes the entry; a path that was not there is a no-op.
-        lines.push(`0 ${'0'.repeat(40)}\t${p}\0`);
-        continue;
-      }
-      const sha = (await git(['hash-object', '-w', '--stdin'], { repo, input: content })).stdout.toString('utf8').trim();
-      const mode = existing.get(p) === '100755' ? '100755' : '100644';
-      lines.push(`${mode} ${sha}\t${p}\0`);
+    const writes = entries.filter((e): e is [string, string | Buffer] => e[1] !== null);
+    let shas: string[] = [];
+    if (writes.length === 1) {
+      shas = [(await git(['hash-object', '-w', '--no-filters', '--stdin'], { repo, input: writes[0][1] })).stdout.toString('utf8').trim()];
+    } else if (writes.length > 1) {
+      const blobDir = path.join(tmp, 'blobs');
+      await fs.mkdir(blobDir);
+      const files = await Promise.all(writes.map(async ([, content], i) => {
+        const f = path.join(blobDir, String(i));
+        await fs.writeFile(f, content);
+        return f;
+      }));
+      const r = await git(['hash-object', '-w', '--no-filters', '--stdin-paths'], { repo, input: files.join('\n') + '\n' });
+      shas = r.stdout.toString('utf8').split('\n').filter(Boolean);
+      if (shas.length !== writes.length) throw new HyperhiveError('git_failed', `hash-object returned ${shas.length} ids for ${writes.length} files`);
     }
-    const upd = await git(['update-index', '-z', '--index-info'], { repo, env, input: lines.join(''), allowFail: true });
+    const written = new Map(writes.map(([p], i) => [p, shas[i]]));
+    const lines: string[] = [];
+    for (const p of final) {
+      const sha = written.get(p);
+      const old = existing.get(p);
+      // A rewritten file keeps its mode (an executable stays executable).
+      if (sha) lines.push(`${old?.mode === '100755' ? '100755' : '100644'} ${sha}\t${p}\0`);
+      else if (old) lines.push(`${old.mode} ${old.sha}\t${p}\0`);
+    }
+    const upd = await git(['update-index', '-z', '--add', '--index-info'], { repo, env, input: lines.join(''), allowFail: true });
     if (upd.code !== 0) throw new HyperhiveError('bad_request', `cannot write files: ${upd.stderr.trim()}`, { stderr: upd.stderr });
     const wt = await git(['write-tree'], { repo, env, allowFail: true });
     if (wt.code !== 0) {

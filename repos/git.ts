@@ -1,8 +1,11 @@
-// Native git (the `git` binary through child_process) was chosen over isomorphic-git: it is the same
-// implementation that serves pushes (receive-pack, hooks, reference-transaction), it handles large
-// and binary files and rename detection without loading everything into the JS heap, and it is
-// faster on the operations the reconciler does. `npm run bench` (test/bench/git-ops.ts) compares
-// the two on the same repo.
+// Native git (the `git` binary through child_process) was chosen over isomorphic-git because it is
+// the same implementation that serves pushes (receive-pack, pre-receive, reference-transaction
+// hooks), it gives compare-and-swap ref updates under git's own lock (isomorphic-git's writeRef is a
+// plain overwrite and runs no hooks), rename detection and line counts in diffs, and it diffs
+// large and binary files out of process instead of in the JS heap.
+// The price is a process spawn per call: `npm run bench` (test/bench/git-ops.ts) compares both on the
+// same repo, and on a loaded machine isomorphic-git is several times faster per operation, so keep
+// the number of git calls per operation small (batch with --stdin, --stdin-paths, --index-info).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -39,18 +39,17 @@ async function rootCommitOf(repo: string, dir: string, message: string, author: 
   const tmp = await fs.mkdtemp(path.join(repo, 'tmp-index-'));
   const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
   try {
-    const lines: string[] = [];
-    for (const f of files) {
-      const sha = (await git(['hash-object', '-w', '--', f.abs], { repo })).stdout.toString('utf8').trim();
-      lines.push(`${f.mode} blob ${sha}\t${f.rel}\0`);
-    }
+    const r = await git(['hash-object', '-w', '--no-filters', '--stdin-paths'], { repo, input: files.map((f) => f.abs).join('\n') + '\n' });
+    const shas = r.stdout.toString('utf8').split('\n').filter(Boolean);
+    if (shas.length !== files.length) throw new HyperhiveError('git_failed', `hash-object returned ${shas.length} ids for ${files.length} files`);
+    const lines = files.map((f, i) => `${f.mode} blob ${shas[i]}\t${f.rel}\0`);
     await git(['update-index', '-z', '--index-info'], { repo, env, input: lines.join('') });
     const tree = (await git(['write-tree'], { repo, env })).stdout.toString('utf8').trim();
-    const r = await git(['commit-tree', tree, '-F', '-'], {
+    const c = await git(['commit-tree', tree, '-F', '-'], {
       repo, input: message,
       env: { GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email },
     });
-    return r.stdout.toString('utf8').trim();
+    return c.stdout.toString('utf8').trim();
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -80,7 +79,6 @@ export async function createRepo(repo: string, opts: CreateRepoOptions): Promise
       '',
     ].join('\n');
     await git(['update-ref', '-m', `hyperhive: create ${opts.agent}`, '--stdin'], { repo: tmp, input: tx });
-    await git(['symbolic-ref', 'HEAD', 'refs/heads/proposed'], { repo: tmp });
     // Hooks last: the creation itself is not an event anybody needs to replay.
     await installHooks(tmp, opts);
     if (await exists(repo)) throw new HyperhiveError('agent_exists', `repo already exists: ${repo}`, { agent: opts.agent });
