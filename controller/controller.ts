@@ -148,6 +148,8 @@ export class Controller extends EventEmitter {
       // A crash between creating the repo and recording the agent: adopt the repo rather than lose it.
       this.log.warn(name, 'repo-adopted', `repository ${repo} existed without an agent record; adopting it`);
       await installHooks(repo, this.hookOpts(name));
+      const refs = await readRefs(repo);
+      if (refs.applied) this.log.audit({ actor: by.name, action: 'create-applied', agent: name, head: refs.applied, reason: 'adopted an existing repository' });
     } else {
       const roots = await createRepo(repo, { ...this.hookOpts(name), templatesDir: TEMPLATES_DIR, author: identityFor(by.name) });
       this.log.audit({ actor: by.name, action: 'create-applied', agent: name, head: roots.config, data: { live: roots.live } });
@@ -378,6 +380,13 @@ export class Controller extends EventEmitter {
         await casRef(repo, 'applied', restored, null, { pusher: by.name });
         actions.push(`applied restored to ${short(restored)} from the audit trail`);
         this.log.audit({ actor: by.name, action: 'repair', agent: name, head: restored, reason: 'applied ref was missing' });
+      }
+      else if (!this.reconciler.sanctioned(name, refs.applied)) {
+        const back = this.reconciler.lastSanctioned(name);
+        if (!back || !(await commitExists(repo, back))) throw new HyperhiveError('conflict', `applied points at an unapproved commit and no earlier approved revision exists to move it back to`);
+        await casRef(repo, 'applied', back, refs.applied, { pusher: by.name });
+        actions.push(`applied moved back from unapproved ${short(refs.applied)} to ${short(back)}`);
+        this.log.audit({ actor: by.name, action: 'repair', agent: name, base: refs.applied, head: back, reason: 'applied pointed at an unapproved commit' });
       }
       const after = await readRefs(repo);
       if (!after.proposed && after.applied) {

@@ -25,6 +25,11 @@ export class ReconLog extends EventEmitter {
 
   write(agent: string | null, level: Level, event: string, message: string, data: Record<string, unknown> = {}): LogEntry {
     const ts = this.now();
+    if (!this.db.open) {
+      // Shutting down: a late event from a stopping agent still reaches stderr, never a closed db.
+      if (this.opts.stderr !== false) process.stderr.write(`${JSON.stringify({ ts: new Date(ts).toISOString(), level, agent, event, msg: message, ...data })}\n`);
+      return { id: 0, ts, agent, level, event, message, data };
+    }
     const id = Number(this.insertLog.run(ts, agent, level, event, message, JSON.stringify(data)).lastInsertRowid);
     const entry: LogEntry = { id, ts, agent, level, event, message, data };
     if (this.opts.stderr !== false) process.stderr.write(`${JSON.stringify({ ts: new Date(ts).toISOString(), level, agent, event, msg: message, ...data })}\n`);
@@ -42,6 +47,10 @@ export class ReconLog extends EventEmitter {
       base: e.base ?? null, head: e.head ?? null, patchHash: e.patchHash ?? null, reason: e.reason ?? null, data: JSON.stringify(e.data ?? {}),
     });
     this.emit('audit', e);
+  }
+
+  isSanctionedApplied(agent: string, sha: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM audit WHERE agent = ? AND head = ? AND action IN ('approve','fast-forward','create-applied','repair') LIMIT 1").get(agent, sha);
   }
 
   list(q: { agent?: string; since?: number; limit?: number; afterId?: number } = {}): LogEntry[] {

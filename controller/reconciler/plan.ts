@@ -18,6 +18,9 @@ export function plan(o: Observed): Plan {
     return stalled('AppliedRefMissing', `refs/heads/applied is missing${hint}`, o);
   }
   if (!proposed) return stalled('ProposedRefMissing', `refs/heads/proposed is missing (\`hyperhive repair ${o.agent.name}\` restores it from applied)`, o);
+  if (!o.appliedSanctioned) {
+    return stalled('AppliedMovedOutside', `refs/heads/applied points at ${short(applied)}, which no approval, fast-forward or repair put there: nothing is applied from it. \`hyperhive repair ${o.agent.name}\` moves it back to ${short(o.lastSanctioned)}`, o);
+  }
   if (o.objectsError || !o.trees.applied || !o.trees.proposed) {
     return stalled('ObjectsMissing', `cannot read commits: ${o.objectsError ?? 'unknown error'}`, o);
   }

@@ -82,6 +82,11 @@ export class KeyedQueue {
     this.pump();
   }
 
+  /** Resolves when no run is in flight (after close(), nothing new starts). */
+  async idle(): Promise<void> {
+    while (this.running.size) await new Promise((r) => setTimeout(r, 10));
+  }
+
   close(): void {
     this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);

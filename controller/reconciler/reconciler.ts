@@ -27,6 +27,7 @@ export interface ReconcilerDeps {
   backoff?: { minMs: number; maxMs: number };
 }
 
+export const SANCTIONING = ['approve', 'fast-forward', 'create-applied', 'repair'];
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
 
 /**
@@ -65,6 +66,7 @@ export class Reconciler extends EventEmitter {
     this.stopWatch?.();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.close();
+    await this.queue.idle();
   }
 
   /** Reads new hook events and enqueues the agents they touched. */
@@ -72,7 +74,10 @@ export class Reconciler extends EventEmitter {
     for (const e of this.d.refEvents.read()) if (this.d.agents.get(e.agent)) this.enqueue(e.agent);
   }
 
+  /** Also drops the object caches, so corruption that appears later (a deleted object) is seen within one resync. */
   resync(): void {
+    this.treeCache.clear();
+    this.ancestorCache.clear();
     this.ingest();
     for (const a of this.d.agents.list({ all: true })) this.enqueue(a.name);
   }
@@ -97,6 +102,20 @@ export class Reconciler extends EventEmitter {
     return v;
   }
 
+  private sanctionedCache = new Map<string, string>();
+
+  /** Was `sha` put on applied by the controller (approval, fast-forward, creation, repair)? Only those may run. */
+  sanctioned(name: string, sha: string): boolean {
+    if (this.sanctionedCache.get(name) === sha) return true;
+    const ok = this.d.log.isSanctionedApplied(name, sha) || this.d.approvals.list({ agent: name, status: ['approved'] }).some((a) => a.head === sha);
+    if (ok) this.sanctionedCache.set(name, sha);
+    return ok;
+  }
+
+  lastSanctioned(name: string): string | null {
+    return this.d.log.auditTrail({ agent: name }).find((e) => SANCTIONING.includes(e.action) && e.head)?.head ?? null;
+  }
+
   async observe(name: string): Promise<Observed | null> {
     const rec = this.d.agents.get(name);
     if (!rec) return null;
@@ -118,6 +137,7 @@ export class Reconciler extends EventEmitter {
     }
     const open = this.d.approvals.openChange(name);
     const st = this.d.status.get(name);
+    const appliedSanctioned = !refs.applied || this.sanctioned(name, refs.applied);
     const rt = this.d.runtime.status(name);
     return {
       now: this.now(),
@@ -131,6 +151,8 @@ export class Reconciler extends EventEmitter {
       failures: st.failures,
       nextAttemptAt: st.nextAttemptAt,
       lastApplied: st.lastAppliedRevision,
+      appliedSanctioned,
+      lastSanctioned: appliedSanctioned ? refs.applied : this.lastSanctioned(name),
     };
   }
 

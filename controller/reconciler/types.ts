@@ -23,6 +23,10 @@ export interface Observed {
   failures: number;
   nextAttemptAt: number | null;
   lastApplied: string | null;
+  /** `applied` points at a commit some approval, fast-forward, creation or repair put there. */
+  appliedSanctioned: boolean;
+  /** The newest sanctioned applied revision (where repair would move it back to). */
+  lastSanctioned: string | null;
 }
 
 export type Action =
