@@ -31,7 +31,8 @@ export function toMessages(value: unknown): Message[] {
     to: String(m.to ?? ''),
     kind: String(m.kind ?? 'message'),
     body: typeof m.body === 'string' ? m.body : JSON.stringify(m.body ?? ''),
-    createdAt: String(m.createdAt ?? m.created_at ?? ''),
+    // The bus stores epoch milliseconds; the prompt shows ISO 8601.
+    createdAt: typeof (m.createdAt ?? m.created_at) === 'number' ? new Date((m.createdAt ?? m.created_at) as number).toISOString() : String(m.createdAt ?? m.created_at ?? ''),
   }));
 }
 

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { classifyTurn, type TurnOutcome } from '../../controller/harness/classify.ts';
+import { classifyTurn, type TurnClass, type TurnOutcome } from '../../controller/harness/classify.ts';
 import { parseStream } from '../../controller/harness/stream.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/stream/${name}`, import.meta.url), 'utf8');
 
-const table: [string, Omit<TurnOutcome, 'stream'> & { fixture: string }, string, RegExp?][] = [
+const table: [string, Omit<TurnOutcome, 'stream'> & { fixture: string }, TurnClass, RegExp?][] = [
   ['ok turn', { fixture: 'ok-tool-calls.jsonl', exitCode: 0, killedForSilence: false }, 'ok'],
   ['ok result but exit code 1: the result decides', { fixture: 'ok-tool-calls.jsonl', exitCode: 1, killedForSilence: false }, 'ok'],
   ['garbage around an ok result', { fixture: 'garbage-lines.jsonl', exitCode: 0, killedForSilence: false }, 'ok'],
