@@ -1,0 +1,87 @@
+import test from 'ava';
+import { plan } from '../../controller/reconciler/plan.ts';
+import type { Observed } from '../../controller/reconciler/types.ts';
+
+const A = 'a'.repeat(40), P = 'b'.repeat(40), Q = 'c'.repeat(40);
+const base = (o: Partial<Observed> = {}): Observed => ({
+  now: 1000,
+  agent: { name: 'w', state: 'active', suspended: false },
+  refs: { applied: A, proposed: A },
+  trees: { applied: 't1', proposed: 't1' },
+  objectsError: null, proposedDescends: true, openRequest: null, rejectedPair: false, approvedUnapplied: null,
+  runtime: { state: 'running', revision: A }, failures: 0, nextAttemptAt: null, lastApplied: A,
+  appliedSanctioned: true, lastSanctioned: A,
+  ...o,
+});
+const types = (o: Observed) => plan(o).actions.map((a) => a.type);
+const ready = (o: Observed) => plan(o).conditions.find((c) => c.type === 'Ready')!;
+
+test('converged: nothing to do, Ready', (t) => {
+  t.deepEqual(types(base()), []);
+  t.is(ready(base()).status, 'True');
+  t.is(ready(base()).reason, 'Running');
+});
+
+test('trees differ and proposed descends: one pending request for the pair', (t) => {
+  const p = plan(base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' } }));
+  t.deepEqual(p.actions, [{ type: 'raise', base: A, head: P, status: 'pending', supersedes: null }]);
+});
+
+test('an open request for the same pair is left alone; for another pair it is superseded by the new one', (t) => {
+  const o = base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, openRequest: { id: 3, base: A, head: P, status: 'pending' } });
+  t.deepEqual(types(o), []);
+  const moved = plan({ ...o, refs: { applied: A, proposed: Q } });
+  t.deepEqual(moved.actions, [{ type: 'raise', base: A, head: Q, status: 'pending', supersedes: 3 }]);
+});
+
+test('not descending: diverged', (t) => {
+  const p = plan(base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, proposedDescends: false }));
+  t.deepEqual(p.actions, [{ type: 'raise', base: A, head: P, status: 'diverged', supersedes: null }]);
+});
+
+test('a rejected pair is not raised again', (t) => {
+  t.deepEqual(types(base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, rejectedPair: true })), []);
+});
+
+test('same tree, descending: fast-forward without a request, open request superseded', (t) => {
+  const p = plan(base({ refs: { applied: A, proposed: P }, openRequest: { id: 4, base: A, head: Q, status: 'pending' } }));
+  t.deepEqual(p.actions.map((a) => a.type), ['supersede', 'fast-forward']);
+});
+
+test('an approval recorded before a crash is completed first', (t) => {
+  const p = plan(base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, approvedUnapplied: { id: 9, head: P, headDescends: true } }));
+  t.deepEqual(p.actions, [{ type: 'complete-approval', id: 9, base: A, head: P }]);
+  const bad = plan(base({ approvedUnapplied: { id: 9, head: P, headDescends: false } }));
+  t.is(bad.actions[0]!.type, 'fail-approval');
+});
+
+test('drift: runtime not on applied → apply; backoff respected; suspended and inactive agents', (t) => {
+  t.deepEqual(types(base({ runtime: { state: 'none', revision: null } })), ['apply-runtime']);
+  t.deepEqual(types(base({ runtime: { state: 'running', revision: P } })), ['apply-runtime']);
+  t.deepEqual(types(base({ runtime: { state: 'crashed', revision: A } })), ['apply-runtime']);
+  t.deepEqual(types(base({ runtime: { state: 'backoff', revision: A } })), [], 'the runtime restarts it itself');
+  const bo = plan(base({ runtime: { state: 'none', revision: null }, failures: 2, nextAttemptAt: 5000 }));
+  t.deepEqual(bo.actions, []);
+  t.is(bo.requeueAt, 5000);
+  t.is(bo.conditions.find((c) => c.type === 'Ready')!.reason, 'ApplyFailed');
+  t.deepEqual(types(base({ agent: { name: 'w', state: 'active', suspended: true }, runtime: { state: 'running', revision: P } })), []);
+  t.deepEqual(types(base({ agent: { name: 'w', state: 'kept', suspended: false } })), ['stop-runtime']);
+  t.deepEqual(types(base({ agent: { name: 'w', state: 'draft', suspended: false }, runtime: { state: 'none', revision: null } })), []);
+});
+
+test('missing refs, missing objects and an unsanctioned applied stall with a reason and do nothing', (t) => {
+  const cases: [Partial<Observed>, string][] = [
+    [{ refs: { applied: null, proposed: A } }, 'AppliedRefMissing'],
+    [{ refs: { applied: A, proposed: null } }, 'ProposedRefMissing'],
+    [{ trees: { applied: null, proposed: null }, objectsError: 'bad object' }, 'ObjectsMissing'],
+    [{ appliedSanctioned: false }, 'AppliedMovedOutside'],
+  ];
+  for (const [o, reason] of cases) {
+    const p = plan(base(o));
+    t.deepEqual(p.actions, [], reason);
+    const st = p.conditions.find((c) => c.type === 'Stalled')!;
+    t.is(st.status, 'True');
+    t.is(st.reason, reason);
+    t.truthy(st.message);
+  }
+});
