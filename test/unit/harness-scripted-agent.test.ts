@@ -246,3 +246,44 @@ test('end to end: harness with httpHarnessIO over real HTTP + MCP, the scripted 
   t.true(c.calls.includes('alice:read_config:live:model'));
   t.true(c.calls.includes('alice:recv'));
 });
+
+test('main.ts: the runtime entry reports a missing CLI as a failure naming it, and stops on SIGTERM', async (t) => {
+  const c = await startController(t);
+  const root = await tmp(t);
+  const configDir = path.join(root, 'config');
+  await mkdir(configDir);
+  const tokenFile = path.join(root, 'token');
+  await writeFile(tokenFile, 'tok-alice\n', { mode: 0o600 });
+  c.inbox.alice = [{ id: 1, from: 'operator', to: 'alice', kind: 'message', body: 'hi', createdAt: Date.now() }];
+  const { spawn } = await import('node:child_process');
+  const main = fileURLToPath(new URL('../../controller/harness/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), main], {
+    env: {
+      PATH: process.env.PATH, HYPERHIVE_AGENT: 'alice', HYPERHIVE_URL: c.url, HYPERHIVE_TOKEN_FILE: tokenFile,
+      HYPERHIVE_CONFIG_DIR: configDir, HYPERHIVE_STATE_DIR: path.join(root, 'state'), HYPERHIVE_AGENT_CLI: '/nonexistent/agent-cli',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const deadline = Date.now() + 30_000;
+  while (c.turns.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGTERM');
+  t.is(await exited, 0);
+  t.is(c.turns[0]?.report.class, 'failure', stderr);
+  t.is(c.turns[0].report.error, 'agent CLI not found: /nonexistent/agent-cli');
+  t.notRegex(stderr, /tok-alice/);
+});
+
+test('main.ts without its environment exits 2 naming what is missing', async (t) => {
+  const { harnessMain, harnessEnv } = await import('../../controller/harness/main.ts');
+  t.throws(() => harnessEnv({ HYPERHIVE_AGENT: 'a' }), { message: /HYPERHIVE_URL, HYPERHIVE_TOKEN_FILE, HYPERHIVE_CONFIG_DIR, HYPERHIVE_STATE_DIR/ });
+  const e = harnessEnv({ HYPERHIVE_AGENT: 'a', HYPERHIVE_URL: 'u', HYPERHIVE_TOKEN_FILE: 't', HYPERHIVE_CONFIG_DIR: 'c', HYPERHIVE_STATE_DIR: 's', HYPERHIVE_AGENT_CLI: 'hyperhive scripted-agent' });
+  t.deepEqual([e.cli, e.cliArgs], ['hyperhive', ['scripted-agent']]);
+  t.is(harnessEnv({ HYPERHIVE_AGENT: 'a', HYPERHIVE_URL: 'u', HYPERHIVE_TOKEN_FILE: 't', HYPERHIVE_CONFIG_DIR: 'c', HYPERHIVE_STATE_DIR: 's' }).cli, 'claude');
+  const orig = console.error;
+  console.error = () => {};
+  try { t.is(await harnessMain({}), 2); } finally { console.error = orig; }
+});

@@ -1,0 +1,14 @@
+export { evaluateSurface, findNixInstantiate, NIX_ABSENT_WARNING, type SurfaceResult, type EvaluateSurfaceOptions } from './surface.ts';
+export { buildTurnArgv, type TurnArgvInput } from './argv.ts';
+export { buildMcpConfig, writeMcpConfig, MCP_CONFIG_FILE, type McpConfigFile } from './mcp-config.ts';
+export { parseStream, StreamParser, type ParsedStream, type StreamInit, type StreamResult } from './stream.ts';
+export { classifyTurn, type TurnClass, type TurnOutcome, type Classification } from './classify.ts';
+export type { HarnessIO, Message, TurnReport, TurnUsage, RecipientClass } from './io.ts';
+export { httpHarnessIO, readToken, type HttpHarnessIOOptions } from './http-io.ts';
+export { runHarness, backoffDelay, DEFAULT_HANG_MS, type HarnessOptions, type HarnessSummary } from './loop.ts';
+export { buildTurnReport, recipientClass } from './report.ts';
+export { runCli, type RunCliOptions, type RunCliResult } from './run-cli.ts';
+export { readSessionId, writeSessionId, clearSessionId, SESSION_FILE } from './session.ts';
+export { composeSystemPrompt, composeTurnPrompt, readRolePrompt } from './prompt.ts';
+export { scriptedAgentMain, type Script, type ScriptStep } from './scripted-agent.ts';
+export { harnessMain, harnessEnv } from './main.ts';
