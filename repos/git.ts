@@ -30,8 +30,10 @@ let emptyHome: string | null = null;
 /** An empty HOME so no user config (~/.gitconfig, XDG) ever changes how git behaves here. */
 function homeDir(): string {
   if (emptyHome && fs.existsSync(emptyHome)) return emptyHome;
-  emptyHome = fs.mkdtempSync(path.join(os.tmpdir(), 'hyperhive-git-home-'));
-  return emptyHome;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyperhive-git-home-'));
+  emptyHome = dir;
+  process.once('exit', () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } });
+  return dir;
 }
 
 /** Built from nothing (not from process.env) so GIT_DIR, GIT_INDEX_FILE etc. of a calling hook never leak in. */
