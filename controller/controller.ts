@@ -77,6 +77,12 @@ export class Controller extends EventEmitter {
   readonly reconciler: Reconciler;
   readonly tokens = new TokenRegistry();
   private modelCache = new Map<string, string | null>();
+  /** What approving a request of another kind than `change` does (spawn, revive, destroy, tool). */
+  private kindHandlers = new Map<string, { approved: (a: Approval, by: Identity) => Promise<void> }>();
+
+  registerApprovalKind(kind: string, handler: { approved: (a: Approval, by: Identity) => Promise<void> }): void {
+    this.kindHandlers.set(kind, handler);
+  }
 
   constructor(private o: ControllerOptions) {
     super();
@@ -270,7 +276,29 @@ export class Controller extends EventEmitter {
 
   async approve(id: number, by: Identity, note?: string): Promise<Approval> {
     const first = this.getApproval(id);
-    if (first.kind !== 'change') throw new HyperhiveError('bad_request', `request #${id} is a ${first.kind} request; this controller decides change requests here`);
+    if (first.kind !== 'change') {
+      const h = this.kindHandlers.get(first.kind);
+      if (!h) throw new HyperhiveError('bad_request', `request #${id} is a ${first.kind} request, which this controller cannot decide`);
+      const done = await this.reconciler.queue.exclusive(first.agent, async () => {
+        const a = this.getApproval(id);
+        if (a.status !== 'pending') throw this.notPending(a);
+        this.db.transaction(() => {
+          this.approvals.vote(id, by.name, 'approve', note ?? null);
+          this.approvals.update(id, { status: 'approved', decidedBy: by.name, decidedAt: Date.now(), note: note ?? a.note });
+        })();
+        this.log.audit({ actor: by.name, action: `approve-${a.kind}`, agent: a.agent, approvalId: id, base: a.base, head: a.head, reason: note ?? null });
+        this.log.info(a.agent, 'approved', `${a.kind} request #${id} approved by ${by.name}`, { approval: id, kind: a.kind, by: by.name });
+        try { await h.approved(this.getApproval(id), by); } catch (e) {
+          this.approvals.update(id, { status: 'failed', error: (e as Error).message });
+          this.log.error(a.agent, 'approval-failed', `${a.kind} request #${id}: ${(e as Error).message}`, { approval: id });
+          throw e;
+        }
+        return this.getApproval(id);
+      });
+      this.reconciler.enqueue(first.agent);
+      this.emit('change', { agent: first.agent, what: 'approval', id });
+      return done;
+    }
     const repo = this.paths.repo(first.agent);
     const result = await this.reconciler.queue.exclusive(first.agent, async () => {
       const a = this.getApproval(id);
