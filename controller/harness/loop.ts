@@ -149,6 +149,12 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       return { classification, report: r, resumeMissing: false };
     }
     const classification = classifyTurn(run);
+    if (signal?.aborted) {
+      // Stopped by our own shutdown: not the agent's failure. The bus redelivers the
+      // messages (they stay un-acked until the next recv), so the turn is not lost.
+      log('turn: interrupted by shutdown; not reported');
+      return { classification, report: buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode }), resumeMissing: false };
+    }
     const resumeMissing = !fresh.session && [...(run.stream.result?.errors ?? []), run.stderr ?? ''].some((t) => RESUME_MISSING.test(t));
     if (run.stream.garbageLines) log(`turn: ${run.stream.garbageLines} line(s) of the CLI's output were not stream-json`);
     const sessionId = run.stream.result?.sessionId ?? run.stream.sessionId;
