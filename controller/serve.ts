@@ -8,6 +8,8 @@ import { ProcessRuntime } from './runtime/process.ts';
 import type { Runtime } from './runtime/types.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
 import { HyperhiveError } from './errors.ts';
+import { tokenFromAuthorization } from './auth/index.ts';
+import { createGitHttpHandler } from '../repos/http.ts';
 
 export interface ServeOptions {
   state: string;
@@ -55,7 +57,15 @@ export async function serve(o: ServeOptions): Promise<Served> {
     db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
     agentCommand: o.agentCommand ? () => o.agentCommand! : undefined,
   });
-  const deps: AppDeps = { controller, baseUrl: () => url, hookToken };
+  const gitHttp = createGitHttpHandler({
+    reposDir: paths.repos,
+    authenticate: (h) => controller.tokens.authenticate(tokenFromAuthorization(h)),
+    agentExists: (n) => { const a = controller.agents.get(n); return !!a && a.state !== 'kept'; },
+    // The hooks run inside git-receive-pack: they reach back to say what the push raised.
+    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken }),
+    log: (m) => controller.log.warn(null, 'git-http', m),
+  });
+  const deps: AppDeps = { controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp] };
   o.extendApp?.(deps, controller);
   const app = createApp(deps);
   const server = http.createServer(app.callback());
