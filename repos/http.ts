@@ -230,7 +230,10 @@ function cgiEnv(reposDir: string, route: Extract<GitRoute, { ok: true }>, req: I
   };
   const ct = req.headers['content-type'];
   if (ct) env.CONTENT_TYPE = ct;
-  if (req.headers['content-length'] !== undefined) env.CONTENT_LENGTH = String(Number(req.headers['content-length']));
+  // CONTENT_LENGTH is left out on purpose: given one, git 2.39's http-backend spins forever on a body
+  // that ends early (a client gone mid-push). Without it, receive-pack reads the body to EOF itself,
+  // sees a truncated pack, fails and removes its quarantine. Node's parser already holds the body to
+  // the declared length.
   const proto = req.headers['git-protocol'];
   if (typeof proto === 'string' && /^[A-Za-z0-9=:._-]{1,256}$/.test(proto)) env.GIT_PROTOCOL = proto;
   const enc = req.headers['content-encoding'];
@@ -240,7 +243,9 @@ function cgiEnv(reposDir: string, route: Extract<GitRoute, { ok: true }>, req: I
 
 /** Reads (and drops) the rest of an oversized body so the client gets to read our answer, up to a cap. */
 async function refuseOversized(req: IncomingMessage, res: ServerResponse, push: boolean, max: number, seen: number, head: Buffer, child: ChildProcess | null): Promise<void> {
-  const reason = `push refused: the request is ${seen > max ? `over ${max}` : `${seen}`} bytes, above the push size limit of ${max} bytes; nothing was changed`;
+  // A declared length is the whole size; a streamed body was cut at the limit, its size unknown.
+  const size = child ? `over ${max}` : String(seen);
+  const reason = `push refused: the request is ${size} bytes, above the push size limit of ${max} bytes; nothing was changed`;
   let headBuf = head;
   const drainCap = Math.max(4 * max, 256 * 1024 * 1024);
   let total = seen;
@@ -287,6 +292,12 @@ async function runBackend(
 
   // Request body → backend, counted. Over the limit: stop feeding (the backend sees a short pack,
   // fails and drops its quarantine, so the repo is untouched) and answer with the refusal.
+  // A body cut short: EOF makes receive-pack fail on the truncated pack and remove its quarantine
+  // (a signal would leave the quarantine behind), so nothing of the partial push stays.
+  const stopBackend = () => {
+    child.stdin!.end();
+    setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); }, 60_000).unref();
+  };
   let oversized = false;
   let clientGone = false;
   let bodyBytes = 0;
@@ -300,7 +311,7 @@ async function runBackend(
         oversized = true;
         req.off('data', onData);
         req.pause();
-        child.stdin!.end();
+        stopBackend();
         resolve();
         return;
       }
@@ -308,8 +319,7 @@ async function runBackend(
     };
     req.on('data', onData);
     req.once('end', () => { child.stdin!.end(); resolve(); });
-    // A client gone mid-body: end the backend's input so receive-pack sees a truncated pack and cleans up.
-    req.once('close', () => { if (!req.readableEnded && !oversized) { clientGone = true; child.stdin!.end(); } resolve(); });
+    req.once('close', () => { if (!req.readableEnded && !oversized) { clientGone = true; stopBackend(); } resolve(); });
   });
 
   // Backend output → response, after parsing the CGI head.
