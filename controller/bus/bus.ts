@@ -40,21 +40,25 @@ export class Bus {
 
     this.stmt = {
       insert: db.prepare(`INSERT INTO bus_messages (sender, recipient, kind, body, created_at) VALUES (?, ?, ?, ?, ?)`),
-      ackOwn: db.prepare(`UPDATE bus_messages SET acked_at = ? WHERE recipient = ? AND acked_at IS NULL AND delivery = ?`),
-      fresh: db.prepare(`SELECT ${COLUMNS} FROM bus_messages
+      // INDEXED BY: the hot path must only ever touch the un-acked rows, however many acked ones pile up.
+      ackOwn: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET acked_at = ?
+        WHERE recipient = ? AND acked_at IS NULL AND delivery = ?`),
+      fresh: db.prepare(`SELECT ${COLUMNS} FROM bus_messages INDEXED BY bus_unacked
         WHERE recipient = ? AND acked_at IS NULL AND (delivery IS NULL OR delivery <> ?) ORDER BY id LIMIT ?`),
-      markDelivered: db.prepare(`UPDATE bus_messages SET delivered_at = ?, delivery = ?, deliveries = deliveries + 1
-        WHERE recipient = ? AND acked_at IS NULL AND (delivery IS NULL OR delivery <> ?) AND id <= ?`),
-      ackDelivered: db.prepare(`UPDATE bus_messages SET acked_at = ?
+      markDelivered: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET delivered_at = ?, delivery = ?, deliveries = deliveries + 1
+        WHERE recipient = ? AND acked_at IS NULL AND (delivery IS NULL OR delivery <> ?) AND id BETWEEN ? AND ?`),
+      ackDelivered: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET acked_at = ?
         WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
-      ackUpTo: db.prepare(`UPDATE bus_messages SET acked_at = ?, delivered_at = COALESCE(delivered_at, ?)
+      ackUpTo: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET acked_at = ?, delivered_at = COALESCE(delivered_at, ?)
         WHERE recipient = ? AND acked_at IS NULL AND id <= ?`),
-      redeliver: db.prepare(`UPDATE bus_messages SET delivery = NULL
+      redeliver: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET delivery = NULL
         WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
-      depth: db.prepare(`SELECT COUNT(*) AS n FROM bus_messages WHERE recipient = ? AND acked_at IS NULL`).pluck(),
+      depth: db.prepare(`SELECT COUNT(*) AS n FROM bus_messages INDEXED BY bus_unacked WHERE recipient = ? AND acked_at IS NULL`).pluck(),
       depths: db.prepare(`SELECT recipient, COUNT(*) AS n FROM bus_messages WHERE acked_at IS NULL GROUP BY recipient ORDER BY recipient`),
       get: db.prepare(`SELECT ${COLUMNS} FROM bus_messages WHERE id = ?`),
-      prune: db.prepare(`DELETE FROM bus_messages WHERE acked_at IS NOT NULL AND acked_at < ?`),
+      // Keeps the newest row whatever its age, so the next id is still above every id ever given.
+      prune: db.prepare(`DELETE FROM bus_messages WHERE acked_at IS NOT NULL AND acked_at < ?
+        AND id < (SELECT MAX(id) FROM bus_messages)`),
     };
 
     // One write transaction per recv: the ack of the previous batch and the hand-out of the next
@@ -64,7 +68,7 @@ export class Bus {
       if (ackFirst) this.stmt.ackOwn.run(at, recipient, this.delivery);
       const rows = this.stmt.fresh.all(recipient, this.delivery, max) as BusMessage[];
       if (rows.length === 0) return rows;
-      this.stmt.markDelivered.run(at, this.delivery, recipient, this.delivery, rows[rows.length - 1]!.id);
+      this.stmt.markDelivered.run(at, this.delivery, recipient, this.delivery, rows[0]!.id, rows[rows.length - 1]!.id);
       for (const r of rows) { r.deliveredAt = at; r.deliveries += 1; }
       return rows;
     });

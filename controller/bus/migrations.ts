@@ -1,14 +1,17 @@
 import type { Migration } from '../db/migrations.ts';
 
 // `sender`/`recipient` rather than from/to: both are SQL keywords.
-// AUTOINCREMENT so ids stay monotonic even after prune deletes the newest acked rows.
+// Ids are plain rowids (max + 1): AUTOINCREMENT would cost a sqlite_sequence write per send; instead
+// prune never deletes the newest row, so an id is never reused and stays a safe cursor.
+// One index only, on the un-acked rows (the hot path): every further index is another page written
+// per send; the UI's listings and prune scan the table, which retention keeps small.
 // `delivery` records which Bus instance handed the message out: a recv acks only what its own
 // instance delivered, so whatever a killed controller delivered but never saw acked comes again.
 export const busMigrations: Migration[] = [{
   name: 'bus-1',
   sql: `
 CREATE TABLE bus_messages (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   sender TEXT NOT NULL,
   recipient TEXT NOT NULL,
   kind TEXT NOT NULL,
@@ -20,8 +23,5 @@ CREATE TABLE bus_messages (
   acked_at INTEGER
 );
 CREATE INDEX bus_unacked ON bus_messages(recipient, id) WHERE acked_at IS NULL;
-CREATE INDEX bus_acked ON bus_messages(acked_at) WHERE acked_at IS NOT NULL;
-CREATE INDEX bus_recipient ON bus_messages(recipient, id);
-CREATE INDEX bus_sender ON bus_messages(sender, id);
 `,
 }];
