@@ -134,6 +134,15 @@ test('recv long-polls and wakes when a message for that recipient is sent', asyn
   t.is(bus.waiting(), 0);
 });
 
+test('a waiting recv also finds a message written by another process (safety re-check, no wake-up)', async (t) => {
+  const { bus, file } = fresh({ recheckMs: 20 });
+  const other = new Bus(openDb(file)); // its sends wake only its own waiters, like another process's would
+  const pending = bus.recv('alice', { waitMs: 120_000 });
+  await until(() => bus.waiting('alice') === 1);
+  other.send({ from: 'operator', to: 'alice', body: 'from elsewhere' });
+  t.deepEqual(bodies(await pending), ['from elsewhere']);
+});
+
 test('several waiting recvs for one recipient: the message goes to exactly one of them', async (t) => {
   const { bus } = fresh();
   const ac = new AbortController();
