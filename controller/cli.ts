@@ -12,6 +12,8 @@ interface Command {
   min: number;
   max: number;
   run(p: { positional: string[]; flags: Record<string, string | boolean> }, io: IO): Promise<number>;
+  /** Takes its argv as is (no flag parsing): commands that mimic another program's argv. */
+  raw?: boolean;
 }
 
 export interface IO { out(s: string): void; err(s: string): void }
@@ -26,8 +28,8 @@ const commands: Record<string, Command> = {
   serve: {
     usage: 'serve [--state DIR] [--listen 127.0.0.1:8000] [--runtime process|nspawn] [--systemd auto|on|off] [--demo] [--agent-command CMD]',
     summary: 'run the controller in the foreground (SIGTERM stops it cleanly)',
-    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\n--agent-command overrides the command each agent runs (split on spaces; default: the built-in idle agent).',
-    flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', demo: 'boolean', 'agent-command': 'string', 'public-url': 'string' },
+    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).',
+    flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', demo: 'boolean', 'agent-command': 'string', 'agent-cli': 'string', 'public-url': 'string' },
     min: 0, max: 0,
     async run({ flags }, io) {
       const runtime = (flags.runtime as string | undefined) ?? 'process';
@@ -36,10 +38,11 @@ const commands: Record<string, Command> = {
       if (!['auto', 'on', 'off'].includes(systemd)) throw new UsageError(`--systemd must be auto, on or off, got ${systemd}`);
       const { serve } = await import('./serve.ts');
       const cmd = (flags['agent-command'] as string | undefined) ?? process.env.HYPERHIVE_AGENT_COMMAND;
+      const agentCli = (flags['agent-cli'] as string | undefined) ?? process.env.HYPERHIVE_AGENT_CLI;
       const s = await serve({
         state: resolveStateDir(flags.state as string | undefined), listen: (flags.listen as string | undefined) ?? '127.0.0.1:8000',
         runtime: runtime as 'process', systemd: systemd as 'auto', demo: !!flags.demo,
-        agentCommand: cmd ? cmd.split(' ').filter(Boolean) : undefined, publicUrl: flags['public-url'] as string | undefined, out: io.out,
+        agentCommand: cmd === 'idle' ? 'idle' : cmd ? cmd.split(' ').filter(Boolean) : undefined, agentCli, publicUrl: flags['public-url'] as string | undefined, out: io.out,
       });
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => { io.err(`received ${sig}: stopping`); void s.close().then(resolve); };
@@ -174,6 +177,15 @@ const commands: Record<string, Command> = {
       }
     },
   },
+  harness: {
+    usage: 'harness', summary: 'run the agent harness (what every runtime starts; reads the HYPERHIVE_* environment)', flags: { help: 'boolean' }, min: 0, max: 0,
+    async run() { const { harnessMain } = await import('./harness/main.ts'); return harnessMain(); },
+  },
+  'scripted-agent': {
+    usage: 'scripted-agent [claude-compatible argv] [--script FILE]', summary: 'a deterministic stand-in for the claude CLI, following a JSON script', flags: {}, min: 0, max: Infinity,
+    async run({ positional }) { const { scriptedAgentMain } = await import('./harness/scripted-agent.ts'); return scriptedAgentMain(positional); },
+    raw: true,
+  },
   repair: {
     usage: 'repair NAME', summary: 'restore a deleted applied ref from the audit trail, a missing proposed, the hooks', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
     async run({ positional, flags }, io) {
@@ -207,6 +219,7 @@ export async function main(argv: string[], io: IO = defaultIO): Promise<number> 
   if (!cmd) { io.err(`hyperhive: unknown command ${JSON.stringify(argv[0])}\n\n${usage()}`); return 2; }
   const rest = argv.slice(name.split(' ').length);
   try {
+    if (cmd.raw) return await cmd.run({ positional: rest, flags: {} }, io);
     const p = parseArgs(rest, cmd.flags);
     if (p.flags.help) { io.out(`usage: hyperhive ${cmd.usage}\n\n${cmd.summary}.${cmd.help ? `\n${cmd.help}` : ''}`); return 0; }
     if (p.positional.length < cmd.min || p.positional.length > cmd.max) throw new UsageError(`expected ${cmd.min === cmd.max ? cmd.min : `${cmd.min} to ${cmd.max}`} argument(s), got ${p.positional.length}`);

@@ -55,7 +55,7 @@ export interface ControllerOptions {
   resyncMs?: number;
   logToStderr?: boolean;
   /** Evaluates a config revision before it may be approved (the harness issue plugs Nix in here). */
-  checkConfig?: (repo: string, revision: string) => Promise<void>;
+  checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -94,7 +94,7 @@ export class Controller extends EventEmitter {
     this.refEvents = new RefEventReader(o.db, o.paths.refEvents);
     this.reconciler = new Reconciler({
       paths: o.paths, agents: this.agents, approvals: this.approvals, status: this.status, log: this.log,
-      runtime: o.runtime, refEvents: this.refEvents, specFor: (n) => this.specFor(n), resyncMs: o.resyncMs,
+      runtime: o.runtime, refEvents: this.refEvents, specFor: (n) => this.specFor(n), resyncMs: o.resyncMs, checkConfig: o.checkConfig,
     });
     this.reconciler.on('change', (e) => this.emit('change', e));
     this.log.on('log', (e) => this.emit('log', e));
@@ -306,7 +306,10 @@ export class Controller extends EventEmitter {
       const refs = await readRefs(repo);
       const stale = this.staleReason(a, refs);
       if (stale) throw new HyperhiveError('stale_approval', stale, { id, base: a.base, head: a.head, applied: refs.applied, proposed: refs.proposed });
-      if (this.o.checkConfig) await this.o.checkConfig(repo, a.head!);
+      if (this.o.checkConfig) {
+        const check = await this.o.checkConfig(repo, a.head!);
+        if (!check.ok) throw new HyperhiveError('unprocessable', `request #${id} cannot be approved: its config does not evaluate: ${check.error}`, { id });
+      }
       // The decision is recorded before `applied` moves: a crash in between is completed on restart,
       // and `applied` only ever points at a commit some operator approved.
       this.db.transaction(() => {

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { Controller } from './controller.ts';
+import path from 'node:path';
+import { Controller, IDLE_AGENT, PROJECT_ROOT } from './controller.ts';
+import { checkConfigRevision } from './config-check.ts';
 import { openDb } from './db/open.ts';
 import { statePaths } from './paths.ts';
 import { ProcessRuntime } from './runtime/process.ts';
@@ -17,7 +19,14 @@ export interface ServeOptions {
   runtime: 'process' | 'nspawn';
   systemd: 'auto' | 'on' | 'off';
   demo?: boolean;
-  agentCommand?: string[];
+  /** 'idle' for the built-in idle agent, or a full argv; default: the harness. */
+  agentCommand?: string[] | 'idle';
+  /** The agent CLI the harness runs each turn (default: `claude`, found on PATH or in node_modules/.bin). */
+  agentCli?: string;
+  /** Extra environment per agent (the demo fleet's scripts). */
+  agentEnv?: (name: string) => Record<string, string>;
+  /** Evaluate proposed configs (agent.nix via nix-instantiate) when requests are raised and approved; default on. */
+  configCheck?: boolean;
   resyncMs?: number;
   /** The controller's URL as agents reach it (default: the listen address). */
   publicUrl?: string;
@@ -40,6 +49,15 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
+/** The harness, started through the CLI so tsx is registered wherever the agent's cwd is. */
+export const HARNESS = [process.execPath, path.join(PROJECT_ROOT, 'bin', 'hyperhive.mjs'), 'harness'];
+
+function defaultAgentCli(): string {
+  const onPath = (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, 'claude')));
+  const local = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'claude');
+  return !onPath && fs.existsSync(local) ? local : 'claude';
+}
+
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 /** Starts the controller and its HTTP server; resolves once /api/health answers. */
@@ -53,9 +71,13 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const runtime: Runtime = new ProcessRuntime();
   let url = o.publicUrl ?? '';
   const hookToken = crypto.randomBytes(24).toString('base64url');
+  const agentCli = o.agentCli ?? defaultAgentCli();
+  const command = o.agentCommand === 'idle' ? IDLE_AGENT : o.agentCommand ?? HARNESS;
   const controller = new Controller({
     db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
-    agentCommand: o.agentCommand ? () => o.agentCommand! : undefined,
+    agentCommand: () => command,
+    agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...o.agentEnv?.(n) }),
+    checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
   });
   const gitHttp = createGitHttpHandler({
     reposDir: paths.repos,

@@ -17,7 +17,7 @@ const freePort = (): Promise<number> => new Promise((r) => { const s = net.creat
 test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t) => {
   const state = tmpDir('hh-cli-');
   const port = await freePort();
-  const server = spawn(process.execPath, [BIN, 'serve', '--state', state, '--listen', `127.0.0.1:${port}`], { env: { ...process.env, HYPERHIVE_LOG_STDERR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [BIN, 'serve', '--state', state, '--listen', `127.0.0.1:${port}`], { env: { ...process.env, HYPERHIVE_LOG_STDERR: '0', HYPERHIVE_AGENT_COMMAND: 'idle' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   server.stdout.on('data', (d) => { out += d; });
   t.teardown(() => { server.kill('SIGTERM'); });

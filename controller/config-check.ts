@@ -1,0 +1,35 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { checkoutRevision } from './runtime/checkout.ts';
+import { evaluateSurface } from './harness/surface.ts';
+import type { HyperhiveJson } from './surface/index.ts';
+
+export interface ConfigCheck { ok: boolean; error: string | null; warnings: string[]; surface: HyperhiveJson | null }
+
+const cache = new Map<string, ConfigCheck>();
+
+/**
+ * Evaluates a config revision the way the harness will (agent.nix's `hyperhive` set, or hyperhive.json
+ * where Nix is absent) in a scratch checkout. Commits are immutable, so results are cached by SHA.
+ */
+export async function checkConfigRevision(repo: string, revision: string): Promise<ConfigCheck> {
+  const key = `${repo}\0${revision}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hh-check-'));
+  const target = path.join(dir, 'config');
+  let result: ConfigCheck;
+  try {
+    await checkoutRevision(repo, revision, target);
+    const r = await evaluateSurface(target);
+    result = { ok: true, error: null, warnings: r.warnings, surface: r.surface };
+  } catch (e) {
+    result = { ok: false, error: (e as Error).message, warnings: [], surface: null };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  if (cache.size > 5000) cache.clear();
+  cache.set(key, result);
+  return result;
+}
