@@ -147,3 +147,20 @@ test('a controller restarted in the middle keeps every pending request and conve
   const a = await agent(s2, 'worker');
   t.is(cond(a, 'Ready').status, 'True');
 });
+
+test('a config that does not evaluate shows the error on its request, and approving it answers 422', async (t) => {
+  const s = await startServer({ configCheck: true });
+  servers.push(s);
+  await s.api('POST', '/api/agents', { name: 'worker' });
+  const repo = path.join(s.state, 'repos', 'worker.git');
+  const applied = refOf(repo, 'applied');
+  pushByPath(repo, { 'agent.nix': '{ config, lib, pkgs, ... }:\n{\n  hyperhive = { tools = { allow = 5; }; };\n}\n' }, { message: 'broken surface' });
+  const [req] = await waitFor(async () => { const l = await openReqs(s, 'worker'); return l.length > 0 && l; }, 'request', 60_000);
+  const detail = (await s.api('GET', `/api/approvals/${req.id}`)).body;
+  t.regex(detail.error ?? '', /config does not evaluate/);
+  const res = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
+  t.is(res.status, 422);
+  t.regex(res.body.error.message, /does not evaluate/);
+  t.is(refOf(repo, 'applied'), applied, 'nothing applied');
+  t.is((await s.api('GET', `/api/approvals/${req.id}`)).body.status, 'pending', 'still pending: a fix supersedes it');
+});
