@@ -79,14 +79,17 @@ export interface Run { code: number; stdout: string; stderr: string }
 const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-git-home-'));
 
 /** The real git CLI with no user or system config, never prompting. */
-export function gitCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<Run> {
+export function gitCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string; identity?: boolean; home?: string } = {}): Promise<Run> {
+  const who = opts.identity === false ? {} : {
+    GIT_AUTHOR_NAME: 'tester', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'tester', GIT_COMMITTER_EMAIL: 't@example.com',
+  };
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       cwd: opts.cwd ?? os.tmpdir(),
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin', HOME, LC_ALL: 'C',
+        PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: opts.home ?? HOME, LC_ALL: 'C',
         GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '/bin/false',
-        GIT_AUTHOR_NAME: 'tester', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'tester', GIT_COMMITTER_EMAIL: 't@example.com',
+        ...who,
         ...opts.env,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
