@@ -25,6 +25,9 @@ export class Bus {
   private readonly delivery = randomBytes(8).toString('hex');
   private readonly waiters = new Waiters();
   private readonly listeners = new Set<MessageListener>();
+  // Per recipient, the id range this instance handed out since its last ack: bounds the ack's scan
+  // to those rows instead of the whole backlog.
+  private readonly outstanding = new Map<string, { lo: number; hi: number }>();
   private closed = false;
 
   private readonly stmt;
@@ -42,7 +45,7 @@ export class Bus {
       insert: db.prepare(`INSERT INTO bus_messages (sender, recipient, kind, body, created_at) VALUES (?, ?, ?, ?, ?)`),
       // INDEXED BY: the hot path must only ever touch the un-acked rows, however many acked ones pile up.
       ackOwn: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET acked_at = ?
-        WHERE recipient = ? AND acked_at IS NULL AND delivery = ?`),
+        WHERE recipient = ? AND acked_at IS NULL AND delivery = ? AND id BETWEEN ? AND ?`),
       fresh: db.prepare(`SELECT ${COLUMNS} FROM bus_messages INDEXED BY bus_unacked
         WHERE recipient = ? AND acked_at IS NULL AND (delivery IS NULL OR delivery <> ?) ORDER BY id LIMIT ?`),
       markDelivered: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET delivered_at = ?, delivery = ?, deliveries = deliveries + 1
@@ -61,17 +64,33 @@ export class Bus {
         AND id < (SELECT MAX(id) FROM bus_messages)`),
     };
 
-    // One write transaction per recv: the ack of the previous batch and the hand-out of the next
-    // commit together, so a kill in between can neither lose nor double-ack.
-    this.takeTx = db.transaction((recipient: string, max: number, ackFirst: boolean): BusMessage[] => {
+    this.takeTx = db.transaction((recipient: string, max: number, ack?: { lo: number; hi: number }): BusMessage[] => {
       const at = this.now();
-      if (ackFirst) this.stmt.ackOwn.run(at, recipient, this.delivery);
+      if (ack) this.stmt.ackOwn.run(at, recipient, this.delivery, ack.lo, ack.hi);
       const rows = this.stmt.fresh.all(recipient, this.delivery, max) as BusMessage[];
       if (rows.length === 0) return rows;
       this.stmt.markDelivered.run(at, this.delivery, recipient, this.delivery, rows[0]!.id, rows[rows.length - 1]!.id);
       for (const r of rows) { r.deliveredAt = at; r.deliveries += 1; }
       return rows;
     });
+  }
+
+  /**
+   * One write transaction per recv: the ack of the previous batch and the hand-out of the next
+   * commit together, so a kill in between can neither lose nor double-ack. The in-memory range
+   * changes only once the transaction has committed.
+   */
+  private take(recipient: string, max: number, ackFirst: boolean): BusMessage[] {
+    const ack = ackFirst ? this.outstanding.get(recipient) : undefined;
+    const rows = this.takeTx.immediate(recipient, max, ack);
+    if (ack) this.outstanding.delete(recipient);
+    if (rows.length > 0) {
+      const lo = rows[0]!.id;
+      const hi = rows[rows.length - 1]!.id;
+      const prev = this.outstanding.get(recipient);
+      this.outstanding.set(recipient, prev ? { lo: Math.min(prev.lo, lo), hi: Math.max(prev.hi, hi) } : { lo, hi });
+    }
+    return rows;
   }
 
   /** Stores a message; it is committed (survives SIGKILL) before this returns. */
@@ -108,7 +127,7 @@ export class Bus {
     signal?.throwIfAborted();
     this.assertOpen();
 
-    let got = this.takeTx.immediate(recipient, max, true);
+    let got = this.take(recipient, max, true);
     if (got.length > 0 || waitMs === 0) return got;
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -116,7 +135,7 @@ export class Bus {
       if (left <= 0 || this.closed) return [];
       await this.waiters.wait(recipient, Math.min(left, this.recheckMs), signal);
       if (this.closed) return [];
-      got = this.takeTx.immediate(recipient, max, false);
+      got = this.take(recipient, max, false);
       if (got.length > 0) return got;
     }
   }
@@ -129,7 +148,10 @@ export class Bus {
   ack(recipient: string, upTo?: number): number {
     assertMailbox(recipient, 'recipient');
     const at = this.now();
-    if (upTo === undefined) return this.stmt.ackDelivered.run(at, recipient).changes;
+    if (upTo === undefined) {
+      this.outstanding.delete(recipient);
+      return this.stmt.ackDelivered.run(at, recipient).changes;
+    }
     intInRange(upTo, 'upTo', 0, Number.MAX_SAFE_INTEGER, 0);
     return this.stmt.ackUpTo.run(at, at, recipient, upTo).changes;
   }
@@ -141,6 +163,7 @@ export class Bus {
   redeliver(recipient: string): number {
     assertMailbox(recipient, 'recipient');
     const n = this.stmt.redeliver.run(recipient).changes;
+    this.outstanding.delete(recipient);
     if (n > 0) this.waiters.wake(recipient);
     return n;
   }
