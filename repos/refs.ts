@@ -1,3 +1,5 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 import { HyperhiveError } from '../controller/errors.ts';
 import { git, isFullSha, checkRev, ZERO_SHA } from './git.ts';
 
@@ -17,7 +19,43 @@ export async function readRef(repo: string, branch: Branch): Promise<string | nu
   return r.stdout.toString('utf8').trim();
 }
 
+/**
+ * Reads the three branches straight from the ref files (loose, else packed-refs): the reconciler
+ * calls this on every pass, and a git process per call costs more than the whole pass otherwise.
+ * git writes loose refs by rename, so a read sees the old or the new value, never half of one.
+ */
 export async function readRefs(repo: string): Promise<{ proposed: string | null; applied: string | null; live: string | null }> {
+  const out: { proposed: string | null; applied: string | null; live: string | null } = { proposed: null, applied: null, live: null };
+  let packed: Map<string, string> | null = null;
+  for (const b of BRANCHES) {
+    let sha: string | null = null;
+    try {
+      const v = (await fsp.readFile(path.join(repo, 'refs', 'heads', b), 'utf8')).trim();
+      if (v.startsWith('ref:')) return readRefsWithGit(repo); // a symbolic ref: let git resolve it
+      if (isFullSha(v)) sha = v;
+    } catch { /* not loose */ }
+    if (!sha) {
+      packed ??= await readPacked(repo);
+      sha = packed.get(`refs/heads/${b}`) ?? null;
+    }
+    out[b] = sha;
+  }
+  return out;
+}
+
+async function readPacked(repo: string): Promise<Map<string, string>> {
+  const m = new Map<string, string>();
+  let text = '';
+  try { text = await fsp.readFile(path.join(repo, 'packed-refs'), 'utf8'); } catch { return m; }
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#') || line.startsWith('^')) continue;
+    const [sha, ref] = line.split(' ');
+    if (sha && ref && isFullSha(sha)) m.set(ref, sha);
+  }
+  return m;
+}
+
+async function readRefsWithGit(repo: string): Promise<{ proposed: string | null; applied: string | null; live: string | null }> {
   const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', ...BRANCHES.map((b) => `refs/heads/${b}`)], { repo });
   const out: { proposed: string | null; applied: string | null; live: string | null } = { proposed: null, applied: null, live: null };
   for (const line of r.stdout.toString('utf8').split('\n')) {
