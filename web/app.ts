@@ -22,6 +22,8 @@ export interface AppDeps {
   events?: Broadcaster;
   diffs?: DiffRenderer;
   bus?: PagesBus | null;
+  /** Further API routers (the bus's operator routes, …), mounted before the core API with the same auth. */
+  apiRoutes?: ((auth: AuthOptions) => { routes(): Koa.Middleware })[];
 }
 
 /** The koa app, built without listening: tests drive app.callback() or listen on port 0. */
@@ -57,6 +59,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(authenticate(auth));
   const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.paths.operatorToken });
   app.use(pages.routes());
+  for (const make of deps.apiRoutes ?? []) app.use(make(auth).routes());
   const api = apiRouter({ controller: deps.controller, auth, baseUrl: deps.baseUrl, hookToken: deps.hookToken });
   app.use(api.routes());
   app.use(api.allowedMethods());
