@@ -177,6 +177,18 @@ export class Reconciler extends EventEmitter {
     if (p.actions.length || before !== JSON.stringify(p.conditions)) this.emit('change', { agent: name, what: 'status' });
   }
 
+  private async annotateConfig(name: string, id: number, repo: string, head: string): Promise<void> {
+    try {
+      const check = await this.d.checkConfig!(repo, head);
+      if (check.ok) return;
+      this.d.approvals.update(id, { error: `config does not evaluate: ${check.error}` });
+      this.d.log.warn(name, 'config-invalid', `request #${id}: the proposed config does not evaluate, so it cannot be approved: ${check.error}`, { approval: id });
+      this.emit('change', { agent: name, what: 'approval', id });
+    } catch (e) {
+      this.d.log.warn(name, 'config-check-failed', `request #${id}: could not evaluate the config: ${(e as Error).message}`, { approval: id });
+    }
+  }
+
   private async act(name: string, a: Action, o: Observed): Promise<void> {
     const repo = this.d.paths.repo(name);
     const { log, approvals, status } = this.d;
@@ -215,17 +227,18 @@ export class Reconciler extends EventEmitter {
         const proposer = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', a.head) ?? 'unknown';
         const added = paths.reduce((n, p) => n + p.additions, 0);
         const deleted = paths.reduce((n, p) => n + p.deletions, 0);
-        const check = this.d.checkConfig ? await this.d.checkConfig(repo, a.head) : null;
         const req = approvals.insert({
           kind: 'change', agent: name, base: a.base, head: a.head, status: a.status, proposer,
-          paths: paths.map((p) => p.path), patchHash: hash, error: check && !check.ok ? `config does not evaluate: ${check.error}` : null,
+          paths: paths.map((p) => p.path), patchHash: hash,
           data: { additions: added, deletions: deleted, files: paths.map((p) => ({ path: p.path, status: p.status, oldPath: p.oldPath, binary: p.binary, additions: p.additions, deletions: p.deletions })) },
         });
         if (a.supersedes !== null) {
           approvals.update(a.supersedes, { status: 'superseded', supersededBy: req.id, reason: `superseded by request #${req.id} (${short(a.base)}..${short(a.head)})` });
           log.info(name, 'request-superseded', `request #${a.supersedes} superseded by #${req.id}`, { approval: a.supersedes, by: req.id });
         }
-        if (check && !check.ok) log.warn(name, 'config-invalid', `request #${req.id}: the proposed config does not evaluate, so it cannot be approved: ${check.error}`, { approval: req.id });
+        // Evaluating Nix takes longer than raising the request: operators see the request at once and
+        // the verdict a moment later; approve evaluates again anyway (422).
+        if (this.d.checkConfig) void this.annotateConfig(name, req.id, repo, a.head);
         if (a.status === 'diverged') log.warn(name, 'request-diverged', `request #${req.id}: proposed ${short(a.head)} does not descend from applied ${short(a.base)}; nothing will be applied until proposed is rebased on applied`, { approval: req.id, base: a.base, head: a.head, proposer });
         else log.info(name, 'request-raised', `request #${req.id} raised for ${short(a.base)}..${short(a.head)} by ${proposer}: ${paths.length} path(s), +${added} -${deleted}`, { approval: req.id, base: a.base, head: a.head, proposer, patchHash: hash });
         this.d.log.audit({ actor: proposer, action: a.status === 'diverged' ? 'diverged' : 'propose', agent: name, approvalId: req.id, base: a.base, head: a.head, patchHash: hash });

@@ -156,8 +156,8 @@ test('a config that does not evaluate shows the error on its request, and approv
   const applied = refOf(repo, 'applied');
   pushByPath(repo, { 'agent.nix': '{ config, lib, pkgs, ... }:\n{\n  hyperhive = { tools = { allow = 5; }; };\n}\n' }, { message: 'broken surface' });
   const [req] = await waitFor(async () => { const l = await openReqs(s, 'worker'); return l.length > 0 && l; }, 'request', 60_000);
-  const detail = (await s.api('GET', `/api/approvals/${req.id}`)).body;
-  t.regex(detail.error ?? '', /config does not evaluate/);
+  const detail = await waitFor(async () => { const d = (await s.api('GET', `/api/approvals/${req.id}`)).body; return d.error && d; }, 'error on the request', 60_000);
+  t.regex(detail.error, /config does not evaluate/);
   const res = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
   t.is(res.status, 422);
   t.regex(res.body.error.message, /does not evaluate/);
