@@ -2,10 +2,12 @@
 // they apply in this list's order, once each, recorded in the `migrations` table.
 import { coreMigrations } from './core-migrations.ts';
 import { busMigrations } from '../bus/migrations.ts';
+import { statsMigrations } from '../stats/migrations.ts';
 
 export interface Migration { name: string; sql: string }
 
 export const migrations: Migration[] = [
   ...coreMigrations,
   ...busMigrations,
+  ...statsMigrations,
 ];
