@@ -84,6 +84,12 @@ export class Controller extends EventEmitter {
     this.kindHandlers.set(kind, handler);
   }
 
+  /** Conditions the reconciler cannot observe (turn reports, the stuck detector), applied in order to every view. */
+  private conditionSources: ((agent: string, base: Condition[]) => Condition[])[] = [];
+  addConditionSource(fn: (agent: string, base: Condition[]) => Condition[]): void {
+    this.conditionSources.push(fn);
+  }
+
   constructor(private o: ControllerOptions) {
     super();
     this.db = o.db; this.paths = o.paths; this.runtime = o.runtime;
@@ -194,7 +200,7 @@ export class Controller extends EventEmitter {
     return {
       name: a.name, state: a.state, applied: refs.applied, proposed: refs.proposed, live: refs.live,
       model: await this.readModel(a.name, refs.live),
-      conditions: st.conditions,
+      conditions: this.conditionSources.reduce((c, f) => f(a.name, c), st.conditions),
       runtime: { state: rt.state, revision: rt.revision, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: this.runtime.kind },
       suspended: a.suspended, kept: a.state === 'kept',
       lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
@@ -214,6 +220,8 @@ export class Controller extends EventEmitter {
       this.log.audit({ actor: by.name, action: suspended ? 'suspend' : 'resume', agent: name });
     });
     await this.reconciler.settled(name);
+    // A resume also clears stalls the harness reported (auth, missing CLI, stuck): listeners act on it.
+    if (!suspended) this.emit('resume', { agent: name, by: by.name });
     this.emit('change', { agent: name, what: 'agent' });
     return this.getAgent(name);
   }
