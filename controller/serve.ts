@@ -12,6 +12,8 @@ import { createApp, type AppDeps } from '../web/app.ts';
 import { HyperhiveError } from './errors.ts';
 import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
+import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
+import { statsRoutes } from '../web/routes/stats.ts';
 
 export interface ServeOptions {
   state: string;
@@ -34,6 +36,8 @@ export interface ServeOptions {
   out?: (line: string) => void;
   /** Reconciliation log as JSON lines on stderr (default on). */
   logToStderr?: boolean;
+  /** Stats, stuck detection and notes compaction settings (tests shorten the intervals). */
+  stats?: StatsServiceOptions;
 }
 
 export interface Served {
@@ -88,6 +92,8 @@ export async function serve(o: ServeOptions): Promise<Served> {
     log: (m) => controller.log.warn(null, 'git-http', m),
   });
   const deps: AppDeps = { controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp] };
+  const stats = new StatsService(controller, { bus: () => asStatsBus(deps.bus), ...o.stats });
+  (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
   o.extendApp?.(deps, controller);
   const app = createApp(deps);
   const server = http.createServer(app.callback());
@@ -105,6 +111,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   if (!url) url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : shownHost}:${addr.port}`;
   if (!isLoopback(host)) out(`WARNING: listening on ${host}, which is not a loopback address: anyone who can reach it can try tokens. Auth is always on; put TLS in front of it.`);
   await controller.start();
+  stats.start();
   fs.writeFileSync(`${paths.root}/server.json`, `${JSON.stringify({ url, pid: process.pid, startedAt: Date.now() })}\n`);
   out(`hyperhive listening on ${url} (runtime: ${runtime.kind}, state: ${paths.root})`);
   out(`operator token: ${paths.operatorToken}`);
@@ -116,6 +123,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       if (closed) return;
       closed = true;
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await stats.stop();
       await controller.stop();
       try { fs.rmSync(`${paths.root}/server.json`, { force: true }); } catch { /* ignore */ }
       db.close();
