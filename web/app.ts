@@ -23,7 +23,7 @@ export interface AppDeps {
   diffs?: DiffRenderer;
   bus?: PagesBus | null;
   /** Further API routers (the bus's operator routes, …), mounted before the core API with the same auth. */
-  apiRoutes?: ((auth: AuthOptions) => { routes(): Koa.Middleware })[];
+  apiRoutes?: ((auth: AuthOptions) => { routes(): Koa.Middleware<any, any> })[];
 }
 
 /** The koa app, built without listening: tests drive app.callback() or listen on port 0. */
