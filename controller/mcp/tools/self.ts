@@ -1,0 +1,60 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { HyperhiveError } from '../../errors.ts';
+import { MANAGER } from '../../names.ts';
+import { commitFiles } from '../../../repos/commit.ts';
+import { identityFor } from '../../../repos/identity.ts';
+import { readFileAt } from '../../../repos/read.ts';
+import { readRefs } from '../../../repos/refs.ts';
+import { liveWritable } from '../../../repos/receive.ts';
+import { guarded, ok, short, targetAgent, type ToolContext } from '../context.ts';
+
+export const MAX_NOTES_BYTES = 1024 * 1024;
+
+export function registerSelfTools(server: McpServer, ctx: ToolContext): void {
+  const c = ctx.deps.controller;
+
+  server.registerTool('whoami', {
+    title: 'Who am I',
+    description: 'Tells you who the controller knows you as (from your token): your agent name, whether you are the manager, your state, the config revision applied to you and the one running, and your model. Use it at the start of a session or when unsure which agent you are.',
+    inputSchema: {},
+  }, guarded(ctx, async () => {
+    const { who } = ctx;
+    if (who.kind === 'operator') return ok({ name: who.name, kind: 'operator', manager: false }, 'you are an operator');
+    const a = await c.getAgent(who.name);
+    return ok({
+      name: a.name, kind: 'agent', manager: a.name === MANAGER, state: a.state, applied: a.applied, proposed: a.proposed, live: a.live,
+      running: a.runtime.revision, model: a.model, inbox: ctx.deps.bus.depth(a.name),
+    }, `you are ${a.name}${a.name === MANAGER ? ' (the manager)' : ''}, applied ${short(a.applied)}, model ${a.model ?? 'none'}`);
+  }));
+
+  server.registerTool('write_notes', {
+    title: 'Write your notes',
+    description: 'Replace your durable notes (notes.md on your live branch) with new content. Your notes are your memory across turns and restarts: the harness gives them back to you at every turn. They take effect at once, without approval, and restart nothing. Write the whole file (read it first with read_config path "notes.md", ref "live", to keep what you had). The manager may pass agent to write a sub-agent\'s notes. Returns the new live commit.',
+    inputSchema: {
+      content: z.string().describe('The whole new notes.md (markdown, at most 1 MB; may be empty).'),
+      message: z.string().min(1).max(500).optional().describe('Commit message (default "Update notes").'),
+      agent: z.string().optional().describe('Manager only: whose notes to write (default: your own).'),
+    },
+  }, guarded(ctx, async ({ content, message, agent }: { content: string; message?: string; agent?: string }) => {
+    const name = targetAgent(ctx, agent, 'write_notes');
+    const bytes = Buffer.byteLength(content, 'utf8');
+    if (bytes > MAX_NOTES_BYTES) throw new HyperhiveError('too_large', `content is ${bytes} bytes; notes are at most ${MAX_NOTES_BYTES} bytes`, { field: 'content' });
+    const pusher = { kind: ctx.who.kind === 'operator' ? 'operator' as const : 'agent' as const, name: ctx.who.name };
+    if (!liveWritable(pusher, name).has('notes.md')) throw new HyperhiveError('forbidden', `agent ${ctx.who.name} may not write ${name}'s notes`);
+    const rec = c.requireAgent(name);
+    if (rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${name} was destroyed (kept): its notes are read-only`);
+    const repo = c.paths.repo(name);
+    const result = await c.reconciler.queue.exclusive(name, async () => {
+      const { live } = await readRefs(repo);
+      if (!live) throw new HyperhiveError('conflict', `agent ${name} has no live branch; an operator can restore it with \`hyperhive repair ${name}\``);
+      const old = await readFileAt(repo, live, 'notes.md');
+      if (old && old.toString('utf8') === content) return { commit: live, unchanged: true };
+      const sha = await commitFiles(repo, { branch: 'live', files: { 'notes.md': content }, message: message ?? 'Update notes', author: identityFor(ctx.who.name), expectedOld: live, pusher: ctx.who.name });
+      c.log.info(name, 'notes-written', `notes.md written by ${ctx.who.name} on live ${short(sha)} (${bytes} bytes)`, { live: sha });
+      return { commit: sha, unchanged: false };
+    });
+    if (!result.unchanged) c.emit('change', { agent: name, what: 'live' });
+    return ok({ agent: name, ...result, bytes }, result.unchanged ? 'notes unchanged (same content)' : `notes written: live is ${short(result.commit)}`);
+  }));
+}
