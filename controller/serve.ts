@@ -14,6 +14,10 @@ import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
 import { statsRoutes } from '../web/routes/stats.ts';
+import { Bus } from './bus/index.ts';
+import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
+import { Spawner } from './spawn.ts';
+import { busRouter } from '../web/routes/bus.ts';
 
 export interface ServeOptions {
   state: string;
@@ -38,10 +42,14 @@ export interface ServeOptions {
   logToStderr?: boolean;
   /** Stats, stuck detection and notes compaction settings (tests shorten the intervals). */
   stats?: StatsServiceOptions;
+  /** How long acked bus messages are kept (default: the bus's, 7 days). */
+  busRetentionMs?: number;
 }
 
 export interface Served {
   controller: Controller;
+  bus: Bus;
+  spawner: Spawner;
   server: http.Server;
   url: string;
   close(): Promise<void>;
@@ -91,7 +99,18 @@ export async function serve(o: ServeOptions): Promise<Served> {
     hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken }),
     log: (m) => controller.log.warn(null, 'git-http', m),
   });
-  const deps: AppDeps = { controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp] };
+  // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.
+  const bus = new Bus(db, { retentionMs: o.busRetentionMs, onListenerError: (e) => controller.log.warn(null, 'bus', `listener: ${(e as Error).message}`) });
+  const spawner = new Spawner(controller);
+  spawner.register();
+  const unwireSystem = wireSystemMessages(controller, bus);
+  const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { controller.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
+  pruneTimer.unref();
+  const mcp = createMcpHandler({ controller, bus, spawner, baseUrl: () => url });
+  const deps: AppDeps = {
+    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus,
+    apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
+  };
   const stats = new StatsService(controller, { bus: () => asStatsBus(deps.bus), ...o.stats });
   (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
   o.extendApp?.(deps, controller);
@@ -118,10 +137,14 @@ export async function serve(o: ServeOptions): Promise<Served> {
   if (o.demo) await demoFleet(controller, out);
   let closed = false;
   return {
-    controller, server, url,
+    controller, bus, spawner, server, url,
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(pruneTimer);
+      unwireSystem();
+      // Waiting recvs answer at once, so their requests do not hold the server open.
+      bus.close();
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       await stats.stop();
       await controller.stop();
