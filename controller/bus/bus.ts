@@ -6,6 +6,15 @@ import type { BusMessage, BusOptions, ListOptions, MessageListener, RecvOptions,
 import { assertBody, assertKind, assertMailbox, intInRange, waitMsOf } from './validate.ts';
 import { Waiters } from './waiters.ts';
 
+type Range = { lo: number; hi: number };
+interface Take {
+  recipient: string;
+  max: number;
+  ackFirst: boolean;
+  resolve: (rows: BusMessage[]) => void;
+  reject: (err: unknown) => void;
+}
+
 const COLUMNS = `id, sender AS "from", recipient AS "to", kind, body, created_at AS createdAt,
   delivered_at AS deliveredAt, deliveries, acked_at AS ackedAt`;
 const DAY_MS = 86_400_000;
@@ -27,7 +36,8 @@ export class Bus {
   private readonly listeners = new Set<MessageListener>();
   // Per recipient, the id range this instance handed out since its last ack: bounds the ack's scan
   // to those rows instead of the whole backlog.
-  private readonly outstanding = new Map<string, { lo: number; hi: number }>();
+  private readonly outstanding = new Map<string, Range>();
+  private pendingTakes: Take[] = [];
   private closed = false;
 
   private readonly stmt;
@@ -64,33 +74,56 @@ export class Bus {
         AND id < (SELECT MAX(id) FROM bus_messages)`),
     };
 
-    this.takeTx = db.transaction((recipient: string, max: number, ack?: { lo: number; hi: number }): BusMessage[] => {
+    this.takeTx = db.transaction((takes: Take[], ranges: Map<string, Range | undefined>): BusMessage[][] => {
       const at = this.now();
-      if (ack) this.stmt.ackOwn.run(at, recipient, this.delivery, ack.lo, ack.hi);
-      const rows = this.stmt.fresh.all(recipient, this.delivery, max) as BusMessage[];
-      if (rows.length === 0) return rows;
-      this.stmt.markDelivered.run(at, this.delivery, recipient, this.delivery, rows[0]!.id, rows[rows.length - 1]!.id);
-      for (const r of rows) { r.deliveredAt = at; r.deliveries += 1; }
-      return rows;
+      const rangeOf = (r: string) => (ranges.has(r) ? ranges.get(r) : this.outstanding.get(r));
+      return takes.map(({ recipient, max, ackFirst }) => {
+        if (ackFirst) {
+          const ack = rangeOf(recipient);
+          if (ack) this.stmt.ackOwn.run(at, recipient, this.delivery, ack.lo, ack.hi);
+          ranges.set(recipient, undefined);
+        }
+        const rows = this.stmt.fresh.all(recipient, this.delivery, max) as BusMessage[];
+        if (rows.length === 0) return rows;
+        const lo = rows[0]!.id;
+        const hi = rows[rows.length - 1]!.id;
+        this.stmt.markDelivered.run(at, this.delivery, recipient, this.delivery, lo, hi);
+        const prev = rangeOf(recipient);
+        ranges.set(recipient, prev ? { lo: Math.min(prev.lo, lo), hi: Math.max(prev.hi, hi) } : { lo, hi });
+        for (const r of rows) { r.deliveredAt = at; r.deliveries += 1; }
+        return rows;
+      });
     });
   }
 
   /**
-   * One write transaction per recv: the ack of the previous batch and the hand-out of the next
-   * commit together, so a kill in between can neither lose nor double-ack. The in-memory range
-   * changes only once the transaction has committed.
+   * The ack of a recipient's previous batch and the hand-out of its next commit in one write
+   * transaction, so a kill in between can neither lose nor double-ack. Every take asked for in the
+   * same tick (50 waiters woken by one burst of sends) shares that transaction: one commit, not 50.
    */
-  private take(recipient: string, max: number, ackFirst: boolean): BusMessage[] {
-    const ack = ackFirst ? this.outstanding.get(recipient) : undefined;
-    const rows = this.takeTx.immediate(recipient, max, ack);
-    if (ack) this.outstanding.delete(recipient);
-    if (rows.length > 0) {
-      const lo = rows[0]!.id;
-      const hi = rows[rows.length - 1]!.id;
-      const prev = this.outstanding.get(recipient);
-      this.outstanding.set(recipient, prev ? { lo: Math.min(prev.lo, lo), hi: Math.max(prev.hi, hi) } : { lo, hi });
+  private take(recipient: string, max: number, ackFirst: boolean): Promise<BusMessage[]> {
+    return new Promise((resolve, reject) => {
+      if (this.pendingTakes.push({ recipient, max, ackFirst, resolve, reject }) === 1) queueMicrotask(() => this.flushTakes());
+    });
+  }
+
+  private flushTakes(): void {
+    const takes = this.pendingTakes;
+    this.pendingTakes = [];
+    if (this.closed) { for (const t of takes) t.resolve([]); return; }
+    const ranges = new Map<string, Range | undefined>();
+    let results: BusMessage[][];
+    try {
+      results = this.takeTx.immediate(takes, ranges);
+    } catch (e) {
+      for (const t of takes) t.reject(e);
+      return;
     }
-    return rows;
+    // Only now that it has committed does memory follow.
+    for (const [r, range] of ranges) {
+      if (range) this.outstanding.set(r, range); else this.outstanding.delete(r);
+    }
+    takes.forEach((t, i) => t.resolve(results[i]!));
   }
 
   /** Stores a message; it is committed (survives SIGKILL) before this returns. */
@@ -127,7 +160,7 @@ export class Bus {
     signal?.throwIfAborted();
     this.assertOpen();
 
-    let got = this.take(recipient, max, true);
+    let got = await this.take(recipient, max, true);
     if (got.length > 0 || waitMs === 0) return got;
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -135,7 +168,7 @@ export class Bus {
       if (left <= 0 || this.closed) return [];
       await this.waiters.wait(recipient, Math.min(left, this.recheckMs), signal);
       if (this.closed) return [];
-      got = this.take(recipient, max, false);
+      got = await this.take(recipient, max, false);
       if (got.length > 0) return got;
     }
   }

@@ -143,6 +143,19 @@ test('a waiting recv also finds a message written by another process (safety re-
   t.deepEqual(bodies(await pending), ['from elsewhere']);
 });
 
+test('a burst of sends to 50 waiting recipients: each gets exactly its own messages, in order', async (t) => {
+  const { bus } = fresh();
+  const names = Array.from({ length: 50 }, (_, i) => `agent-${i}`);
+  const waiting = names.map((n) => bus.recv(n, { waitMs: 120_000 }));
+  await until(() => bus.waiting() === 50);
+  for (let round = 0; round < 3; round++) for (const n of names) bus.send({ from: 'manager', to: n, body: `${n}#${round}` });
+  const got = await Promise.all(waiting);
+  got.forEach((ms, i) => t.deepEqual(bodies(ms), [0, 1, 2].map((r) => `${names[i]}#${r}`)));
+  // Their next recvs, all in the same tick, ack those batches together.
+  t.deepEqual((await Promise.all(names.map((n) => bus.recv(n)))).flat(), []);
+  t.deepEqual(bus.depths(), {});
+});
+
 test('several waiting recvs for one recipient: the message goes to exactly one of them', async (t) => {
   const { bus } = fresh();
   const ac = new AbortController();
