@@ -186,6 +186,24 @@ const commands: Record<string, Command> = {
     async run({ positional }) { const { scriptedAgentMain } = await import('./harness/scripted-agent.ts'); return scriptedAgentMain(positional); },
     raw: true,
   },
+  'mcp-stdio': {
+    usage: 'mcp-stdio [--url URL] [--token-file FILE]',
+    summary: "a stdio MCP server that forwards to the controller's /mcp (for MCP clients that only speak stdio)",
+    help: 'URL: --url, else $HYPERHIVE_URL (the controller, or its /mcp endpoint). Token: --token-file, else $HYPERHIVE_TOKEN_FILE.\nThe identity is the token\'s (an agent, or the operator). Speaks JSON-RPC on stdin/stdout; problems go to stderr.',
+    flags: { url: 'string', 'token-file': 'string', help: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const url = (flags.url as string | undefined) ?? process.env.HYPERHIVE_URL;
+      const tokenFile = (flags['token-file'] as string | undefined) ?? process.env.HYPERHIVE_TOKEN_FILE;
+      if (!url) throw new UsageError('--url URL is required (or set HYPERHIVE_URL)');
+      if (!tokenFile) throw new UsageError('--token-file FILE is required (or set HYPERHIVE_TOKEN_FILE)');
+      const { readTokenFile } = await import('./auth/index.ts');
+      const token = readTokenFile(tokenFile);
+      if (!token) { io.err(`hyperhive mcp-stdio: cannot read a token from ${tokenFile}`); return 1; }
+      const { runStdioBridge } = await import('./mcp/stdio-bridge.ts');
+      await runStdioBridge({ url, token, log: io.err });
+      return 0;
+    },
+  },
   repair: {
     usage: 'repair NAME', summary: 'restore a deleted applied ref from the audit trail, a missing proposed, the hooks', flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
     async run({ positional, flags }, io) {
