@@ -64,6 +64,8 @@ export class Bus {
         WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
       ackUpTo: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET acked_at = ?, delivered_at = COALESCE(delivered_at, ?)
         WHERE recipient = ? AND acked_at IS NULL AND id <= ?`),
+      release: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET delivery = NULL
+        WHERE recipient = ? AND acked_at IS NULL AND delivery = ? AND id BETWEEN ? AND ?`),
       redeliver: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET delivery = NULL
         WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
       depth: db.prepare(`SELECT COUNT(*) AS n FROM bus_messages INDEXED BY bus_unacked WHERE recipient = ? AND acked_at IS NULL`).pluck(),
@@ -160,7 +162,18 @@ export class Bus {
     signal?.throwIfAborted();
     this.assertOpen();
 
-    let got = await this.take(recipient, max, true);
+    // A recv cancelled while its messages were being taken must not keep them: nobody will read
+    // them, and the next recv would ack them unread.
+    const give = async (ackFirst: boolean) => {
+      const rows = await this.take(recipient, max, ackFirst);
+      if (rows.length > 0 && signal?.aborted) {
+        this.stmt.release.run(recipient, this.delivery, rows[0]!.id, rows[rows.length - 1]!.id);
+        this.waiters.wake(recipient);
+        throw signal.reason;
+      }
+      return rows;
+    };
+    let got = await give(true);
     if (got.length > 0 || waitMs === 0) return got;
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -168,7 +181,7 @@ export class Bus {
       if (left <= 0 || this.closed) return [];
       await this.waiters.wait(recipient, Math.min(left, this.recheckMs), signal);
       if (this.closed) return [];
-      got = await this.take(recipient, max, false);
+      got = await give(false);
       if (got.length > 0) return got;
     }
   }

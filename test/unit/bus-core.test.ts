@@ -201,6 +201,19 @@ test('aborting a waiting recv rejects with the signal\'s reason and hands nothin
   t.deepEqual(bodies(await bus.recv('alice')), ['later']);
 });
 
+test('a recv aborted in the same tick its message arrives gives the message back for the next recv', async (t) => {
+  const { bus } = fresh();
+  const ac = new AbortController();
+  const pending = bus.recv('alice', { waitMs: 120_000, signal: ac.signal });
+  await until(() => bus.waiting('alice') === 1);
+  bus.send({ from: 'bob', to: 'alice', body: 'do not lose me' });
+  ac.abort(); // before the woken recv has run
+  await t.throwsAsync(pending, { any: true });
+  t.deepEqual(bodies(await bus.recv('alice')), ['do not lose me']);
+  t.deepEqual(bodies(await bus.recv('alice')), []);
+  t.is(bus.depth('alice'), 0);
+});
+
 test('an already aborted signal refuses the recv before anything is acked', async (t) => {
   const { bus } = fresh();
   bus.send({ from: 'bob', to: 'alice', body: 'x' });
