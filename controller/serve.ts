@@ -88,7 +88,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const controller = new Controller({
     db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
     agentCommand: () => command,
-    agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...o.agentEnv?.(n) }),
+    agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
   });
   const gitHttp = createGitHttpHandler({
@@ -134,7 +134,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   fs.writeFileSync(`${paths.root}/server.json`, `${JSON.stringify({ url, pid: process.pid, startedAt: Date.now() })}\n`);
   out(`hyperhive listening on ${url} (runtime: ${runtime.kind}, state: ${paths.root})`);
   out(`operator token: ${paths.operatorToken}`);
-  if (o.demo) await demoFleet(controller, out);
+  if (o.demo) await demoFleet(controller, bus, out);
   let closed = false;
   return {
     controller, bus, spawner, server, url,
@@ -154,10 +154,27 @@ export async function serve(o: ServeOptions): Promise<Served> {
   };
 }
 
-async function demoFleet(c: Controller, out: (l: string) => void): Promise<void> {
-  for (const name of ['manager', 'worker']) {
+const DEMO_AGENTS = ['manager', 'worker'];
+
+/** The demo fleet runs the scripted stand-in for claude, so it works with no model and no network. */
+function demoEnv(name: string): Record<string, string> {
+  if (!DEMO_AGENTS.includes(name)) return {};
+  return {
+    HYPERHIVE_AGENT_CLI: `${process.execPath} ${path.join(PROJECT_ROOT, 'bin', 'hyperhive.mjs')} scripted-agent`,
+    HYPERHIVE_SCRIPT: path.join(PROJECT_ROOT, 'templates', 'demo', `${name}.json`),
+  };
+}
+
+async function demoFleet(c: Controller, bus: Bus, out: (l: string) => void): Promise<void> {
+  let created = false;
+  for (const name of DEMO_AGENTS) {
     if (c.agents.get(name)) continue;
     await c.createAgent(name, { kind: 'operator', name: 'operator' });
-    out(`demo: created agent ${name}`);
+    out(`demo: created agent ${name} (scripted agent: templates/demo/${name}.json)`);
+    created = true;
+  }
+  if (created) {
+    bus.send({ from: 'operator', to: 'manager', body: 'Demo kickoff: check on worker, and propose any config change it needs.' });
+    out('demo: sent the kickoff message to manager; the manager will propose a change to worker for you to approve');
   }
 }
