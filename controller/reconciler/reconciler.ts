@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { AgentStore } from '../agents/store.ts';
 import type { ApprovalStore } from '../approvals/store.ts';
 import type { ReconLog } from '../log.ts';
@@ -160,6 +162,7 @@ export class Reconciler extends EventEmitter {
 
   /** One pass for one agent. Never called concurrently for the same agent (the queue sees to it). */
   async reconcile(name: string): Promise<void> {
+    this.clearStaleAppliedLock(name);
     this.d.refEvents.read();
     const o = await this.observe(name);
     if (!o) return;
@@ -175,6 +178,18 @@ export class Reconciler extends EventEmitter {
     if (p.requeueAt !== null) this.queue.enqueueAt(name, p.requeueAt);
     if (p.actions.length) this.enqueue(name); // look again: the actions changed what is observed
     if (p.actions.length || before !== JSON.stringify(p.conditions)) this.emit('change', { agent: name, what: 'status' });
+  }
+
+  /**
+   * git leaves refs/heads/applied.lock behind when it is killed inside update-ref (the controller's
+   * process group SIGKILLed, the OOM killer), and then refuses every later CAS of `applied`, so an
+   * approved request would never be carried out. Only the controller writes `applied`, and never for
+   * this agent while its pass runs: a lock seen here is stale. `applied` keeps its old value.
+   */
+  private clearStaleAppliedLock(name: string): void {
+    const lock = path.join(this.d.paths.repo(name), 'refs', 'heads', 'applied.lock');
+    try { fs.unlinkSync(lock); } catch { return; }
+    this.d.log.warn(name, 'stale-lock-removed', `removed ${lock}, left by a git process killed while moving applied`);
   }
 
   private async annotateConfig(name: string, id: number, repo: string, head: string): Promise<void> {
