@@ -1,0 +1,256 @@
+// The core loop's latencies against the real CLI server (`hyperhive serve`, a child process):
+// P1 `git push` by path → the request visible in GET /api/approvals (push included), P2 approve →
+// the process running the new revision (GET /api/agents/:name), and P1 again with 200 agents.
+// Run alone: `node --import tsx test/bench/core.ts [--runs N] [--agents N]`; `npm run bench` runs it with the others.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gitc, tmpDir } from '../helpers/core.ts';
+import { freePort, spawnCli, waitHealthy, killAgentProcesses, type CliServer } from '../helpers/crash-server.ts';
+
+export type Report = (name: string, value: number, unit: string, note?: string) => void;
+
+export interface BenchCoreOptions {
+  /** Samples per figure (after a few warm-up rounds). */
+  runs?: number;
+  /** Agents present for the "many agents" P1. */
+  manyAgents?: number;
+  log?: (line: string) => void;
+}
+
+const P1_GOAL_MS = 100;
+const P2_GOAL_MS = 300;
+const WARMUP = 3;
+const POLL_MS = 2;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function quantiles(xs: number[]): { median: number; p95: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  const mid = Math.floor(s.length / 2);
+  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, p95: q(0.95), min: s[0]!, max: s[s.length - 1]! };
+}
+
+const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'b@example.com', GIT_CONFIG_NOSYSTEM: '1' };
+const gitAsync = (cwd: string, args: string[]): Promise<void> => new Promise((resolve, reject) => {
+  execFile('git', args, { cwd, env: GIT_ENV }, (err, _out, stderr) => (err ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
+});
+
+/** A running CLI server with a keep-alive client (no kills here, so pooled connections are fine). */
+class Bench {
+  token = '';
+  constructor(readonly s: CliServer, readonly state: string) {}
+
+  /** `idle` is the built-in idle agent (logs its revision, stays up); the default harness would call a model. */
+  static async start(agentCommand = 'idle'): Promise<Bench> {
+    const state = tmpDir('hh-bench-core-');
+    const s = spawnCli(state, await freePort(), { HYPERHIVE_AGENT_COMMAND: agentCommand });
+    await waitHealthy(s);
+    const b = new Bench(s, state);
+    const file = path.join(state, 'operator.token');
+    for (let i = 0; i < 500 && !fs.existsSync(file); i++) await sleep(20);
+    b.token = fs.readFileSync(file, 'utf8').trim();
+    return b;
+  }
+
+  async api<T = any>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.s.url}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  async createAgent(name: string): Promise<void> {
+    const r = await this.api('POST', '/api/agents', { name });
+    if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+
+  repo(name: string): string { return path.join(this.state, 'repos', `${name}.git`); }
+
+  async waitRunning(name: string, timeoutMs = 120_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const a = (await this.api('GET', `/api/agents/${name}`)).body;
+      if (a?.runtime?.state === 'running' && a.runtime.revision === a.applied) return;
+      if (Date.now() > end) throw new Error(`${name} not running within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.s.term(60_000).catch(() => this.s.kill9());
+    killAgentProcesses(this.state);
+    fs.rmSync(this.state, { recursive: true, force: true });
+  }
+}
+
+/** A working clone per agent: the commit is made before the clock starts, the push is timed. */
+class Pusher {
+  private dirs = new Map<string, string>();
+  private n = 0;
+  constructor(private b: Bench) {}
+
+  private clone(agent: string): string {
+    let d = this.dirs.get(agent);
+    if (!d) { d = tmpDir('hh-bench-clone-'); gitc(d, 'clone', '-q', '-b', 'proposed', this.b.repo(agent), '.'); this.dirs.set(agent, d); }
+    return d;
+  }
+
+  /** Commits a change on top of what the clone has (nothing else moves proposed here); returns the sha. */
+  commit(agent: string): string {
+    const d = this.clone(agent);
+    this.n += 1;
+    fs.writeFileSync(path.join(d, 'bench.txt'), `change ${this.n} ${Date.now()}\n`);
+    gitc(d, 'add', 'bench.txt');
+    gitc(d, 'commit', '-q', '-m', `bench change ${this.n}`);
+    return gitc(d, 'rev-parse', 'HEAD');
+  }
+
+  push(agent: string): Promise<void> { return gitAsync(this.clone(agent), ['push', '-q', 'origin', 'HEAD:proposed']); }
+
+  cleanup(): void { for (const d of this.dirs.values()) fs.rmSync(d, { recursive: true, force: true }); }
+}
+
+interface P1Sample { visibleMs: number; pushMs: number; id: number }
+
+/** P1: clock starts right before `git push`; polls GET /api/approvals while the push runs. */
+async function p1Once(b: Bench, p: Pusher, agent: string): Promise<P1Sample> {
+  const head = p.commit(agent);
+  const t0 = performance.now();
+  let pushMs = -1;
+  const pushed = p.push(agent).then(() => { pushMs = performance.now() - t0; });
+  let id = 0;
+  for (;;) {
+    const r = await b.api<{ id: number; head: string }[]>('GET', `/api/approvals?status=pending&agent=${agent}`);
+    const hit = r.status === 200 ? r.body.find((x) => x.head === head) : undefined;
+    if (hit) { id = hit.id; break; }
+    if (performance.now() - t0 > 120_000) throw new Error(`P1: no request for ${head} after 120 s`);
+    await sleep(POLL_MS);
+  }
+  const visibleMs = performance.now() - t0;
+  await pushed;
+  return { visibleMs, pushMs, id };
+}
+
+async function p1Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<P1Sample[]> {
+  const out: P1Sample[] = [];
+  for (let i = 0; i < runs + WARMUP; i++) {
+    const s = await p1Once(b, p, agents[i % agents.length]!);
+    if (i >= WARMUP) out.push(s);
+    await sleep(20);
+  }
+  return out;
+}
+
+/** P2: a pending request is approved with the clock running; done when the agent reports the new revision running. */
+async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<{ apiMs: number[]; logMs: number[] }> {
+  const apiMs: number[] = []; const logMs: number[] = [];
+  for (let i = 0; i < runs + WARMUP; i++) {
+    const agent = agents[i % agents.length]!;
+    await b.waitRunning(agent);
+    const { id } = await p1Once(b, p, agent);
+    const head = (await b.api('GET', `/api/approvals/${id}`)).body.head as string;
+    const logFile = path.join(b.state, 'agents', agent, 'runtime.log');
+    const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+    const t0 = performance.now();
+    const res = await b.api('POST', `/api/approvals/${id}/approve`, {});
+    if (res.status !== 200) throw new Error(`P2: approve #${id} → ${res.status} ${JSON.stringify(res.body)}`);
+    for (;;) {
+      const a = (await b.api('GET', `/api/agents/${agent}`)).body;
+      if (a.runtime.revision === head && a.runtime.state === 'running') break;
+      if (performance.now() - t0 > 120_000) throw new Error(`P2: ${agent} not running ${head} after 120 s`);
+      await sleep(POLL_MS);
+    }
+    const api = performance.now() - t0;
+    // The idle agent logs its revision once node has started it: the process really runs the new config.
+    for (;;) {
+      const fd = fs.openSync(logFile, 'r');
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.max(0, size - logStart));
+      fs.readSync(fd, buf, 0, buf.length, logStart);
+      fs.closeSync(fd);
+      if (buf.toString('utf8').includes(`"revision":"${head}"`)) break;
+      if (performance.now() - t0 > 120_000) throw new Error(`P2: ${agent} never logged ${head}`);
+      await sleep(POLL_MS);
+    }
+    const logged = performance.now() - t0;
+    if (i >= WARMUP) { apiMs.push(api); logMs.push(logged); }
+  }
+  return { apiMs, logMs };
+}
+
+const fmt = (x: number) => x.toFixed(1);
+
+export async function benchCore(report: Report, o: BenchCoreOptions = {}): Promise<void> {
+  const runs = o.runs ?? 30;
+  const many = o.manyAgents ?? 200;
+  const log = o.log ?? ((l: string) => process.stderr.write(`  core: ${l}\n`));
+  const agents = ['alpha', 'beta', 'gamma'];
+
+  // P1 and P2 on a server whose agents run the built-in idle agent (a node process that logs its revision).
+  let b = await Bench.start();
+  let p = new Pusher(b);
+  let baseline: ReturnType<typeof quantiles>;
+  try {
+    for (const a of agents) await b.createAgent(a);
+    for (const a of agents) await b.waitRunning(a);
+    log(`P1: ${runs} pushes over ${agents.length} agents`);
+    const s1 = await p1Series(b, p, agents, runs);
+    const q1 = quantiles(s1.map((s) => s.visibleMs));
+    const qp = quantiles(s1.map((s) => s.pushMs));
+    baseline = q1;
+    report('P1 push → request visible, median', q1.median, 'ms', `${agents.length} agents, ${runs} runs; min ${fmt(q1.min)}, max ${fmt(q1.max)}`);
+    report('P1 push → request visible, p95', q1.p95, 'ms', `goal ≤ ${P1_GOAL_MS} ms: ${(q1.p95 / P1_GOAL_MS).toFixed(2)}× the goal`);
+    report('P1 part: git push alone, median', qp.median, 'ms', `p95 ${fmt(qp.p95)} ms; the push returns after the pre-receive/post-receive hooks ran`);
+
+    log(`P2: ${runs} approvals`);
+    const s2 = await p2Series(b, p, agents, runs);
+    const q2 = quantiles(s2.apiMs);
+    const q2l = quantiles(s2.logMs);
+    report('P2 approve → running new revision, median', q2.median, 'ms', `runtime.revision in GET /api/agents/:name; min ${fmt(q2.min)}, max ${fmt(q2.max)}`);
+    report('P2 approve → running new revision, p95', q2.p95, 'ms', `goal ≤ ${P2_GOAL_MS} ms: ${(q2.p95 / P2_GOAL_MS).toFixed(2)}× the goal`);
+    report('P2b approve → agent logged new revision, median', q2l.median, 'ms', `p95 ${fmt(q2l.p95)} ms; includes the agent's own node startup`);
+  } finally {
+    p.cleanup();
+    await b.close();
+  }
+
+  // P1 with many agents. Their command is `sleep` (no node process each: 200 of those would take GBs
+  // of RAM); P1 does not involve the agent process, only the controller's work for 200 agents.
+  b = await Bench.start('sleep 100000000');
+  p = new Pusher(b);
+  try {
+    const t0 = performance.now();
+    const names = Array.from({ length: many }, (_, i) => `agent-${String(i).padStart(3, '0')}`);
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < names.length) {
+        const n = names[next++]!;
+        await b.createAgent(n);
+        if (next % 50 === 0) log(`created ${next}/${many} agents`);
+      }
+    }));
+    const createMs = performance.now() - t0;
+    report(`create ${many} agents through the API`, createMs / many, 'ms/agent', `${(createMs / 1000).toFixed(1)} s in all, 4 at a time`);
+    const sample = [names[0]!, names[Math.floor(many / 2)]!, names[many - 1]!];
+    for (const a of sample) await b.waitRunning(a);
+    log(`P1 with ${many} agents: ${runs} pushes`);
+    const s3 = await p1Series(b, p, sample, runs);
+    const q3 = quantiles(s3.map((s) => s.visibleMs));
+    report(`P1 with ${many} agents, median`, q3.median, 'ms', `${(q3.median / baseline.median).toFixed(2)}× P1 with ${agents.length} agents`);
+    report(`P1 with ${many} agents, p95`, q3.p95, 'ms', `${(q3.p95 / baseline.p95).toFixed(2)}× P1 p95 with ${agents.length}; goal ≤ ${P1_GOAL_MS} ms: ${(q3.p95 / P1_GOAL_MS).toFixed(2)}×`);
+  } finally {
+    p.cleanup();
+    await b.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const arg = (n: string) => { const i = process.argv.indexOf(`--${n}`); return i < 0 ? undefined : Number(process.argv[i + 1]); };
+  await benchCore((name, value, unit, note) => console.log(`${name.padEnd(50)} ${value.toFixed(2).padStart(10)} ${unit.padEnd(9)} ${note ?? ''}`), { runs: arg('runs'), manyAgents: arg('agents') });
+}
