@@ -124,10 +124,16 @@ export async function assertCsrf(ctx: Koa.Context, s: Session): Promise<void> {
   if (!safeEqual(presented, s.csrf)) throw new HyperhiveError('forbidden', 'wrong CSRF token for this session; reload the page');
 }
 
-/** A login form post from another site is refused: Origin, when the browser sends it, must be ours. */
+/**
+ * A login form post from another site is refused. Fetch metadata decides where the browser sends it
+ * (Chromium and Firefox do); otherwise Origin, when present and not "null" (our Referrer-Policy
+ * no-referrer makes browsers send "null" even for our own forms).
+ */
 export function sameOrigin(ctx: Koa.Context): boolean {
+  const site = ctx.get('sec-fetch-site');
+  if (site) return site === 'same-origin' || site === 'none';
   const origin = ctx.get('origin');
-  if (!origin || origin === 'null') return !origin;
+  if (!origin || origin === 'null') return true;
   try { return new URL(origin).host === ctx.host; } catch { return false; }
 }
 

@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import type Koa from 'koa';
 
 // Server-Sent Events for the UI: every event gets an increasing id and the last few are kept, so a
@@ -26,7 +25,7 @@ export class Broadcaster {
   private listeners = new Set<Listener>();
   private backlog: SseEvent[] = [];
   private nextId = 1;
-  private streams = new Set<PassThrough>();
+  private streams = new Set<{ end(): void }>();
   private readonly max: number;
   private readonly heartbeatMs: number;
   private readonly now: () => number;
@@ -61,34 +60,41 @@ export class Broadcaster {
   /** Koa handler for `GET /api/events`; authentication is the caller's job (mount it behind auth). */
   handler(): Koa.Middleware {
     return async (ctx) => {
-      const stream = new PassThrough();
+      // Written to the raw response (ctx.respond = false): koa's stream piping reports every closed
+      // browser tab as an error, and an event stream is expected to end that way.
+      const res = ctx.res;
       ctx.req.socket.setTimeout(0);
       ctx.req.socket.setNoDelay(true);
       ctx.req.socket.setKeepAlive(true);
-      ctx.status = 200;
-      ctx.type = 'text/event-stream; charset=utf-8';
-      ctx.set('Cache-Control', 'no-cache, no-transform');
-      ctx.set('Connection', 'keep-alive');
-      ctx.set('X-Accel-Buffering', 'no');
-      ctx.body = stream;
-
+      ctx.respond = false;
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      const write = (chunk: string) => { if (!res.writableEnded && !res.destroyed) res.write(chunk); };
       const lastId = Number(ctx.get('last-event-id') || ctx.query.lastEventId || 0);
-      stream.write(`retry: 2000\n: connected ${this.lastId}\n\n`);
-      if (lastId > 0) for (const e of this.since(lastId)) stream.write(formatSse(e));
+      write(`retry: 2000\n: connected ${this.lastId}\n\n`);
+      if (lastId > 0) for (const e of this.since(lastId)) write(formatSse(e));
 
-      const unsubscribe = this.subscribe((e) => { stream.write(formatSse(e)); });
-      const beat = setInterval(() => stream.write(': keep-alive\n\n'), this.heartbeatMs);
+      const unsubscribe = this.subscribe((e) => write(formatSse(e)));
+      const beat = setInterval(() => write(': keep-alive\n\n'), this.heartbeatMs);
       beat.unref();
-      this.streams.add(stream);
+      const client = { end: () => { if (!res.writableEnded) res.end(); } };
+      this.streams.add(client);
+      let ended = false;
       const end = () => {
+        if (ended) return;
+        ended = true;
         clearInterval(beat);
         unsubscribe();
-        this.streams.delete(stream);
-        stream.end();
+        this.streams.delete(client);
+        client.end();
       };
       ctx.req.on('close', end);
-      ctx.res.on('close', end);
-      stream.on('error', end);
+      res.on('close', end);
+      res.on('error', end);
     };
   }
 

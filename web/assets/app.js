@@ -27,7 +27,7 @@
   function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
-    fetch(location.href, { headers: { Accept: 'text/html' }, credentials: 'same-origin' })
+    fetch(location.href, { headers: { Accept: 'text/html', 'X-HH-Refresh': '1' }, credentials: 'same-origin' })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (text) {
         if (text) swapSections(new DOMParser().parseFromString(text, 'text/html'));

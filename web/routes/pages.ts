@@ -46,16 +46,34 @@ const who = (ctx: Context): Identity => ctx.state.identity as Identity;
 const sessionOf = (ctx: Context): Session | null => (ctx.state.session as Session | undefined) ?? null;
 const wantsHtml = (ctx: Context): boolean => ctx.accepts('html', 'json') === 'html';
 
+type PendingFlash = Flash & { path: string };
+
+/**
+ * Flash messages of the session meant for this page. Each is bound to the path its redirect went to,
+ * and the browser script's background refreshes (x-hh-refresh) never take one, so a refresh racing
+ * a redirect cannot swallow the message.
+ */
 function takeFlash(ctx: Context): Flash[] {
   const s = sessionOf(ctx);
-  if (!s || !s.flash.length) return [];
-  const f = s.flash;
-  s.flash = [];
-  return f;
+  if (!s || !s.flash.length || ctx.get('x-hh-refresh')) return [];
+  const all = s.flash as PendingFlash[];
+  const mine = all.filter((f) => f.path === ctx.path);
+  s.flash = all.filter((f) => f.path !== ctx.path);
+  return mine.map(({ kind, message }) => ({ kind, message }));
 }
 
+/** Queues a message for the page this request redirects to (bound by the `page` middleware). */
 function flash(ctx: Context, kind: Flash['kind'], message: string): void {
-  sessionOf(ctx)?.flash.push({ kind, message });
+  ((ctx.state.flash ??= []) as Flash[]).push({ kind, message });
+}
+
+function bindFlash(ctx: Context): void {
+  const pending = ctx.state.flash as Flash[] | undefined;
+  const s = sessionOf(ctx);
+  if (!pending?.length || !s) return;
+  const location = ctx.response.get('location');
+  const path = location ? new URL(location, 'http://x').pathname : ctx.path;
+  s.flash = [...(s.flash as PendingFlash[]).slice(-20), ...pending.map((f) => ({ ...f, path }))];
 }
 
 function idOf(ctx: Context): number {
@@ -93,6 +111,7 @@ export function pagesRouter(o: PagesOptions): Router {
     if (id.kind !== 'operator') throw new HyperhiveError('forbidden', `agent ${id.name} may not use the operator UI`);
     if (ctx.state.via === 'cookie' && !SAFE.has(ctx.method)) await o.auth.checkCsrf?.(ctx);
     await next();
+    bindFlash(ctx);
   };
 
   const html = (ctx: Context, body: { value: string }, status = 200): void => {

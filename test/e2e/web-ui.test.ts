@@ -1,0 +1,192 @@
+import anyTest, { type TestFn } from 'ava';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { browserUnavailable, launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.ts';
+import { api, git, largeChange, pushCommit, readRef, startServer, waitFor, type TestServer } from './fixtures.ts';
+
+// The operator UI in real Chromium against a real server (in-process, 127.0.0.1:0, temp state dir),
+// with pushes made by the git CLI into the agents' bare repos.
+
+interface Ctx { server: TestServer; browser: Browser; context: BrowserContext; page: Page; errors: string[] }
+const test = anyTest as TestFn<Ctx>;
+const unavailable = browserUnavailable();
+const e2e = unavailable ? test.serial.skip : test.serial;
+if (unavailable) console.log(`skipped: web e2e tests need Chromium: ${unavailable}`);
+
+const T = 60_000;
+
+test.before(async (t) => {
+  if (unavailable) return;
+  t.timeout(180_000);
+  const [server, browser] = await Promise.all([startServer('hh-e2e-'), launchBrowser()]);
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  context.setDefaultTimeout(T);
+  const page = await context.newPage();
+  t.context = { server, browser, context, page, errors: watchPageErrors(page) };
+});
+
+test.after.always(async (t) => {
+  if (!t.context?.server) return;
+  await t.context.browser.close().catch(() => undefined);
+  await t.context.server.close();
+});
+
+const url = (t: { context: Ctx }, p: string) => `${t.context.server.url}${p}`;
+
+e2e('an anonymous visitor is sent to the login form; the operator token logs in', async (t) => {
+  t.timeout(120_000);
+  const { page } = t.context;
+  await page.goto(url(t, '/'));
+  t.regex(page.url(), /\/login\?next=%2F$/);
+  await page.fill('#token', 'not-the-token');
+  await page.click('button[type=submit]');
+  t.regex(await page.textContent('.hh-flash-error') ?? '', /not an operator token/);
+  await page.fill('#token', t.context.server.token);
+  await page.click('button[type=submit]');
+  await page.waitForURL(url(t, '/'));
+  t.is(await page.textContent('h2'), 'Agents 0');
+  const cookies = await t.context.context.cookies();
+  const session = cookies.find((c) => c.name === 'hh_session')!;
+  t.truthy(session);
+  t.true(session.httpOnly);
+  t.is(session.sameSite, 'Strict');
+});
+
+e2e('create an agent from the form; its page shows state, model chip and notes', async (t) => {
+  t.timeout(120_000);
+  const { page } = t.context;
+  await page.goto(url(t, '/'));
+  await page.fill('#new-agent-name', 'alpha');
+  await page.click('#create-agent button');
+  await page.waitForURL(url(t, '/agents/alpha'));
+  t.regex(await page.textContent('.hh-flash-ok') ?? '', /agent alpha created/);
+  t.regex(await page.textContent('[data-testid=model-chip]') ?? '', /^model · \S+/);
+  t.is(await page.getAttribute('[data-testid=applied-revision]', 'data-sha'), readRef(t.context.server.state, 'alpha', 'applied'));
+  t.regex(await page.textContent('#state') ?? '', /not isolated/);
+  await page.goto(url(t, '/'));
+  t.is(await page.locator('tr[data-agent=alpha]').count(), 1);
+});
+
+e2e('a push appears live on the dashboard; the approval page shows the diff; approve moves applied', async (t) => {
+  t.timeout(180_000);
+  const { page, server } = t.context;
+  await page.goto(url(t, '/'));
+  await page.waitForSelector('#live-status.hh-live-on');
+  t.is(await page.locator('#queue tr[data-approval]').count(), 0);
+  const head = pushCommit(server.state, 'alpha', { 'prompt.md': 'You are alpha.\nBe brief and careful.\n', 'extra/config.txt': 'answer=42\n' }, 'Tune alpha prompt');
+  // No reload: the SSE event makes the page re-render its queue.
+  const row = page.locator('#queue tr[data-approval]');
+  await row.first().waitFor({ timeout: T });
+  t.regex(await row.first().textContent() ?? '', /change[\s\S]*alpha[\s\S]*pending[\s\S]*prompt\.md/);
+  t.regex(await page.locator('tr[data-agent=alpha] [data-rev=proposed]').textContent() ?? '', /Tune alpha prompt/);
+  await screenshot(page, 'dashboard');
+
+  await row.first().locator('a').first().click();
+  await page.waitForURL(/\/approvals\/\d+$/);
+  const names = await page.locator('.d2h-file-name').allTextContents();
+  t.true(names.some((n) => n.trim() === 'prompt.md'), names.join(', '));
+  t.true(names.some((n) => n.trim() === 'extra/config.txt'), names.join(', '));
+  const inserted = (await page.locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).join('\n');
+  t.regex(inserted, /Be brief and careful\./);
+  t.regex(inserted, /answer=42/);
+  t.regex(await page.textContent('#commits') ?? '', /Tune alpha prompt[\s\S]*author Dev Person[\s\S]*proposer local/);
+  t.is(await page.locator('.d2h-files-diff').count() > 0, true, 'side-by-side by default');
+  await screenshot(page, 'approval-page');
+  await page.click('[data-testid=view-line]');
+  await page.waitForURL(/view=line/);
+  t.true(await page.locator('.d2h-file-diff').count() > 0);
+  t.is(await page.locator('.d2h-files-diff').count(), 0);
+
+  await page.click('[data-testid=approve]');
+  await page.waitForSelector('.hh-flash-ok');
+  t.regex(await page.textContent('.hh-flash-ok') ?? '', /approved: applied moved to/);
+  t.is(await page.textContent('[data-testid=approval-status]'), 'approved');
+  t.is(readRef(server.state, 'alpha', 'applied'), head);
+  await page.goto(url(t, '/agents/alpha'));
+  t.is(await page.getAttribute('[data-testid=applied-revision]', 'data-sha'), head);
+  // The runtime picks the new revision up; the state row follows over SSE.
+  await waitFor('runtime on the new revision', async () => (await page.textContent('[data-testid=runtime-revision]'))?.trim() === head.slice(0, 8), T);
+  t.pass();
+});
+
+e2e('/model opus changes the chip and commits model on live as the operator', async (t) => {
+  t.timeout(120_000);
+  const { page, server } = t.context;
+  await page.goto(url(t, '/agents/alpha'));
+  const before = readRef(server.state, 'alpha', 'live');
+  await page.fill('[data-testid=command-input]', '/model opus');
+  await page.press('[data-testid=command-input]', 'Enter');
+  await page.waitForSelector('.hh-flash-ok');
+  t.is((await page.textContent('h1 [data-testid=model-chip]'))?.trim(), 'model · opus');
+  const repo = path.join(server.state, 'repos', 'alpha.git');
+  const after = readRef(server.state, 'alpha', 'live');
+  t.not(after, before);
+  t.is(git(repo, 'show', 'live:model').trim(), 'opus');
+  t.is(git(repo, 'log', '-1', '--format=%an', 'live').trim(), 'operator');
+
+  await page.fill('[data-testid=command-input]', '/frobnicate now');
+  await page.press('[data-testid=command-input]', 'Enter');
+  await page.waitForSelector('.hh-flash-error');
+  t.regex(await page.textContent('.hh-flash-error') ?? '', /unknown command "\/frobnicate"; known commands: \/model <name>, \/approve, \/suspend, \/resume, \/revert, \/rollback <rev>/);
+  t.is(await page.inputValue('[data-testid=command-input]'), '/frobnicate now', 'the refused command is kept for fixing');
+  await page.fill('[data-testid=command-input]', '/model two words');
+  await page.press('[data-testid=command-input]', 'Enter');
+  await page.waitForSelector('.hh-flash-error');
+  t.regex(await page.textContent('.hh-flash-error') ?? '', /\/model <name>: expects one argument/);
+});
+
+e2e('a stale approval is refused with the explanation and a link to the new request', async (t) => {
+  t.timeout(180_000);
+  const { page, server } = t.context;
+  t.is((await api(server, 'POST', '/api/agents', { name: 'beta' })).status, 201);
+  const first = pushCommit(server.state, 'beta', { 'prompt.md': 'beta v1\n' }, 'beta v1');
+  const req1 = await waitFor('request 1', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === first), T);
+  await page.goto(url(t, `/approvals/${req1.id}`));
+  await page.waitForSelector('#live-status.hh-live-on');
+  const second = pushCommit(server.state, 'beta', { 'prompt.md': 'beta v2\n' }, 'beta v2');
+  const req2 = await waitFor('request 2', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === second), T);
+  // The open page learns of it over SSE and says what moved.
+  await page.waitForSelector('[data-testid=stale]', { timeout: T });
+  t.regex(await page.textContent('[data-testid=stale]') ?? '', new RegExp(`open request #${req2.id}`));
+  await page.click('[data-testid=approve]');
+  await page.waitForSelector('.hh-flash-error');
+  t.regex(await page.textContent('.hh-flash-error') ?? '', new RegExp(`Approval refused: request #${req1.id} is superseded by request #${req2.id}`));
+  t.not(readRef(server.state, 'beta', 'applied'), first);
+  await page.click(`[data-testid=stale] a[href="/approvals/${req2.id}"]`);
+  await page.waitForURL(url(t, `/approvals/${req2.id}`));
+  t.is(await page.textContent('[data-testid=approval-status]'), 'pending');
+});
+
+e2e('a 5,000-line 50-file request loads with files collapsed; one expands on demand; reject then revert', async (t) => {
+  t.timeout(240_000);
+  const { page, server, errors } = t.context;
+  t.is((await api(server, 'POST', '/api/agents', { name: 'gamma' })).status, 201);
+  const head = pushCommit(server.state, 'gamma', largeChange('bulk'), 'Add 50 generated files');
+  const req = await waitFor('large request', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=gamma&status=pending')).body.find((a) => a.head === head), T);
+  await page.goto(url(t, `/approvals/${req.id}`));
+  t.regex(await page.textContent('.hh-filelist-title') ?? '', /50 files changed, \+5000 −0/);
+  const collapsed = await page.locator('section.hh-file.hh-collapsed').count();
+  t.true(collapsed >= 40, `${collapsed} collapsed`);
+  t.true(await page.locator('.hh-file:not(.hh-collapsed) .d2h-file-wrapper').count() >= 1);
+  const last = page.locator('section.hh-file[data-path="bulk/file-49.txt"]');
+  t.is(await last.locator('.d2h-code-line-ctn').count(), 0);
+  await last.locator('button.hh-expand').click();
+  const expanded = page.locator('section.hh-file.hh-expanded[data-path="bulk/file-49.txt"]');
+  await expanded.waitFor();
+  t.regex((await expanded.locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).join('\n'), /bulk file 49 line 99/);
+
+  await page.fill('#reject-reason', 'generated noise');
+  await page.click('[data-testid=reject]');
+  await page.waitForSelector('.hh-flash-ok');
+  t.is(await page.textContent('[data-testid=approval-status]'), 'rejected');
+  t.regex(await page.textContent('#approval-status') ?? '', /generated noise/);
+  await page.click('[data-testid=revert]');
+  await page.waitForSelector('.hh-flash-ok');
+  t.regex(await page.textContent('.hh-flash-ok') ?? '', /proposed reverted to applied's tree/);
+  const repo = path.join(server.state, 'repos', 'gamma.git');
+  t.is(git(repo, 'rev-parse', 'proposed^{tree}').trim(), git(repo, 'rev-parse', 'applied^{tree}').trim());
+  t.is(git(repo, 'log', '-1', '--format=%an', 'proposed').trim(), 'operator');
+  const open = (await api<unknown[]>(server, 'GET', '/api/approvals?agent=gamma&status=pending')).body;
+  t.deepEqual(open, []);
+  t.deepEqual(errors.filter((e) => /Content Security Policy|Refused to/.test(e)), [], 'no CSP violations');
+});
