@@ -2,16 +2,16 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serve, type Served } from '../../controller/serve.ts';
+import { serve, type Served, type ServeOptions } from '../../controller/serve.ts';
 
 // Shared by the web e2e tests, the web API tests and the web bench: a real server on 127.0.0.1:0 with
 // a temp state dir, and pushes made with the git CLI by path into the agent's bare repo.
 
 export interface TestServer { served: Served; url: string; token: string; state: string; close(): Promise<void> }
 
-export async function startServer(prefix = 'hh-web-'): Promise<TestServer> {
+export async function startServer(prefix = 'hh-web-', extra: Partial<ServeOptions> = {}): Promise<TestServer> {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const served = await serve({ state, listen: '127.0.0.1:0', runtime: 'process', systemd: 'off', out: () => undefined, resyncMs: 2000 });
+  const served = await serve({ state, listen: '127.0.0.1:0', runtime: 'process', systemd: 'off', out: () => undefined, resyncMs: 2000, ...extra });
   const token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
   return {
     served, url: served.url, token, state,

@@ -312,7 +312,7 @@ export function pagesRouter(o: PagesOptions): Router {
   });
 
   const decide = (action: 'approve' | 'reject') => async (ctx: Context) => {
-    const id = idOf(ctx);
+    const id = c.getApproval(idOf(ctx)).id;
     const form = await readJson(ctx);
     try {
       if (action === 'approve') {
