@@ -4,6 +4,7 @@ import { approvalsTable, conditionMessages, logTable, modelChip, revisionCell, r
 import { age, duration, html, isoTime, shortSha, type SafeHtml } from './html.ts';
 import { csrfField, layout, type Flash } from './layout.ts';
 import { renderMarkdown } from './markdown.ts';
+import { agentCharts } from './charts.ts';
 
 export interface AgentPageData {
   now: number;
@@ -80,6 +81,7 @@ export function agentPage(d: AgentPageData): SafeHtml {
     body: html`<h1>${a.name} <span id="agent-chip" data-live>${modelChip(a.model)}</span></h1>
 <p class="hh-meta">created by ${a.createdBy} <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, d.now)}</time></p>
 ${stateRow(d)}
+${agentCharts(a.name)}
 ${commandBox(d)}
 <section class="hh-section" id="requests" data-live><h2>Open requests <span class="hh-count">${d.open.length}</span></h2>
 ${approvalsTable(d.open, d.now, { showAgent: false, empty: 'No open requests.' })}</section>

@@ -40,7 +40,7 @@ ${(o.css ?? []).map((href) => html`<link rel="stylesheet" href="${href}">`)}
 <body data-page="${o.page}"${o.live ? html` data-live-events="/api/events"` : ''}>
 <header class="hh-top">
 <a class="hh-brand" href="/">hyperhive</a>
-${o.identity ? html`<nav><a href="/">Dashboard</a></nav>
+${o.identity ? html`<nav><a href="/">Dashboard</a> <a href="/fleet">Fleet</a></nav>
 <span class="hh-live-dot" id="live-status" title="live updates">●</span>
 <form class="hh-logout" method="post" action="/logout">${csrfField(o.csrf)}<span class="hh-muted">${o.identity}</span> <button type="submit" class="hh-link">Log out</button></form>` : ''}
 </header>
