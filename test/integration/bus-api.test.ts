@@ -1,0 +1,111 @@
+// The operator's side of the bus over the HTTP API: inbox, answers, messages to agents, depths.
+import test from 'ava';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { startServer, type TestServer } from '../helpers/core.ts';
+import { agentToken, call, connect, ok } from './mcp-fixture.ts';
+
+let s: TestServer;
+let manager: Client;
+
+test.before(async () => {
+  s = await startServer();
+  for (const n of ['manager', 'worker']) {
+    const r = await s.api('POST', '/api/agents', { name: n });
+    if (r.status !== 201) throw new Error(`create ${n}: ${r.status}`);
+  }
+  manager = await connect(s.url, agentToken(s.state, 'manager'));
+});
+
+test.after.always(async () => {
+  await manager?.close().catch(() => {});
+  await s?.close();
+});
+
+test.serial('operator → agent: stored as from operator, received by the agent', async (t) => {
+  const r = await s.api('POST', '/api/agents/worker/messages', { body: 'please report' });
+  t.is(r.status, 201);
+  t.like(r.body, { from: 'operator', to: 'worker', kind: 'message', body: 'please report' });
+  const w = await connect(s.url, agentToken(s.state, 'worker'));
+  try {
+    const got = (await ok(w, 'recv', {})).messages;
+    t.deepEqual(got.map((m: any) => [m.from, m.body]), [['operator', 'please report']]);
+    await ok(w, 'recv', {});
+  } finally { await w.close(); }
+});
+
+test.serial('operator → agent refusals: 404 unknown agent, 400 empty or missing body, 413 over the bus limit, 401/403', async (t) => {
+  const unknown = await s.api('POST', '/api/agents/ghost/messages', { body: 'hi' });
+  t.is(unknown.status, 404);
+  t.is(unknown.body.error.code, 'agent_not_found');
+  for (const body of [{ body: '' }, { body: '   ' }, {}, { body: 5 }]) {
+    const r = await s.api('POST', '/api/agents/worker/messages', body);
+    t.is(r.status, 400, JSON.stringify(body));
+    t.regex(r.body.error.message, /body/);
+  }
+  const big = await s.api('POST', '/api/agents/worker/messages', { body: 'x'.repeat(65_537) });
+  t.is(big.status, 413);
+  t.is(big.body.error.code, 'too_large');
+  t.is((await s.api('POST', '/api/agents/worker/messages', '{not json')).status, 400);
+  t.is((await s.api('POST', '/api/agents/worker/messages', { body: 'x' }, { authorization: '' })).status, 401);
+  t.is((await s.api('POST', '/api/agents/worker/messages', { body: 'x' }, { authorization: `Bearer ${agentToken(s.state, 'worker')}` })).status, 403);
+  t.is(s.bus.depth('worker'), 0, 'nothing refused was stored');
+});
+
+test.serial('the manager asks, the operator sees it in the inbox and answers; depths follow', async (t) => {
+  const q = await ok(manager, 'send', { to: 'operator', body: 'May I spawn a researcher?' });
+  const depths = (await s.api('GET', '/api/inbox/depths')).body;
+  t.is(depths.operator, 1);
+  t.is(depths.worker, 0, 'every agent is listed, with 0 when empty');
+  t.is(depths.manager, 0);
+
+  const inbox = (await s.api('GET', '/api/inbox')).body;
+  t.true(Array.isArray(inbox));
+  t.like(inbox.at(-1), { id: q.id, from: 'manager', to: 'operator', body: 'May I spawn a researcher?', ackedAt: null });
+  t.deepEqual((await s.api('GET', '/api/inbox?unread=1')).body.map((m: any) => m.id), [q.id]);
+  t.deepEqual((await s.api('GET', `/api/inbox?since=${q.id}`)).body, []);
+
+  const a = await s.api('POST', `/api/inbox/${q.id}/answer`, { body: 'Yes, go ahead.' });
+  t.is(a.status, 201);
+  t.like(a.body, { from: 'operator', to: 'manager', kind: 'answer' });
+  t.regex(a.body.body, new RegExp(`message #${q.id}.*Yes, go ahead\\.`));
+  t.is((await s.api('GET', '/api/inbox/depths')).body.operator, 0, 'answering reads the question');
+  t.is((await s.api('GET', '/api/inbox/depths')).body.manager, 1);
+  const got = (await ok(manager, 'recv', {})).messages;
+  t.like(got[0], { from: 'operator', kind: 'answer' });
+  await ok(manager, 'recv', {});
+
+  // the conversation view of an agent: to it and from it
+  const conv = (await s.api('GET', '/api/agents/manager/messages')).body;
+  t.deepEqual(conv.map((m: any) => m.id), [q.id, a.body.id]);
+});
+
+test.serial('inbox ack and answer refusals', async (t) => {
+  const one = await ok(manager, 'send', { to: 'operator', body: 'one' });
+  const two = await ok(manager, 'send', { to: 'operator', body: 'two' });
+  const acked = await s.api('POST', '/api/inbox/ack', { upTo: one.id });
+  t.deepEqual(acked.body, { acked: 1, depth: 1 });
+  t.deepEqual((await s.api('POST', '/api/inbox/ack', {})).body, { acked: 1, depth: 0 });
+  t.is((await s.api('POST', '/api/inbox/ack', { upTo: 'all' })).status, 400);
+  t.is((await s.api('GET', '/api/inbox?limit=0')).status, 400);
+  t.is((await s.api('GET', '/api/inbox?since=x')).status, 400);
+
+  t.is((await s.api('POST', '/api/inbox/999999/answer', { body: 'x' })).status, 404);
+  t.is((await s.api('POST', '/api/inbox/abc/answer', { body: 'x' })).status, 400);
+  t.is((await s.api('POST', `/api/inbox/${two.id}/answer`, { body: '' })).status, 400);
+  // a message that is not in the operator's inbox cannot be answered from it
+  const toWorker = await ok(manager, 'send', { to: 'worker', body: 'private' });
+  t.is((await s.api('POST', `/api/inbox/${toWorker.id}/answer`, { body: 'x' })).status, 404);
+  // system messages are not answerable
+  const sys = s.bus.send({ from: 'system', to: 'operator', kind: 'event', body: 'a crash' });
+  const r = await s.api('POST', `/api/inbox/${sys.id}/answer`, { body: 'ok' });
+  t.is(r.status, 400);
+  t.regex(r.body.error.message, /system/);
+  t.is((await s.api('GET', '/api/inbox', undefined, { authorization: `Bearer ${agentToken(s.state, 'manager')}` })).status, 403);
+  // an agent may not read the operator's inbox through MCP either: recv is its own
+  const w = await connect(s.url, agentToken(s.state, 'worker'));
+  try {
+    const mine = (await ok(w, 'recv', {})).messages;
+    t.false(mine.some((m: any) => m.to === 'operator'));
+    t.true((await call(w, 'send', { to: 'system', body: 'x' })).isError);
+  } finally { await w.close(); }
+});
