@@ -320,6 +320,8 @@ async function runBackend(
     req.on('data', onData);
     req.once('end', () => { child.stdin!.end(); resolve(); });
     req.once('close', () => { if (!req.readableEnded && !oversized) { clientGone = true; stopBackend(); } resolve(); });
+    // A backend that is done before the body is (it refused early): nothing waits for 'drain' any more.
+    child.once('close', () => { req.resume(); resolve(); });
   });
 
   // Backend output → response, after parsing the CGI head.
