@@ -40,7 +40,8 @@ test.before(async (t) => {
 test.after.always(async (t) => { await t.context?.server?.close(); });
 
 async function call(s: TestServer, method: string, p: string, o: { headers?: Record<string, string>; body?: string | Buffer } = {}) {
-  const r = await fetch(`${s.url}${p}`, { method, headers: o.headers, body: o.body, redirect: 'manual' });
+  const body = typeof o.body === 'string' || o.body === undefined ? o.body : new Uint8Array(o.body);
+  const r = await fetch(`${s.url}${p}`, { method, headers: o.headers, body, redirect: 'manual' });
   const text = await r.text();
   let json: { error?: { code: string; message: string } } | null = null;
   try { json = JSON.parse(text); } catch { /* html or text */ }
@@ -80,7 +81,8 @@ test.serial('every state-changing route: 403 with the session cookie but no (or 
     const key = `${r.method} ${r.path}`;
     if (SAFE.has(r.method) || PUBLIC.has(key) || OWN_SECRET.has(key)) continue;
     const p = fill(r.path, { id: String(t.context.approvalId) });
-    for (const headers of [{ cookie, 'content-type': 'application/json', accept: 'application/json' }, { cookie, 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': 'forged' }]) {
+    const variants: Record<string, string>[] = [{ cookie, 'content-type': 'application/json', accept: 'application/json' }, { cookie, 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': 'forged' }];
+    for (const headers of variants) {
       const res = await call(s, r.method, p, { headers, body: '{}' });
       t.is(res.status, 403, key);
       t.regex(res.json?.error?.message ?? '', /CSRF/, key);

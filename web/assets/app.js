@@ -50,7 +50,7 @@
     var es = new EventSource(liveUrl);
     es.addEventListener('open', function () { if (dot) { dot.className = 'hh-live-dot hh-live-on'; dot.title = 'live updates on'; } });
     es.addEventListener('error', function () { if (dot) { dot.className = 'hh-live-dot hh-live-off'; dot.title = 'live updates reconnecting'; } });
-    ['change', 'log', 'runtime'].forEach(function (name) {
+    ['change', 'log', 'runtime', 'message'].forEach(function (name) {
       es.addEventListener(name, function () { scheduleRefresh(); });
     });
     window.addEventListener('pagehide', function () { es.close(); });

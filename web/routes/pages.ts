@@ -26,6 +26,7 @@ import { parseSlash, runSlash, SLASH_COMMANDS } from './slash.ts';
 export interface PagesBus {
   depth(recipient: string): number;
   send(input: { from: string; to: string; body: string; kind?: string }): unknown;
+  onMessage?(listener: (m: { id: number; from: string; to: string }) => void): () => void;
 }
 
 export interface PagesOptions {

@@ -38,7 +38,6 @@ function stateRow(d: AgentPageData): SafeHtml {
 <div><span class="hh-label">uptime</span> ${uptime}</div>
 <div><span class="hh-label">restarts</span> ${rt.restarts}</div>
 ${d.inboxDepth !== null ? html`<div><span class="hh-label">inbox</span> ${d.inboxDepth}</div>` : ''}
-<div>${modelChip(a.model)}</div>
 </div>
 ${conditionMessages(a.conditions)}
 <table class="hh-table hh-revs"><tbody>

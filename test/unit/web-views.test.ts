@@ -1,0 +1,180 @@
+import test from 'ava';
+import http from 'node:http';
+import Koa from 'koa';
+import type { AgentView } from '../../controller/controller.ts';
+import { parseSlash } from '../../web/routes/slash.ts';
+import { safeEqual, safeNext, SessionStore } from '../../web/session.ts';
+import { Broadcaster, formatSse } from '../../web/sse.ts';
+import { agentPage } from '../../web/views/agent.ts';
+import { dashboardPage } from '../../web/views/dashboard.ts';
+import { escapeHtml, html, raw } from '../../web/views/html.ts';
+import { renderMarkdown } from '../../web/views/markdown.ts';
+import { SizedLru } from '../../web/views/lru.ts';
+
+const XSS = '<script>alert(1)</script>"\'`&';
+
+test('html escapes interpolations unless marked raw; arrays join; null/false vanish', (t) => {
+  t.is(html`<p title="${XSS}">${XSS}</p>`.value, '<p title="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&#96;&amp;">&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&#96;&amp;</p>');
+  t.is(html`${raw('<b>x</b>')}${['<', html`<i>`]}${null}${false}${0}`.value, '<b>x</b>&lt;<i>0');
+  t.is(escapeHtml(undefined), '');
+});
+
+test('markdown: headings, lists, code, quotes, links; everything escaped, no script or javascript: links', (t) => {
+  const md = renderMarkdown([
+    '# Title <img src=x onerror=alert(1)>',
+    '',
+    'Some **bold** and *em* and `code <b>` here.',
+    '',
+    '- one',
+    '- two [ok](https://example.com/?a=1&b=2)',
+    '',
+    '1. first',
+    '2. [bad](javascript:alert(1))',
+    '',
+    '```js',
+    'const x = "<script>";',
+    '```',
+    '> quoted',
+    '---',
+  ].join('\n')).value;
+  t.regex(md, /<h1>Title &lt;img src=x onerror=alert\(1\)&gt;<\/h1>/);
+  t.regex(md, /<strong>bold<\/strong>/);
+  t.regex(md, /<em>em<\/em>/);
+  t.regex(md, /<code>code &lt;b&gt;<\/code>/);
+  t.regex(md, /<ul><li>one<\/li><li>two <a href="https:\/\/example.com\/\?a=1&amp;b=2" rel="noopener noreferrer">ok<\/a><\/li><\/ul>/);
+  t.regex(md, /<ol><li>first<\/li><li>bad \(javascript:alert\(1\)\)<\/li><\/ol>/);
+  t.regex(md, /<pre><code class="language-js">const x = &quot;&lt;script&gt;&quot;;<\/code><\/pre>/);
+  t.regex(md, /<blockquote>quoted<\/blockquote>/);
+  t.regex(md, /<hr>/);
+  t.notRegex(md, /<script|<img|href="javascript/i);
+});
+
+test('markdown: attribute injection through a link is impossible', (t) => {
+  const md = renderMarkdown('[x](https://e.com/"onmouseover="alert(1))').value;
+  t.notRegex(md, /"onmouseover="/);
+});
+
+test('slash commands: parsed, or refused naming the known ones', (t) => {
+  t.deepEqual(parseSlash('/model opus'), { cmd: 'model', model: 'opus' });
+  t.deepEqual(parseSlash('  /rollback abc1234 '), { cmd: 'rollback', rev: 'abc1234' });
+  t.deepEqual(parseSlash('/approve'), { cmd: 'approve' });
+  t.deepEqual(parseSlash('/SUSPEND'), { cmd: 'suspend' });
+  const unknown = t.throws(() => parseSlash('/deploy now'));
+  t.regex(unknown!.message, /unknown command "\/deploy"; known commands: \/model <name>, \/approve, \/suspend, \/resume, \/revert, \/rollback <rev>/);
+  t.regex(t.throws(() => parseSlash('model opus'))!.message, /start with "\/"/);
+  t.regex(t.throws(() => parseSlash(''))!.message, /empty command/);
+  t.regex(t.throws(() => parseSlash('/model'))!.message, /expects one argument/);
+  t.regex(t.throws(() => parseSlash('/resume now'))!.message, /takes no arguments/);
+  t.is((t.throws(() => parseSlash('/model a/b')) as { code?: string }).code, 'invalid_model');
+});
+
+test('sessions expire by lifetime and by idleness; destroy ends one; the store is bounded', (t) => {
+  let now = 1_000_000;
+  const store = new SessionStore({ ttlMs: 10_000, idleMs: 4_000, max: 3, now: () => now });
+  const op = { kind: 'operator' as const, name: 'operator' };
+  const a = store.create(op);
+  t.not(a.id, a.csrf);
+  t.true(a.id.length >= 40);
+  now += 3_000; t.truthy(store.get(a.id));
+  now += 3_000; t.truthy(store.get(a.id), 'use slides the idle limit');
+  now += 4_000; t.is(store.get(a.id), null, 'idle too long');
+  const b = store.create(op);
+  now += 3_500; store.get(b.id); now += 3_500; store.get(b.id); now += 3_500;
+  t.is(store.get(b.id), null, 'past its lifetime even when used');
+  const ids = [store.create(op), store.create(op), store.create(op), store.create(op)].map((s) => s.id);
+  t.is(store.count, 3);
+  t.is(store.get(ids[0]), null, 'oldest dropped past max');
+  store.destroy(ids[3]);
+  t.is(store.get(ids[3]), null);
+  t.is(store.get(undefined), null);
+});
+
+test('safeEqual and safeNext', (t) => {
+  t.true(safeEqual('abc', 'abc'));
+  t.false(safeEqual('abc', 'abd'));
+  t.false(safeEqual('abc', 'abcd'));
+  t.is(safeNext('/agents/x?y=1'), '/agents/x?y=1');
+  for (const bad of ['//evil.com', 'https://evil.com', '/\\evil.com', 'agents', '/x\r\nSet-Cookie: a=b', undefined, 5]) t.is(safeNext(bad), '/', String(bad));
+});
+
+test('SSE: events are formatted on one data line; a reconnecting client gets what it missed', async (t) => {
+  t.is(formatSse({ id: 3, event: 'change\nevil: 1', data: { a: 'x\ny' }, at: 0 }), 'id: 3\nevent: changeevil: 1\ndata: {"a":"x\\ny"}\n\n');
+  const b = new Broadcaster({ backlog: 2 });
+  b.publish('change', { n: 1 });
+  b.publish('change', { n: 2 });
+  b.publish('change', { n: 3 });
+  t.deepEqual(b.since(1).map((e) => e.data), [{ n: 2 }, { n: 3 }]);
+  const app = new Koa();
+  app.use(b.handler());
+  const server = http.createServer(app.callback()).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  const ac = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'last-event-id': '2' }, signal: ac.signal });
+  t.is(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const reader = res.body!.getReader();
+  let text = '';
+  const dec = new TextDecoder();
+  while (!text.includes('"n":3')) text += dec.decode((await reader.read()).value);
+  t.notRegex(text, /"n":2/);
+  b.publish('log', { n: 4 });
+  while (!text.includes('"n":4')) text += dec.decode((await reader.read()).value);
+  t.regex(text, /id: 4\nevent: log\ndata: \{"n":4\}/);
+  t.is(b.clients, 1);
+  ac.abort();
+  b.closeAll();
+  await new Promise((r) => server.close(r));
+});
+
+test('SizedLru evicts least recently used entries past its byte budget', (t) => {
+  const l = new SizedLru<string>(10);
+  l.set('a', 'A', 4); l.set('b', 'B', 4);
+  l.get('a');
+  l.set('c', 'C', 4);
+  t.is(l.get('b'), undefined);
+  t.is(l.get('a'), 'A');
+  l.set('huge', 'H', 11);
+  t.is(l.get('huge'), undefined);
+  t.true(l.size <= 10);
+});
+
+const agent = (over: Partial<AgentView> = {}): AgentView => ({
+  name: 'alpha', state: 'active', applied: 'a'.repeat(40), proposed: 'b'.repeat(40), live: 'c'.repeat(40), model: 'sonnet',
+  conditions: [{ type: 'Ready', status: 'True', reason: 'Running', message: 'runs <applied>' }],
+  runtime: { state: 'running', revision: 'a'.repeat(40), isolated: false, pid: 1, startedAt: 0, restarts: 2, note: 'process runtime: isolates nothing', kind: 'process' },
+  suspended: true, kept: false, lastAppliedRevision: null, lastAttemptedRevision: null, history: [], createdAt: 0, createdBy: 'operator',
+  ...over,
+} as AgentView);
+
+test('dashboard shows conditions, revisions, model, "not isolated", suspended and escapes agent-provided text', (t) => {
+  const page = dashboardPage({
+    now: 120_000, csrf: 'tok', identity: 'operator',
+    agents: [{ agent: agent(), applied: { sha: 'a'.repeat(40), subject: '<b>init</b>', author: 'x', date: 60_000, proposer: 'operator' }, proposed: { sha: 'b'.repeat(40), subject: 'next', author: 'x', date: 60_000, proposer: 'local' }, inboxDepth: 4 }],
+    queue: [], drafts: [], log: [{ id: 1, ts: 0, agent: 'alpha', level: 'info', event: 'seen', message: '<i>hi</i>', data: {} }],
+  }).value;
+  t.regex(page, /hh-cond-ready[^>]*>Ready<\/span> <span class="hh-reason"[^>]*>Running</);
+  t.regex(page, /aaaaaaaa<\/code> <span class="hh-subject">&lt;b&gt;init&lt;\/b&gt;/);
+  t.regex(page, /by local, <time[^>]*>1m ago/);
+  t.regex(page, /model · sonnet/);
+  t.regex(page, /not isolated/);
+  t.regex(page, /suspended/);
+  t.regex(page, /<td>4<\/td>/);
+  t.regex(page, /&lt;i&gt;hi&lt;\/i&gt;/);
+  t.regex(page, /name="_csrf" value="tok"/);
+  t.notRegex(page, /<script>|<b>init|<i>hi/);
+});
+
+test('agent page: state row, model chip, notes rendered safely, command help', (t) => {
+  const page = agentPage({
+    now: 70_000, csrf: 'tok', identity: 'operator', agent: agent({ runtime: { ...agent().runtime, startedAt: 5_000 } }), applied: null, proposed: null,
+    notes: '# Memory\n\n- <script>x</script>', open: [], log: [], messaging: true, inboxDepth: 0,
+    commands: [{ usage: '/model <name>', help: 'set model' }],
+  }).value;
+  t.regex(page, /uptime<\/span> 1m 5s/);
+  t.regex(page, /restarts<\/span> 2/);
+  t.regex(page, /data-testid="model-chip">model · sonnet/);
+  t.regex(page, /<h1>Memory<\/h1>/);
+  t.regex(page, /<li>&lt;script&gt;x&lt;\/script&gt;<\/li>/);
+  t.regex(page, /<code>\/model &lt;name&gt;<\/code>/);
+  t.regex(page, /action="\/agents\/alpha\/message"/);
+});
