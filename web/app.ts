@@ -33,6 +33,8 @@ export function createApp(deps: AppDeps): Koa {
   const sessions = deps.sessions ?? new SessionStore();
   const events = deps.events ?? new Broadcaster();
   wireEvents(deps.controller, events);
+  // Message bodies stay out of the stream: the pages re-fetch what they show.
+  deps.bus?.onMessage?.((m) => events.publish('message', { id: m.id, from: m.from, to: m.to }));
   const auth: AuthOptions = {
     tokens: deps.controller.tokens,
     // The UI's cookie session; bearer tokens keep working without it (and without CSRF).
