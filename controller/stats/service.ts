@@ -24,7 +24,7 @@ export interface StatsServiceOptions {
   /** Retention and downsampling every this often (default 1 h). */
   maintainMs?: number;
   /** Notes compaction; false turns it off. */
-  compaction?: false | Pick<CompactorDeps, 'thresholdBytes' | 'command' | 'env' | 'model' | 'hangMs' | 'retryMs' | 'promptFile'>;
+  compaction?: false | Partial<Pick<CompactorDeps, 'thresholdBytes' | 'command' | 'env' | 'model' | 'hangMs' | 'retryMs' | 'promptFile'>>;
   bus?: () => StatsBus | null;
 }
 
