@@ -207,6 +207,8 @@ function cgiEnv(reposDir: string, route: Extract<GitRoute, { ok: true }>, req: I
   const env: Record<string, string> = {
     ...gitEnv(),
     ...hookEnv,
+    // The hooks run `node`: the one serving this request, whatever PATH the service got.
+    PATH: `${path.dirname(process.execPath)}${path.delimiter}${gitEnv().PATH}`,
     GIT_PROJECT_ROOT: reposDir,
     GIT_HTTP_EXPORT_ALL: '1',
     GIT_CONFIG_COUNT: '2',
