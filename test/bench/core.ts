@@ -1,7 +1,8 @@
 // The core loop's latencies against the real CLI server (`hyperhive serve`, a child process):
 // P1 `git push` by path → the request visible in GET /api/approvals (push included), P2 approve →
 // the process running the new revision (GET /api/agents/:name), and P1 again with 200 agents.
-// Run alone: `node --import tsx test/bench/core.ts [--runs N] [--agents N]`; `npm run bench` runs it with the others.
+// Run alone: `node --import tsx test/bench/core.ts [--runs N] [--agents N]`; `npm run bench` runs it with
+// the others (HH_BENCH_RUNS, HH_BENCH_AGENTS shorten it).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -116,25 +117,38 @@ class Pusher {
   cleanup(): void { for (const d of this.dirs.values()) fs.rmSync(d, { recursive: true, force: true }); }
 }
 
-interface P1Sample { visibleMs: number; pushMs: number; id: number }
+interface P1Sample { visibleMs: number; pushMs: number; id: number; refMovedMs: number | null; rowMs: number | null }
+
+/** When the reference-transaction hook saw `proposed` move to `head` (its own clock: Date.now() in ms). */
+function hookTs(b: Bench, agent: string, head: string): number | null {
+  let text = '';
+  try { text = fs.readFileSync(path.join(b.state, 'events', 'refs.jsonl'), 'utf8'); } catch { return null; }
+  for (const line of text.split('\n').reverse()) {
+    if (!line.includes(head)) continue;
+    try { const e = JSON.parse(line); if (e.agent === agent && e.ref === 'refs/heads/proposed' && e.new === head) return Number(e.ts); } catch { /* torn */ }
+  }
+  return null;
+}
 
 /** P1: clock starts right before `git push`; polls GET /api/approvals while the push runs. */
 async function p1Once(b: Bench, p: Pusher, agent: string): Promise<P1Sample> {
   const head = p.commit(agent);
+  const wall0 = Date.now();
   const t0 = performance.now();
   let pushMs = -1;
   const pushed = p.push(agent).then(() => { pushMs = performance.now() - t0; });
-  let id = 0;
+  let id = 0; let createdAt = 0;
   for (;;) {
-    const r = await b.api<{ id: number; head: string }[]>('GET', `/api/approvals?status=pending&agent=${agent}`);
+    const r = await b.api<{ id: number; head: string; createdAt: number }[]>('GET', `/api/approvals?status=pending&agent=${agent}`);
     const hit = r.status === 200 ? r.body.find((x) => x.head === head) : undefined;
-    if (hit) { id = hit.id; break; }
+    if (hit) { id = hit.id; createdAt = hit.createdAt; break; }
     if (performance.now() - t0 > 120_000) throw new Error(`P1: no request for ${head} after 120 s`);
     await sleep(POLL_MS);
   }
   const visibleMs = performance.now() - t0;
   await pushed;
-  return { visibleMs, pushMs, id };
+  const moved = hookTs(b, agent, head);
+  return { visibleMs, pushMs, id, refMovedMs: moved === null ? null : moved - wall0, rowMs: moved === null ? null : createdAt - moved };
 }
 
 async function p1Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<P1Sample[]> {
@@ -148,8 +162,19 @@ async function p1Series(b: Bench, p: Pusher, agents: string[], runs: number): Pr
 }
 
 /** P2: a pending request is approved with the clock running; done when the agent reports the new revision running. */
-async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<{ apiMs: number[]; logMs: number[] }> {
-  const apiMs: number[] = []; const logMs: number[] = [];
+interface P2Parts { decided: number; applyStarted: number; processStarted: number }
+
+/** Where an approval's time went, from the reconciliation log's own timestamps (ms after the POST). */
+async function p2Parts(b: Bench, agent: string, wall0: number): Promise<P2Parts | null> {
+  const log = (await b.api<{ ts: number; event: string }[]>('GET', `/api/log?agent=${agent}&since=${wall0}`)).body;
+  const at = (ev: string) => log.find((e) => e.event === ev)?.ts;
+  const decided = at('approved'); const started = at('apply-started'); const proc = at('runtime-started');
+  if (decided === undefined || started === undefined || proc === undefined) return null;
+  return { decided: decided - wall0, applyStarted: started - wall0, processStarted: proc - wall0 };
+}
+
+async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<{ apiMs: number[]; logMs: number[]; parts: P2Parts[] }> {
+  const apiMs: number[] = []; const logMs: number[] = []; const parts: P2Parts[] = [];
   for (let i = 0; i < runs + WARMUP; i++) {
     const agent = agents[i % agents.length]!;
     await b.waitRunning(agent);
@@ -157,6 +182,7 @@ async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Pr
     const head = (await b.api('GET', `/api/approvals/${id}`)).body.head as string;
     const logFile = path.join(b.state, 'agents', agent, 'runtime.log');
     const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+    const wall0 = Date.now();
     const t0 = performance.now();
     const res = await b.api('POST', `/api/approvals/${id}/approve`, {});
     if (res.status !== 200) throw new Error(`P2: approve #${id} → ${res.status} ${JSON.stringify(res.body)}`);
@@ -179,16 +205,21 @@ async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Pr
       await sleep(POLL_MS);
     }
     const logged = performance.now() - t0;
-    if (i >= WARMUP) { apiMs.push(api); logMs.push(logged); }
+    if (i >= WARMUP) {
+      apiMs.push(api); logMs.push(logged);
+      const pp = await p2Parts(b, agent, wall0);
+      if (pp) parts.push(pp);
+    }
   }
-  return { apiMs, logMs };
+  return { apiMs, logMs, parts };
 }
 
 const fmt = (x: number) => x.toFixed(1);
 
 export async function benchCore(report: Report, o: BenchCoreOptions = {}): Promise<void> {
-  const runs = o.runs ?? 30;
-  const many = o.manyAgents ?? 200;
+  // HH_BENCH_RUNS / HH_BENCH_AGENTS shorten a trial run of `npm run bench`.
+  const runs = o.runs ?? (Number(process.env.HH_BENCH_RUNS) || 30);
+  const many = o.manyAgents ?? (Number(process.env.HH_BENCH_AGENTS) || 200);
   const log = o.log ?? ((l: string) => process.stderr.write(`  core: ${l}\n`));
   const agents = ['alpha', 'beta', 'gamma'];
 
@@ -207,6 +238,11 @@ export async function benchCore(report: Report, o: BenchCoreOptions = {}): Promi
     report('P1 push → request visible, median', q1.median, 'ms', `${agents.length} agents, ${runs} runs; min ${fmt(q1.min)}, max ${fmt(q1.max)}`);
     report('P1 push → request visible, p95', q1.p95, 'ms', `goal ≤ ${P1_GOAL_MS} ms: ${(q1.p95 / P1_GOAL_MS).toFixed(2)}× the goal`);
     report('P1 part: git push alone, median', qp.median, 'ms', `p95 ${fmt(qp.p95)} ms; the push returns after the pre-receive/post-receive hooks ran`);
+    const moved = s1.filter((s) => s.refMovedMs !== null);
+    if (moved.length) {
+      report('P1 part: push start → ref moved (hook), median', quantiles(moved.map((s) => s.refMovedMs!)).median, 'ms', 'the reference-transaction hook\'s timestamp: git and the pre-receive hook');
+      report('P1 part: ref moved → request row, median', quantiles(moved.map((s) => s.rowMs!)).median, 'ms', 'the controller: event, reconcile pass, diff, insert');
+    }
 
     log(`P2: ${runs} approvals`);
     const s2 = await p2Series(b, p, agents, runs);
@@ -215,6 +251,12 @@ export async function benchCore(report: Report, o: BenchCoreOptions = {}): Promi
     report('P2 approve → running new revision, median', q2.median, 'ms', `runtime.revision in GET /api/agents/:name; min ${fmt(q2.min)}, max ${fmt(q2.max)}`);
     report('P2 approve → running new revision, p95', q2.p95, 'ms', `goal ≤ ${P2_GOAL_MS} ms: ${(q2.p95 / P2_GOAL_MS).toFixed(2)}× the goal`);
     report('P2b approve → agent logged new revision, median', q2l.median, 'ms', `p95 ${fmt(q2l.p95)} ms; includes the agent's own node startup`);
+    if (s2.parts.length) {
+      const med = (f: (x: P2Parts) => number) => quantiles(s2.parts.map(f)).median;
+      report('P2 part: approve → decision recorded, median', med((x) => x.decided), 'ms', 'config check (cached from raise), sqlite, CAS of applied');
+      report('P2 part: decision → apply started, median', med((x) => x.applyStarted - x.decided), 'ms', 'the next reconcile pass');
+      report('P2 part: apply started → process started, median', med((x) => x.processStarted - x.applyStarted), 'ms', 'stop the old process, check out, spawn');
+    }
   } finally {
     p.cleanup();
     await b.close();
