@@ -21,6 +21,7 @@ import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read
 import { patch as gitPatch } from '../repos/diff.ts';
 import { commitFiles, commitTree } from '../repos/commit.ts';
 import { identityFor } from '../repos/identity.ts';
+import { buildHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -118,6 +119,7 @@ export class Controller extends EventEmitter {
   async start(): Promise<void> {
     fs.mkdirSync(this.paths.repos, { recursive: true });
     fs.mkdirSync(this.paths.events, { recursive: true });
+    await buildHookBundle(hookBundlePath(this.paths.root)).catch((e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
     let op = readTokenFile(this.paths.operatorToken);
     if (!op) { op = newToken(); writeTokenFile(this.paths.operatorToken, op); }
     this.tokens.add(op, { kind: 'operator', name: 'operator' });
