@@ -4,7 +4,6 @@ import type { Approval } from '../../controller/approvals/store.ts';
 import type { Identity } from '../../controller/auth/identity.ts';
 import type { AgentView, Controller } from '../../controller/controller.ts';
 import { HyperhiveError, isHyperhiveError } from '../../controller/errors.ts';
-import { readRefs } from '../../repos/refs.ts';
 import { readFileAt } from '../../repos/read.ts';
 import { changedPaths } from '../../repos/diff.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
@@ -12,7 +11,7 @@ import { readJson } from '../body.ts';
 import { login, logout, safeNext, type Session, type SessionStore } from '../session.ts';
 import type { Broadcaster } from '../sse.ts';
 import { agentPage } from '../views/agent.ts';
-import { approvalPage } from '../views/approval.ts';
+import { approvalPage, type ApprovalCommit } from '../views/approval.ts';
 import type { ApprovalRow, RevisionInfo } from '../views/components.ts';
 import { dashboardPage, type DashboardAgent } from '../views/dashboard.ts';
 import { DiffRenderer, parseDiffFormat } from '../views/diff.ts';
@@ -279,17 +278,31 @@ export function pagesRouter(o: PagesOptions): Router {
 
   // ---- approval page --------------------------------------------------------------------------
 
+  /** Commits of base..head: immutable, so cached once every proposer is known (push records can lag). */
+  const commitLists = new SizedLru<ApprovalCommit[]>(2_000);
+  async function approvalCommits(a: Approval): Promise<ApprovalCommit[]> {
+    const key = `${a.agent}:${a.base}..${a.head}`;
+    const hit = commitLists.get(key);
+    if (hit) return hit;
+    const list = await c.approvalCommits(a.id);
+    if (list.every((x) => x.proposer)) commitLists.set(key, list, 1);
+    return list;
+  }
+
   r.get('/approvals/:id', pageErrors, page, async (ctx) => {
     const a = c.getApproval(idOf(ctx));
-    const agent = c.agents.get(a.agent) ? await c.getAgent(a.agent) : null;
     const format = parseDiffFormat(ctx.query.view);
-    const diff = a.base && a.head ? await diffs.renderLazy(`${a.base}..${a.head}`, () => c.approvalPatch(a.id), format) : null;
+    // Independent reads in parallel: each may be a git process.
+    const [agent, diff, commitList] = await Promise.all([
+      c.agents.get(a.agent) ? c.getAgent(a.agent) : Promise.resolve(null),
+      a.base && a.head ? diffs.renderLazy(`${a.base}..${a.head}`, () => c.approvalPatch(a.id), format) : Promise.resolve(null),
+      approvalCommits(a),
+    ]);
     let stale: { message: string; newer: Approval | null } | null = null;
-    if (a.status === 'pending' && a.kind === 'change') {
-      const refs = await readRefs(c.paths.repo(a.agent)).catch(() => null);
+    if (a.status === 'pending' && a.kind === 'change' && agent) {
       const moved: string[] = [];
-      if (refs && refs.applied !== a.base) moved.push(`applied moved from ${short(a.base)} to ${short(refs.applied)}`);
-      if (refs && refs.proposed !== a.head) moved.push(`proposed moved from ${short(a.head)} to ${short(refs.proposed)}`);
+      if (agent.applied !== a.base) moved.push(`applied moved from ${short(a.base)} to ${short(agent.applied)}`);
+      if (agent.proposed !== a.head) moved.push(`proposed moved from ${short(a.head)} to ${short(agent.proposed)}`);
       if (moved.length) stale = { message: `${moved.join('; ')}. Approving this request would be refused.`, newer: c.approvals.openChange(a.agent) };
     }
     if (a.status === 'superseded' && a.supersededBy) {
@@ -298,7 +311,7 @@ export function pagesRouter(o: PagesOptions): Router {
     }
     html(ctx, approvalPage({
       now: now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      approval: a, agent, commits: await c.approvalCommits(a.id), diff, stale, votes: c.approvals.votes(a.id),
+      approval: a, agent, commits: commitList, diff, stale, votes: c.approvals.votes(a.id),
     }));
   });
 
