@@ -177,6 +177,18 @@ const commands: Record<string, Command> = {
       }
     },
   },
+  clone: {
+    usage: 'clone NAME [DIR]', summary: "clone an agent's repo (origin at the controller, token read by a credential helper)", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 2,
+    async run({ positional, flags }, io) {
+      const c = client(flags);
+      const { cloneCommand } = await import('../repos/clone-command.ts');
+      const { statePaths } = await import('./paths.ts');
+      const r = await cloneCommand({ url: c.url, tokenFile: statePaths(resolveStateDir(flags.state as string | undefined)).operatorToken, agent: positional[0]!, dir: positional[1] });
+      if (flags.json) return json(io, r);
+      io.out(`cloned ${positional[0]} into ${r.dir} (branch proposed checked out; live beside it). Commit and \`git push\` to propose a change.`);
+      return 0;
+    },
+  },
   harness: {
     usage: 'harness', summary: 'run the agent harness (what every runtime starts; reads the HYPERHIVE_* environment)', flags: { help: 'boolean' }, min: 0, max: 0,
     async run() { const { harnessMain } = await import('./harness/main.ts'); return harnessMain(); },

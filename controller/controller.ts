@@ -55,6 +55,8 @@ export interface ControllerOptions {
   agentEnv?: (name: string) => Record<string, string>;
   resyncMs?: number;
   logToStderr?: boolean;
+  /** Give each agent a working clone at <state>/repo (default on). */
+  agentClone?: boolean;
   /** Evaluates a config revision before it may be approved (the harness issue plugs Nix in here). */
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
 }
@@ -111,7 +113,7 @@ export class Controller extends EventEmitter {
     return {
       name, repo: this.paths.repo(name), configDir: this.paths.config(name), stateDir: this.paths.state(name),
       tokenFile: this.paths.token(name), controllerUrl: this.o.url(),
-      command: this.o.agentCommand?.(name) ?? IDLE_AGENT, env: this.o.agentEnv?.(name),
+      command: this.o.agentCommand?.(name) ?? IDLE_AGENT, env: this.o.agentEnv?.(name), prepareClone: this.o.agentClone ?? true,
     };
   }
 

@@ -33,6 +33,8 @@ export interface ServeOptions {
   agentEnv?: (name: string) => Record<string, string>;
   /** Evaluate proposed configs (agent.nix via nix-instantiate) when requests are raised and approved; default on. */
   configCheck?: boolean;
+  /** Prepare each agent's working clone at <state dir>/repo on apply (default on). */
+  agentClone?: boolean;
   resyncMs?: number;
   /** The controller's URL as agents reach it (default: the listen address). */
   publicUrl?: string;
@@ -90,6 +92,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
+    agentClone: o.agentClone,
   });
   const gitHttp = createGitHttpHandler({
     reposDir: paths.repos,

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkoutRevision } from './checkout.ts';
+import { prepareAgentClone } from '../../repos/agent-clone.ts';
 import { noneStatus, type AgentSpec, type Runtime, type RuntimeStatus } from './types.ts';
 
 interface Entry {
@@ -52,6 +53,11 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
     if (prev) await this.halt(prev);
     await checkoutRevision(spec.repo, revision, spec.configDir);
     fs.mkdirSync(spec.stateDir, { recursive: true });
+    if (spec.prepareClone) {
+      // The agent commits with plain git: a clone whose origin is the controller, token read at use time.
+      await prepareAgentClone({ url: spec.controllerUrl, agent: spec.name, tokenFile: spec.tokenFile, stateDir: spec.stateDir })
+        .catch((e) => this.emit('event', { agent: spec.name, type: 'applied', revision, message: `working clone not prepared: ${(e as Error).message}` }));
+    }
     const e: Entry = prev ?? { spec, revision, child: null, status: noneStatus(false, NOTE), backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null };
     e.spec = spec; e.revision = revision; e.stopping = false; e.backoffMs = this.o.minBackoffMs;
     e.status = { ...e.status, state: 'starting', revision };

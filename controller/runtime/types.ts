@@ -24,6 +24,8 @@ export interface AgentSpec {
   /** argv of the agent's command; the runtime adds the Contract's environment. */
   command: string[];
   env?: Record<string, string>;
+  /** Prepare the agent's working clone at <stateDir>/repo (origin = the controller, credential helper). */
+  prepareClone?: boolean;
 }
 
 export interface RuntimeEvent {

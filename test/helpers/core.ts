@@ -15,7 +15,7 @@ export interface TestServer extends Served {
 /** A real controller with a real HTTP server on 127.0.0.1:0 and a temp state dir. */
 export async function startServer(opts: Partial<ServeOptions> = {}): Promise<TestServer> {
   const state = opts.state ?? tmpDir('hh-state-');
-  const s = await serve({ state, listen: '127.0.0.1:0', runtime: 'process', systemd: 'off', resyncMs: 2000, out: () => {}, logToStderr: false, agentCommand: 'idle', configCheck: false, ...opts });
+  const s = await serve({ state, listen: '127.0.0.1:0', runtime: 'process', systemd: 'off', resyncMs: 2000, out: () => {}, logToStderr: false, agentCommand: 'idle', configCheck: false, agentClone: false, ...opts });
   const token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
   return {
     ...s, state, token,
