@@ -121,12 +121,15 @@ export class Controller extends EventEmitter {
   async start(): Promise<void> {
     fs.mkdirSync(this.paths.repos, { recursive: true });
     fs.mkdirSync(this.paths.events, { recursive: true });
-    await buildHookBundle(hookBundlePath(this.paths.root)).catch((e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
+    // Tokens before anything awaits: the server already listens, and /api/health answering 200
+    // tells clients (and restarted agents) that their tokens work.
     let op = readTokenFile(this.paths.operatorToken);
     if (!op) { op = newToken(); writeTokenFile(this.paths.operatorToken, op); }
     this.tokens.add(op, { kind: 'operator', name: 'operator' });
-    for (const a of this.agents.list({ all: true })) {
-      if (a.state !== 'kept') this.loadAgentToken(a.name);
+    const agents = this.agents.list({ all: true });
+    for (const a of agents) if (a.state !== 'kept') this.loadAgentToken(a.name);
+    await buildHookBundle(hookBundlePath(this.paths.root)).catch((e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
+    for (const a of agents) {
       if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
     }
     this.reconciler.start();
