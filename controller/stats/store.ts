@@ -134,23 +134,33 @@ export class StatsStore {
     const where = 'WHERE agent = ? AND key = ? AND ts >= ? AND ts < ?';
     let points: Point[];
     if (q.step <= 0) {
-      points = this.stmt(`SELECT ts, ${ROW_EXPR[agg]} FROM stats ${where} ORDER BY ts LIMIT ${this.maxPoints + 1}`).raw(true).all(...args) as Point[];
+      points = this.jsonPoints(`SELECT ts AS x, ${ROW_EXPR[agg]} AS y FROM stats ${where} ORDER BY ts LIMIT ${this.maxPoints + 1}`, args);
       if (points.length > this.maxPoints) throw new HyperhiveError('bad_request', `more than ${this.maxPoints} points between since and until; give a step (bucket width in ms) or a shorter range`);
       return { ...base, points };
     }
     const step = q.step;
     if (BUCKET_EXPR[agg]) {
-      points = this.stmt(`SELECT ts - ts % ${step} AS b, ${BUCKET_EXPR[agg]} FROM stats ${where} GROUP BY b ORDER BY b`).raw(true).all(...args) as Point[];
+      points = this.jsonPoints(`SELECT ts - ts % ${step} AS x, ${BUCKET_EXPR[agg]} AS y FROM stats ${where} GROUP BY x ORDER BY x`, args);
     } else if (agg === 'last') {
       // SQLite's bare-column rule: with MAX(ts), value/n comes from the row holding that maximum.
-      points = (this.stmt(`SELECT ts - ts % ${step} AS b, MAX(ts), value / n FROM stats ${where} GROUP BY b ORDER BY b`).raw(true).all(...args) as number[][])
-        .map((r) => [r[0]!, r[2]!] as Point);
+      points = this.jsonPoints(`SELECT b AS x, v AS y FROM (SELECT ts - ts % ${step} AS b, MAX(ts), value / n AS v FROM stats ${where} GROUP BY b ORDER BY b)`, args);
     } else {
-      const rows = this.stmt(`SELECT ts, value / n, n FROM stats ${where} ORDER BY ts`).raw(true).all(...args) as [number, number, number][];
+      const text = this.stmt(`SELECT json_group_array(json_array(ts, value / n, n)) FROM (SELECT ts, value, n FROM stats ${where} ORDER BY ts)`).pluck().get(...args) as string;
+      const rows = JSON.parse(text) as [number, number, number][];
       points = bucketPercentiles(rows, step, agg === 'p50' ? 0.5 : agg === 'p95' ? 0.95 : 0.99);
     }
     if (DENSE.has(agg)) points = densify(points, q.since, q.until, step);
     return { ...base, points };
+  }
+
+  /**
+   * Rows (x, y) of `inner` as points. SQLite builds one JSON text and JSON.parse makes the arrays:
+   * about 3× cheaper than better-sqlite3 handing out a row array per point, because epoch-ms
+   * timestamps are not small integers and each would otherwise be boxed on its own.
+   */
+  private jsonPoints(inner: string, args: (string | number)[]): Point[] {
+    const text = this.stmt(`SELECT json_group_array(json_array(x, y)) FROM (${inner})`).pluck().get(...args) as string;
+    return JSON.parse(text) as Point[];
   }
 
   /** Keys with at least one point for `agent` in [since, until), sorted (a skip scan over the primary key). */
