@@ -254,3 +254,38 @@ test.serial('SSE: /api/events streams a change event when a push raises a reques
   ac.abort();
   t.pass();
 });
+
+test.serial('slash commands run through the controller: /approve, /revert, /rollback, /suspend, /resume', async (t) => {
+  t.timeout(120_000);
+  const s = t.context.server;
+  t.is((await api(s, 'POST', '/api/agents', { name: 'delta' })).status, 201);
+  const first = (await api<{ applied: string }>(s, 'GET', '/api/agents/delta')).body.applied;
+  const cmd = (command: string) => api<{ message: string; approvalId?: number; error?: { message: string } }>(s, 'POST', '/api/agents/delta/command', { command });
+
+  t.is((await cmd('/approve')).status, 409, 'nothing to approve yet');
+  const head = pushCommit(s.state, 'delta', { 'prompt.md': 'delta v2\n' }, 'delta v2');
+  await waitFor('request', async () => (await api<{ head: string }[]>(s, 'GET', '/api/approvals?agent=delta&status=pending')).body.find((a) => a.head === head), 60_000);
+  const approved = await cmd('/approve');
+  t.is(approved.status, 200);
+  t.regex(approved.body.message, /approved: applied → /);
+  t.is((await api<{ applied: string }>(s, 'GET', '/api/agents/delta')).body.applied, head);
+
+  pushCommit(s.state, 'delta', { 'prompt.md': 'delta v3, unwanted\n' }, 'delta v3');
+  const reverted = await cmd('/revert');
+  t.is(reverted.status, 200);
+  t.regex(reverted.body.message, /proposed reverted to applied's tree/);
+  const after = (await api<{ applied: string; proposed: string }>(s, 'GET', '/api/agents/delta')).body;
+  t.deepEqual((await api(s, 'GET', '/api/approvals?agent=delta&status=pending')).body, []);
+
+  const rolled = await cmd(`/rollback ${first.slice(0, 10)}`);
+  t.is(rolled.status, 200);
+  t.regex(rolled.body.message, /rollback proposed as [0-9a-f]{7}: request #\d+ waits for approval/);
+  t.truthy(rolled.body.approvalId);
+  t.not((await api<{ proposed: string }>(s, 'GET', '/api/agents/delta')).body.proposed, after.proposed);
+  t.is((await cmd('/rollback nothex!')).status, 400);
+
+  t.is((await cmd('/suspend')).status, 200);
+  t.true((await api<{ suspended: boolean }>(s, 'GET', '/api/agents/delta')).body.suspended);
+  t.is((await cmd('/resume')).status, 200);
+  t.false((await api<{ suspended: boolean }>(s, 'GET', '/api/agents/delta')).body.suspended);
+});

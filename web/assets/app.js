@@ -39,9 +39,23 @@
       });
   }
 
+  // At most one refresh a second (trailing), so a busy fleet's stream of events cannot turn an open
+  // tab into a render loop on the server.
+  var MIN_INTERVAL = 1000;
+  var lastRefresh = 0;
   function scheduleRefresh() {
-    if (refreshTimer) clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 120);
+    if (refreshTimer) return;
+    var wait = Math.max(120, lastRefresh + MIN_INTERVAL - Date.now());
+    refreshTimer = setTimeout(function () { refreshTimer = null; lastRefresh = Date.now(); refresh(); }, wait);
+  }
+
+  var pageAgent = document.body.getAttribute('data-agent');
+  function concernsPage(ev) {
+    if (!pageAgent) return true;
+    try {
+      var d = JSON.parse(ev.data);
+      return !d || !d.agent && !d.to || d.agent === pageAgent || d.to === pageAgent || d.from === pageAgent;
+    } catch (e) { return true; }
   }
 
   var liveUrl = document.body.getAttribute('data-live-events');
@@ -51,7 +65,7 @@
     es.addEventListener('open', function () { if (dot) { dot.className = 'hh-live-dot hh-live-on'; dot.title = 'live updates on'; } });
     es.addEventListener('error', function () { if (dot) { dot.className = 'hh-live-dot hh-live-off'; dot.title = 'live updates reconnecting'; } });
     ['change', 'log', 'runtime', 'message'].forEach(function (name) {
-      es.addEventListener(name, function () { scheduleRefresh(); });
+      es.addEventListener(name, function (ev) { if (concernsPage(ev)) scheduleRefresh(); });
     });
     window.addEventListener('pagehide', function () { es.close(); });
   }

@@ -76,7 +76,7 @@ ${h.length ? html`<table class="hh-table"><tbody>${h.map((e) => html`<tr class="
 export function agentPage(d: AgentPageData): SafeHtml {
   const a = d.agent;
   return layout({
-    title: a.name, page: 'agent', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true,
+    title: a.name, page: 'agent', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, agent: a.name,
     body: html`<h1>${a.name} <span id="agent-chip" data-live>${modelChip(a.model)}</span></h1>
 <p class="hh-meta">created by ${a.createdBy} <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, d.now)}</time></p>
 ${stateRow(d)}

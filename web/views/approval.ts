@@ -90,7 +90,7 @@ ${diff.body}
 export function approvalPage(d: ApprovalPageData): SafeHtml {
   const a = d.approval;
   return layout({
-    title: `Request #${a.id}`, page: 'approval', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true,
+    title: `Request #${a.id}`, page: 'approval', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, agent: a.agent,
     css: d.diff ? ['/vendor/diff2html.min.css'] : [],
     body: html`<h1>Request #${a.id} <span class="hh-tag">${a.kind}</span> for <a href="/agents/${a.agent}">${a.agent}</a></h1>
 <p class="hh-meta"><code title="${a.base ?? ''}">${shortSha(a.base)}</code>..<code title="${a.head ?? ''}">${shortSha(a.head)}</code>

@@ -16,6 +16,8 @@ export interface LayoutOptions {
   page: string;
   /** Subscribe to /api/events and refresh [data-live] sections. */
   live?: boolean;
+  /** The page is about one agent: live refreshes ignore events about others. */
+  agent?: string;
 }
 
 export function flashMessages(flash: Flash[] | undefined): SafeHtml {
@@ -37,7 +39,7 @@ ${o.csrf ? html`<meta name="csrf-token" content="${o.csrf}">` : ''}
 ${(o.css ?? []).map((href) => html`<link rel="stylesheet" href="${href}">`)}
 <script src="/assets/app.js" defer></script>
 </head>
-<body data-page="${o.page}"${o.live ? html` data-live-events="/api/events"` : ''}>
+<body data-page="${o.page}"${o.live ? html` data-live-events="/api/events"` : ''}${o.agent ? html` data-agent="${o.agent}"` : ''}>
 <header class="hh-top">
 <a class="hh-brand" href="/">hyperhive</a>
 ${o.identity ? html`<nav><a href="/">Dashboard</a> <a href="/fleet">Fleet</a></nav>
