@@ -25,7 +25,8 @@ export function decisionText(a: Approval): string {
 
 /**
  * Messages from `system`: a decided request goes to its proposer and to the manager; a sub-agent's
- * process exiting goes to the manager, and makes whatever that agent had in hand come again.
+ * process exiting goes to the manager, and makes whatever that agent had in hand come again. Every
+ * stored message also becomes a controller 'change' event ({what: 'message', id, from, to, kind, agent}).
  * Returns the function that unhooks it all.
  */
 export function wireSystemMessages(c: Controller, bus: Bus, o: SystemMessagesOptions = {}): () => void {
@@ -64,5 +65,9 @@ export function wireSystemMessages(c: Controller, bus: Bus, o: SystemMessagesOpt
   };
   c.on('change', onChange);
   c.runtime.on('event', onRuntime);
-  return () => { c.off('change', onChange); c.runtime.off('event', onRuntime); };
+  // Live UI updates (the app forwards controller 'change' events as SSE): ids and names only, never bodies.
+  const offMessage = bus.onMessage((m) => {
+    c.emit('change', { what: 'message', id: m.id, from: m.from, to: m.to, kind: m.kind, agent: m.to === 'operator' || m.to === 'system' ? null : m.to });
+  });
+  return () => { c.off('change', onChange); c.runtime.off('event', onRuntime); offMessage(); };
 }

@@ -1,7 +1,7 @@
 // The operator's side of the bus over the HTTP API: inbox, answers, messages to agents, depths.
 import test from 'ava';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startServer, type TestServer } from '../helpers/core.ts';
+import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
 import { agentToken, call, connect, ok } from './mcp-fixture.ts';
 
 let s: TestServer;
@@ -107,5 +107,44 @@ test.serial('inbox ack and answer refusals', async (t) => {
     const mine = (await ok(w, 'recv', {})).messages;
     t.false(mine.some((m: any) => m.to === 'operator'));
     t.true((await call(w, 'send', { to: 'system', body: 'x' })).isError);
+  } finally { await w.close(); }
+});
+
+test.serial('every stored message is a change event for the UI (ids and names, no body)', async (t) => {
+  const seen: any[] = [];
+  const on = (e: any) => { if (e?.what === 'message') seen.push(e); };
+  s.controller.on('change', on);
+  try {
+    const r = await s.api('POST', '/api/agents/worker/messages', { body: 'secret-ish text' });
+    const q = await ok(manager, 'send', { to: 'operator', body: 'a question' });
+    t.deepEqual(seen, [
+      { what: 'message', id: r.body.id, from: 'operator', to: 'worker', kind: 'message', agent: 'worker' },
+      { what: 'message', id: q.id, from: 'manager', to: 'operator', kind: 'message', agent: null },
+    ]);
+  } finally { s.controller.off('change', on); }
+  await s.api('POST', '/api/inbox/ack', {});
+  const w = await connect(s.url, agentToken(s.state, 'worker'));
+  try { await ok(w, 'recv', {}); await ok(w, 'recv', {}); } finally { await w.close(); }
+});
+
+test.serial('an agent process that dies with messages in hand gets them again; the manager is told', async (t) => {
+  const pid = await waitFor(() => s.controller.runtime.status('worker').pid, 'worker to run');
+  while ((await ok(manager, 'recv', {})).messages.length) { /* drain */ }
+  const sent = await s.api('POST', '/api/agents/worker/messages', { body: 'do the thing' });
+  const w = await connect(s.url, agentToken(s.state, 'worker'));
+  try {
+    t.deepEqual((await ok(w, 'recv', {})).messages.map((m: any) => [m.id, m.redelivered]), [[sent.body.id, false]]);
+    // The real agent process dies mid-turn; its next process recvs only after the runtime saw the exit.
+    const exited = new Promise<void>((resolve) => {
+      const on = (e: { agent: string; type: string }) => { if (e.agent === 'worker' && e.type === 'exited') { s.controller.runtime.off('event', on); resolve(); } };
+      s.controller.runtime.on('event', on);
+    });
+    process.kill(pid, 'SIGKILL');
+    await exited;
+    const again = (await ok(w, 'recv', {})).messages;
+    t.deepEqual(again.map((m: any) => [m.id, m.body, m.redelivered]), [[sent.body.id, 'do the thing', true]]);
+    const told = (await ok(manager, 'recv', { wait_seconds: 30 }, 60_000)).messages;
+    t.true(told.some((m: any) => m.from === 'system' && /agent worker: .*exited/.test(m.body)), JSON.stringify(told));
+    await ok(w, 'recv', {});
   } finally { await w.close(); }
 });
