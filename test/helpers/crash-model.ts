@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { refOf } from './core.ts';
 import { agentProcesses } from './crash-server.ts';
 import { GitFacts, fsckProblems, recordedMoves } from './crash-git.ts';
 
@@ -149,6 +150,8 @@ export async function checkAgent(api: Api, m: CrashModel, obs: AgentObservation)
     if (prev && await m.facts.isAncestor(repo, prev, sha) && (await m.facts.tree(repo, prev)) === (await m.facts.tree(repo, sha))) return null;
     return `applied was ${short(sha)}, which no approved request has as head (and not a same-tree fast-forward of ${short(prev)})`;
   };
+  const onDisk = refOf(repo, 'applied');
+  if (onDisk !== obs.applied) v.push(`git rev-parse applied says ${short(onDisk)}, the API said ${short(obs.applied)}`);
   const moves = recordedMoves(m.state).filter((e) => e.agent === name && e.ref === 'refs/heads/applied');
   // The template root is written before the hooks are installed: the record starts after it.
   let prev: string | null = root ?? null;

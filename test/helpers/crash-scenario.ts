@@ -72,7 +72,8 @@ export async function runCrashRound(o: CrashRoundOptions): Promise<CrashRoundSta
   const t0 = Date.now();
   let server: CliServer | null = null;
   let token = '';
-  const api: Api = (method, route, body) => httpJson(server!.url, method, route, { token, body });
+  // Approvals wait for the agent's queue and a config evaluation: minutes are possible on a loaded machine.
+  const api: Api = (method, route, body) => httpJson(server!.url, method, route, { token, body, timeoutMs: 120_000 });
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): void => { const q = p.catch(() => undefined); inflight.add(q); void q.finally(() => inflight.delete(q)); };
 
@@ -156,7 +157,8 @@ export async function runCrashRound(o: CrashRoundOptions): Promise<CrashRoundSta
 
     while (stats.kills < o.kills) {
       const stepsStart = Date.now();
-      const scenario = pick(['propose', 'propose', 'approve', 'approve', 'cycle', 'cycle', 'supersede', 'startup'] as const);
+      // 'startup' kills the restarted server again mid-recovery: the costliest part of recovery to get right, and the cheapest kill.
+      const scenario = pick(['propose', 'propose', 'approve', 'approve', 'cycle', 'cycle', 'supersede', 'startup', 'startup'] as const);
       const d = delay();
       switch (scenario) {
         case 'propose': {
