@@ -53,9 +53,6 @@ test('messages survive SIGKILL between send and recv; un-acked ones come again a
     t.deepEqual((await ok(beta, 'recv', {})).messages, []);
     const depths = await httpJson(server!.url, 'GET', '/api/inbox/depths', { token: operatorToken(state) });
     t.is(depths.body.beta, 0);
-    for (const c of clients.splice(0)) await c.close().catch(() => {});
-    const end = await server!.term();
-    t.is(end.code, 0, server!.output());
   } finally {
     for (const c of clients) await c.close().catch(() => {});
     if (server) await (server as CliServer).kill9();
