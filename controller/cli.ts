@@ -36,6 +36,13 @@ const commands: Record<string, Command> = {
       if (runtime !== 'process' && runtime !== 'nspawn') throw new UsageError(`--runtime must be process or nspawn, got ${runtime}`);
       const systemd = (flags.systemd as string | undefined) ?? 'auto';
       if (!['auto', 'on', 'off'].includes(systemd)) throw new UsageError(`--systemd must be auto, on or off, got ${systemd}`);
+      // A SIGTERM that arrives while starting still stops cleanly, once started.
+      let early: string | null = null;
+      const earlyStop = (sig: string) => { early = sig; };
+      const onTerm = () => earlyStop('SIGTERM');
+      const onInt = () => earlyStop('SIGINT');
+      process.once('SIGTERM', onTerm);
+      process.once('SIGINT', onInt);
       const { serve } = await import('./serve.ts');
       const cmd = (flags['agent-command'] as string | undefined) ?? process.env.HYPERHIVE_AGENT_COMMAND;
       const agentCli = (flags['agent-cli'] as string | undefined) ?? process.env.HYPERHIVE_AGENT_CLI;
@@ -44,8 +51,11 @@ const commands: Record<string, Command> = {
         runtime: runtime as 'process', systemd: systemd as 'auto', demo: !!flags.demo,
         agentCommand: cmd === 'idle' ? 'idle' : cmd ? cmd.split(' ').filter(Boolean) : undefined, agentCli, publicUrl: flags['public-url'] as string | undefined, out: io.out,
       });
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => { io.err(`received ${sig}: stopping`); void s.close().then(resolve); };
+        if (early) { stop(early); return; }
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });

@@ -133,7 +133,11 @@ export class Controller extends EventEmitter {
       if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
     }
     this.reconciler.start();
+    this.started = true;
   }
+
+  /** True once start() finished: /api/health answers 200 from then on. */
+  started = false;
 
   async stop(): Promise<void> {
     await this.reconciler.stop();

@@ -34,10 +34,13 @@ export function plan(o: Observed): Plan {
     return { actions, conditions: [cond('Reconciling', true, 'CompletingApproval', `moving applied to approved ${short(a.head)}`)], requeueAt: null };
   }
 
-  // 2. The one open request is always the net change applied..proposed.
+  // 2. The one open request is always the net change applied..proposed — for active agents only:
+  // a draft, pending or kept agent raises nothing (its spawn or revive request is its own kind).
   const open = o.openRequest;
   const sameTree = o.trees.applied === o.trees.proposed;
-  if (sameTree) {
+  if (o.agent.state !== 'active') {
+    // nothing to raise
+  } else if (sameTree) {
     if (open) actions.push({ type: 'supersede', id: open.id, reason: 'proposed has the same tree as applied: nothing to approve' });
     if (applied !== proposed && o.proposedDescends) actions.push({ type: 'fast-forward', from: applied, to: proposed });
   } else {

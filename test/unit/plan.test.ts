@@ -85,3 +85,10 @@ test('missing refs, missing objects and an unsanctioned applied stall with a rea
     t.truthy(st.message);
   }
 });
+
+test('draft, pending and kept agents raise no change requests', (t) => {
+  for (const state of ['draft', 'pending', 'kept'] as const) {
+    const p = plan(base({ agent: { name: 'w', state, suspended: false }, refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, runtime: { state: 'none', revision: null } }));
+    t.deepEqual(p.actions, [], state);
+  }
+});

@@ -33,7 +33,11 @@ export function apiRouter(o: ApiOptions): Router {
   const r = new Router({ prefix: '/api' });
   const op = requireOperator(o.auth);
 
-  r.get('/health', (ctx) => { ctx.body = { ok: true, runtime: c.runtime.kind }; });
+  r.get('/health', (ctx) => {
+    // 200 only once the controller accepts work (started: tokens loaded, loop running).
+    if (!c.started) { ctx.status = 503; ctx.body = { ok: false, starting: true }; return; }
+    ctx.body = { ok: true, runtime: c.runtime.kind };
+  });
 
   r.post('/internal/pushed', async (ctx) => {
     const token = (ctx.get('authorization').match(/^Bearer\s+(.+)$/i) ?? [])[1];
