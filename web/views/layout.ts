@@ -18,10 +18,18 @@ export interface LayoutOptions {
   live?: boolean;
   /** The page is about one agent: live refreshes ignore events about others. */
   agent?: string;
+  /** Unread messages for the operator, for the header's badge; null/absent: unknown here, the browser script asks. */
+  inboxUnread?: number | null;
 }
 
 export function flashMessages(flash: Flash[] | undefined): SafeHtml {
   return html`<div id="flash" class="hh-flash-area" aria-live="polite">${(flash ?? []).map((f) => html`<p class="hh-flash hh-flash-${f.kind}" role="${f.kind === 'error' ? 'alert' : 'status'}">${f.message}</p>`)}</div>`;
+}
+
+/** The header's inbox link with its unread badge; /assets/inbox.js keeps the count live over SSE. */
+export function inboxLink(unread: number | null | undefined): SafeHtml {
+  const known = typeof unread === 'number';
+  return html`<a href="/inbox" id="inbox-link" class="hh-inbox-link" data-testid="inbox-link">Inbox <span id="inbox-badge" class="hh-badge" data-count="${known ? unread : ''}" title="unread messages"${known && unread > 0 ? '' : html` hidden`}>${known ? unread : ''}</span></a>`;
 }
 
 export const csrfField = (csrf: string | null | undefined): HtmlValue => (csrf ? html`<input type="hidden" name="_csrf" value="${csrf}">` : '');
@@ -38,11 +46,12 @@ ${o.csrf ? html`<meta name="csrf-token" content="${o.csrf}">` : ''}
 <link rel="stylesheet" href="/assets/app.css">
 ${(o.css ?? []).map((href) => html`<link rel="stylesheet" href="${href}">`)}
 <script src="/assets/app.js" defer></script>
+${o.identity ? html`<script src="/assets/inbox.js" defer></script>` : ''}
 </head>
 <body data-page="${o.page}"${o.live ? html` data-live-events="/api/events"` : ''}${o.agent ? html` data-agent="${o.agent}"` : ''}>
 <header class="hh-top">
 <a class="hh-brand" href="/">hyperhive</a>
-${o.identity ? html`<nav><a href="/">Dashboard</a> <a href="/fleet">Fleet</a></nav>
+${o.identity ? html`<nav><a href="/">Dashboard</a> <a href="/fleet">Fleet</a> ${inboxLink(o.inboxUnread)}</nav>
 <span class="hh-live-dot" id="live-status" title="live updates">●</span>
 <form class="hh-logout" method="post" action="/logout">${csrfField(o.csrf)}<span class="hh-muted">${o.identity}</span> <button type="submit" class="hh-link">Log out</button></form>` : ''}
 </header>
