@@ -60,8 +60,9 @@
 
   var liveUrl = document.body.getAttribute('data-live-events');
   var dot = document.getElementById('live-status');
+  var es = null;
   if (liveUrl && window.EventSource) {
-    var es = new EventSource(liveUrl);
+    es = new EventSource(liveUrl);
     es.addEventListener('open', function () { if (dot) { dot.className = 'hh-live-dot hh-live-on'; dot.title = 'live updates on'; } });
     es.addEventListener('error', function () { if (dot) { dot.className = 'hh-live-dot hh-live-off'; dot.title = 'live updates reconnecting'; } });
     ['change', 'log', 'runtime', 'message'].forEach(function (name) {
@@ -103,5 +104,6 @@
     if (msg && !window.confirm(msg)) ev.preventDefault();
   });
 
-  window.hyperhive = { csrf: csrf, refresh: refresh };
+  // `events`: the page's one event stream, shared with inbox.js (null where the page is not live).
+  window.hyperhive = { csrf: csrf, refresh: refresh, events: es };
 })();
