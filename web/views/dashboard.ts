@@ -1,7 +1,8 @@
+import type { Approval } from '../../controller/approvals/store.ts';
 import type { AgentView } from '../../controller/controller.ts';
 import type { LogEntry } from '../../controller/log.ts';
 import { approvalsTable, conditionBadges, logTable, modelChip, revisionCell, runtimeCell, type ApprovalRow, type RevisionInfo } from './components.ts';
-import { age, html, isoTime, type SafeHtml } from './html.ts';
+import { age, html, isoTime, shortSha, type SafeHtml } from './html.ts';
 import { csrfField, layout, type Flash } from './layout.ts';
 
 export interface DashboardAgent {
@@ -12,6 +13,12 @@ export interface DashboardAgent {
   inboxDepth: number | null;
 }
 
+/** A draft (repo only) with the tip of its proposed branch, which a spawn request would name. */
+export interface DraftRow { agent: AgentView; proposed: RevisionInfo | null }
+
+/** A pending agent with the open spawn (or revive) request it waits for; null when none is open (rejected). */
+export interface PendingRow { agent: AgentView; request: Approval | null }
+
 export interface DashboardData {
   now: number;
   csrf: string | null;
@@ -20,9 +27,40 @@ export interface DashboardData {
   agents: DashboardAgent[];
   /** Open requests, oldest first. */
   queue: ApprovalRow[];
-  /** Agents in the draft state (repo only); empty until drafts exist. */
-  drafts: AgentView[];
+  /** Agents in the draft state (repo only), bare or with their proposed revision. */
+  drafts: (AgentView | DraftRow)[];
+  /** Agents waiting for their spawn or revive request. */
+  pending?: PendingRow[];
+  /** Unread messages for the operator (header badge); null or absent where no bus is wired. */
+  operatorUnread?: number | null;
   log: LogEntry[];
+}
+
+const asDraftRow = (d: AgentView | DraftRow): DraftRow => ('agent' in d ? d : { agent: d, proposed: null });
+
+function draftItem(r: DraftRow, now: number): SafeHtml {
+  const a = r.agent;
+  const sha = a.proposed ?? a.applied;
+  return html`<li data-draft="${a.name}"><a href="/agents/${a.name}"><strong>${a.name}</strong></a> ${sha ? html`<code class="hh-sha" title="${sha}">${shortSha(sha)}</code>` : html`<span class="hh-muted">no revision</span>`}${r.proposed ? html` <span class="hh-subject">${r.proposed.subject}</span>` : ''} <span class="hh-muted">created by ${a.createdBy}, <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, now)}</time></span></li>`;
+}
+
+function pendingItem(r: PendingRow, now: number): SafeHtml {
+  const a = r.agent;
+  return html`<li data-pending="${a.name}"><a href="/agents/${a.name}"><strong>${a.name}</strong></a> ${r.request
+    ? html`waits for <a href="/approvals/${r.request.id}" data-testid="spawn-request">${r.request.kind} request #${r.request.id}</a>${r.request.head ? html` at <code class="hh-sha" title="${r.request.head}">${shortSha(r.request.head)}</code>` : ''} <span class="hh-muted">by ${r.request.proposer ?? 'unknown'}, <time datetime="${isoTime(r.request.createdAt)}">${age(r.request.createdAt, now)}</time></span>`
+    : html`<span class="hh-muted">no open request (the last one was decided); the manager may ask again</span>`}</li>`;
+}
+
+function draftsSection(d: DashboardData): SafeHtml {
+  const drafts = d.drafts.map(asDraftRow);
+  const pending = d.pending ?? [];
+  return html`<section class="hh-section" id="drafts" data-live${drafts.length || pending.length ? '' : html` hidden`}>
+<h2>Drafts <span class="hh-count">${drafts.length}</span></h2>
+${drafts.length ? html`<ul class="hh-drafts">${drafts.map((r) => draftItem(r, d.now))}</ul>` : html`<p class="hh-muted">No drafts.</p>`}
+<p class="hh-help hh-muted">A draft is a repo only: it neither runs nor raises requests. The manager edits it, then turns one of its commits into a spawn request, which appears in the approval queue.</p>
+${pending.length ? html`<h3>Waiting for approval <span class="hh-count">${pending.length}</span></h3>
+<ul class="hh-pending">${pending.map((r) => pendingItem(r, d.now))}</ul>` : ''}
+</section>`;
 }
 
 function agentRow(r: DashboardAgent, now: number): SafeHtml {
@@ -40,7 +78,7 @@ function agentRow(r: DashboardAgent, now: number): SafeHtml {
 
 export function dashboardPage(d: DashboardData): SafeHtml {
   return layout({
-    title: 'Dashboard', page: 'dashboard', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true,
+    title: 'Dashboard', page: 'dashboard', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, inboxUnread: d.operatorUnread,
     body: html`<section class="hh-section" id="agents" data-live>
 <h2>Agents <span class="hh-count">${d.agents.length}</span></h2>
 ${d.agents.length ? html`<table class="hh-table hh-agents">
@@ -59,10 +97,7 @@ ${csrfField(d.csrf)}
 <h2>Approval queue <span class="hh-count">${d.queue.length}</span></h2>
 ${approvalsTable(d.queue, d.now, { empty: 'No requests waiting.' })}
 </section>
-<section class="hh-section" id="drafts" data-live${d.drafts.length ? '' : html` hidden`}>
-<h2>Drafts <span class="hh-count">${d.drafts.length}</span></h2>
-<ul>${d.drafts.map((a) => html`<li><a href="/agents/${a.name}">${a.name}</a> <span class="hh-muted">by ${a.createdBy}, <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, d.now)}</time></span></li>`)}</ul>
-</section>
+${draftsSection(d)}
 <section class="hh-section" id="log" data-live>
 <h2>Reconciliation log</h2>
 ${logTable(d.log, d.now)}
