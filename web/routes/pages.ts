@@ -13,9 +13,10 @@ import type { Broadcaster } from '../sse.ts';
 import { agentPage } from '../views/agent.ts';
 import { approvalPage, type ApprovalCommit } from '../views/approval.ts';
 import type { ApprovalRow, RevisionInfo } from '../views/components.ts';
-import { dashboardPage, type DashboardAgent } from '../views/dashboard.ts';
+import { dashboardPage, type DashboardAgent, type PendingRow } from '../views/dashboard.ts';
 import { DiffRenderer, parseDiffFormat } from '../views/diff.ts';
 import { errorPage } from '../views/error.ts';
+import { answerable, inboxPage, type InboxMessage } from '../views/inbox.ts';
 import type { Flash } from '../views/layout.ts';
 import { loginPage } from '../views/login.ts';
 import { SizedLru } from '../views/lru.ts';
@@ -25,6 +26,9 @@ import { parseSlash, runSlash, SLASH_COMMANDS } from './slash.ts';
 export interface PagesBus {
   depth(recipient: string): number;
   send(input: { from: string; to: string; body: string; kind?: string }): unknown;
+  get(id: number): (InboxMessage & { to: string }) | undefined;
+  list(options: { recipient?: string; unacked?: boolean; limit?: number }): InboxMessage[];
+  ack(recipient: string, upTo?: number): number;
   onMessage?(listener: (m: { id: number; from: string; to: string }) => void): () => void;
 }
 
@@ -41,6 +45,7 @@ export interface PagesOptions {
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+const OPERATOR = 'operator';
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
 const who = (ctx: Context): Identity => ctx.state.identity as Identity;
 const sessionOf = (ctx: Context): Session | null => (ctx.state.session as Session | undefined) ?? null;
@@ -76,9 +81,9 @@ function bindFlash(ctx: Context): void {
   s.flash = [...(s.flash as PendingFlash[]).slice(-20), ...pending.map((f) => ({ ...f, path }))];
 }
 
-function idOf(ctx: Context): number {
+function idOf(ctx: Context, what = 'request'): number {
   const id = Number(ctx.params.id);
-  if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `request id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
+  if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `${what} id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
   return id;
 }
 
@@ -149,6 +154,11 @@ export function pagesRouter(o: PagesOptions): Router {
     return { approval: a, ...s };
   }
 
+  const requireBus = (): PagesBus => {
+    if (!o.bus) throw new HyperhiveError('not_found', 'messaging is not available: no bus is wired into this controller');
+    return o.bus;
+  };
+
   const inboxDepth = (name: string): number | null => {
     try { return o.bus ? o.bus.depth(name) : null; } catch { return null; }
   };
@@ -187,9 +197,14 @@ export function pagesRouter(o: PagesOptions): Router {
       inboxDepth: inboxDepth(a.name),
     })));
     const queue = await Promise.all(c.listApprovals({ status: ['pending', 'diverged'] }).map(approvalRow));
+    const drafts = await Promise.all(all.filter((a) => a.state === 'draft').map(async (a) => ({ agent: a, proposed: await revisionInfo(a.name, a.proposed) })));
+    // A pending agent waits for its newest open spawn or revive request (null once that was decided).
+    const pending: PendingRow[] = all.filter((a) => a.state === 'pending').map((a) => ({
+      agent: a, request: c.approvals.list({ agent: a.name, status: ['pending'] }).filter((x) => x.kind === 'spawn' || x.kind === 'revive').at(-1) ?? null,
+    }));
     html(ctx, dashboardPage({
       now: now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      agents, queue, drafts: all.filter((a) => a.state === 'draft'), log: c.log.list({ limit: 25 }),
+      agents, queue, drafts, pending, operatorUnread: inboxDepth(OPERATOR), log: c.log.list({ limit: 25 }),
     }));
   });
 
@@ -274,6 +289,59 @@ export function pagesRouter(o: PagesOptions): Router {
     }
     ctx.status = 303;
     ctx.redirect(`/agents/${encodeURIComponent(name)}`);
+  });
+
+  // ---- operator inbox -------------------------------------------------------------------------
+  // Plain forms with post/redirect/get, so the inbox works without the browser script; the script
+  // sends the same actions to /api/inbox/… and updates the page in place.
+
+  r.get('/inbox', pageErrors, page, (ctx) => {
+    const s = sessionOf(ctx);
+    const base = { now: now(), csrf: s?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx) };
+    if (!o.bus) { html(ctx, inboxPage({ ...base, messages: [], unread: 0, available: false })); return; }
+    // The newest 200, plus every unread one even if older, so nothing waiting is hidden.
+    const byId = new Map<number, InboxMessage>();
+    for (const m of o.bus.list({ recipient: OPERATOR, limit: 200 })) byId.set(m.id, m);
+    for (const m of o.bus.list({ recipient: OPERATOR, unacked: true, limit: 1000 })) byId.set(m.id, m);
+    html(ctx, inboxPage({ ...base, messages: [...byId.values()], unread: o.bus.depth(OPERATOR), available: true }));
+  });
+
+  r.post('/inbox/ack', pageErrors, page, async (ctx) => {
+    const bus = requireBus();
+    const form = await readJson(ctx);
+    // The form names the newest message it showed, so one that arrived meanwhile stays unread.
+    const upTo = form.upTo === undefined || form.upTo === '' ? Number.MAX_SAFE_INTEGER : Number(form.upTo);
+    if (!Number.isInteger(upTo) || upTo < 0) {
+      flash(ctx, 'error', `upTo must be a message id (a non-negative integer), got ${JSON.stringify(String(form.upTo).slice(0, 50))}`);
+    } else {
+      const n = bus.ack(OPERATOR, upTo);
+      flash(ctx, 'ok', `${n} message${n === 1 ? '' : 's'} marked read`);
+    }
+    ctx.status = 303;
+    ctx.redirect('/inbox');
+  });
+
+  r.post('/inbox/:id/answer', pageErrors, page, async (ctx) => {
+    const bus = requireBus();
+    const id = idOf(ctx, 'message');
+    const q = bus.get(id);
+    if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
+    const form = await readJson(ctx);
+    try {
+      if (!answerable(q)) throw new HyperhiveError('bad_request', `message #${id} is from ${q.from}, which reads no answers`);
+      const rec = c.agents.get(q.from);
+      if (!rec || rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${q.from} ${rec ? 'was destroyed (kept)' : 'no longer exists'}: nobody to answer`);
+      if (typeof form.body !== 'string' || !form.body.trim()) throw new HyperhiveError('bad_request', 'the answer is empty: write a message');
+      // Same text and kind as POST /api/inbox/:id/answer, so the sender cannot tell the two apart.
+      bus.send({ from: OPERATOR, to: q.from, kind: 'answer', body: `(answer to your message #${id}) ${form.body}` });
+      bus.ack(OPERATOR, id);
+      flash(ctx, 'ok', `answer sent to ${q.from}`);
+    } catch (e) {
+      if (!isHyperhiveError(e)) throw e;
+      flash(ctx, 'error', `Answer refused: ${e.message}`);
+    }
+    ctx.status = 303;
+    ctx.redirect(`/inbox#msg-${id}`);
   });
 
   // ---- approval page --------------------------------------------------------------------------
