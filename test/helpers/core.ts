@@ -73,3 +73,19 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A fresh server with one active agent; servers started here are closed by `closeAll`. */
+export function serverPool(): { fresh(name?: string): Promise<{ s: TestServer; repo: string }>; track(s: TestServer): TestServer; closeAll(): Promise<void> } {
+  const servers: TestServer[] = [];
+  return {
+    async fresh(name = 'worker') {
+      const s = await startServer();
+      servers.push(s);
+      const r = await s.api('POST', '/api/agents', { name });
+      if (r.status !== 201) throw new Error(`create failed: ${JSON.stringify(r.body)}`);
+      return { s, repo: path.join(s.state, 'repos', `${name}.git`) };
+    },
+    track(s) { servers.push(s); return s; },
+    async closeAll() { await Promise.all(servers.map((s) => s.close())); },
+  };
+}

@@ -1,18 +1,12 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, pushByPath, refOf, waitFor, gitc, type TestServer } from '../helpers/core.ts';
+import { startServer, pushByPath, refOf, waitFor, gitc, serverPool, type TestServer } from '../helpers/core.ts';
 
-const servers: TestServer[] = [];
-test.after.always(async () => { await Promise.all(servers.map((s) => s.close())); });
-
-async function fresh(name = 'worker'): Promise<{ s: TestServer; repo: string }> {
-  const s = await startServer();
-  servers.push(s);
-  const r = await s.api('POST', '/api/agents', { name });
-  if (r.status !== 201) throw new Error(`create failed: ${JSON.stringify(r.body)}`);
-  return { s, repo: path.join(s.state, 'repos', `${name}.git`) };
-}
+const pool = serverPool();
+const servers = { push: (s: TestServer): TestServer => pool.track(s) };
+const fresh = pool.fresh;
+test.after.always(() => pool.closeAll());
 const agent = async (s: TestServer, name: string) => (await s.api('GET', `/api/agents/${name}`)).body as any;
 const cond = (a: any, type: string) => a.conditions.find((c: any) => c.type === type);
 const openReqs = async (s: TestServer, name: string) => (await s.api('GET', `/api/approvals?agent=${name}&status=pending,diverged`)).body as any[];
