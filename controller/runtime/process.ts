@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkoutRevision } from './checkout.ts';
-import { prepareAgentClone } from '../../repos/agent-clone.ts';
+import { setupClone, gitRemoteUrl } from '../../repos/agent-clone.ts';
+import { identityFor } from '../../repos/identity.ts';
 import { noneStatus, type AgentSpec, type Runtime, type RuntimeStatus } from './types.ts';
 
 interface Entry {
@@ -53,17 +54,18 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
     if (prev) await this.halt(prev);
     await checkoutRevision(spec.repo, revision, spec.configDir);
     fs.mkdirSync(spec.stateDir, { recursive: true });
-    if (spec.prepareClone) {
-      // The agent commits with plain git: a clone whose origin is the controller, token read at use time.
-      await prepareAgentClone({ url: spec.controllerUrl, agent: spec.name, tokenFile: spec.tokenFile, stateDir: spec.stateDir })
-        .catch((e) => this.emit('event', { agent: spec.name, type: 'applied', revision, message: `working clone not prepared: ${(e as Error).message}` }));
-    }
     const e: Entry = prev ?? { spec, revision, child: null, status: noneStatus(false, NOTE), backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null };
     e.spec = spec; e.revision = revision; e.stopping = false; e.backoffMs = this.o.minBackoffMs;
     e.status = { ...e.status, state: 'starting', revision };
     this.entries.set(spec.name, e);
     this.launch(e);
     this.emit('event', { agent: spec.name, type: 'applied', revision, message: `applied ${revision.slice(0, 7)}` });
+    if (spec.prepareClone && !fs.existsSync(path.join(spec.stateDir, 'repo', '.git'))) {
+      // The agent commits with plain git: a clone whose origin is the controller, token read at use
+      // time. Made once, beside the start (a clone must not slow every apply); the agent pulls itself.
+      void prepareCloneAtomically(spec)
+        .catch((err) => this.emit('event', { agent: spec.name, type: 'applied', revision, message: `working clone not prepared: ${(err as Error).message}` }));
+    }
   }
 
   private launch(e: Entry): void {
@@ -169,4 +171,17 @@ async function killStale(spec: AgentSpec): Promise<void> {
   }
   if (fs.existsSync(`/proc/${rec.pid}`)) killGroup(rec.pid, 'SIGKILL');
   fs.rmSync(pidFile(spec), { force: true });
+}
+
+/** Builds the clone beside its place and renames it in, so the agent never sees a half-configured one. */
+async function prepareCloneAtomically(spec: AgentSpec): Promise<void> {
+  const dir = path.join(spec.stateDir, 'repo');
+  const tmp = path.join(spec.stateDir, `.repo-tmp-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try {
+    await setupClone({ dir: tmp, remote: gitRemoteUrl(spec.controllerUrl, spec.name), username: spec.name, tokenFile: path.resolve(spec.tokenFile), identity: identityFor(spec.name) });
+    if (!fs.existsSync(dir)) fs.renameSync(tmp, dir);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
