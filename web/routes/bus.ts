@@ -29,6 +29,22 @@ function bodyText(v: unknown): string {
 }
 
 /**
+ * Answers message #id of the operator's inbox: the answer goes to its sender (kind `answer`), and the
+ * inbox is read up to it. The API and the inbox page both answer through this one function.
+ */
+export function answerOperatorMessage(c: Controller, bus: Bus, id: number, text: string) {
+  const q = bus.get(id);
+  if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
+  if (q.from === 'system' || q.from === OPERATOR) throw new HyperhiveError('bad_request', `message #${id} is from ${q.from}, which reads no answers`);
+  const rec = c.agents.get(q.from);
+  if (!rec || rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${q.from} ${rec ? 'was destroyed (kept)' : 'no longer exists'}: nobody to answer`);
+  if (typeof text !== 'string' || !text.trim()) throw new HyperhiveError('bad_request', 'the answer is empty: write a message');
+  const answer = bus.send({ from: OPERATOR, to: q.from, kind: 'answer', body: `(answer to your message #${id}) ${text}` });
+  bus.ack(OPERATOR, id);
+  return answer;
+}
+
+/**
  * Operator routes of the bus: the operator's inbox, answering a question, messaging an agent, and
  * inbox depths for the dashboard. All operator-only (bearer token, or the UI session with CSRF).
  */
@@ -65,14 +81,7 @@ export function busRouter(o: BusRoutesOptions): Router {
   r.post('/inbox/:id/answer', op, async (ctx) => {
     const id = Number(ctx.params.id);
     if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `message id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
-    const q = bus.get(id);
-    if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
-    if (q.from === 'system' || q.from === OPERATOR) throw new HyperhiveError('bad_request', `message #${id} is from ${q.from}, which reads no answers`);
-    const rec = c.agents.get(q.from);
-    if (!rec || rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${q.from} ${rec ? 'was destroyed (kept)' : 'no longer exists'}: nobody to answer`);
-    const text = bodyText((await readJson(ctx)).body);
-    const answer = bus.send({ from: OPERATOR, to: q.from, kind: 'answer', body: `(answer to your message #${id}) ${text}` });
-    bus.ack(OPERATOR, id);
+    const answer = answerOperatorMessage(c, bus, id, bodyText((await readJson(ctx)).body));
     ctx.status = 201;
     ctx.body = answer;
   });

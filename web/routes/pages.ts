@@ -16,7 +16,8 @@ import type { ApprovalRow, RevisionInfo } from '../views/components.ts';
 import { dashboardPage, type DashboardAgent, type PendingRow } from '../views/dashboard.ts';
 import { DiffRenderer, parseDiffFormat } from '../views/diff.ts';
 import { errorPage } from '../views/error.ts';
-import { answerable, inboxPage, type InboxMessage } from '../views/inbox.ts';
+import { answerOperatorMessage } from './bus.ts';
+import { inboxPage, type InboxMessage } from '../views/inbox.ts';
 import type { Flash } from '../views/layout.ts';
 import { loginPage } from '../views/login.ts';
 import { SizedLru } from '../views/lru.ts';
@@ -328,13 +329,7 @@ export function pagesRouter(o: PagesOptions): Router {
     if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
     const form = await readJson(ctx);
     try {
-      if (!answerable(q)) throw new HyperhiveError('bad_request', `message #${id} is from ${q.from}, which reads no answers`);
-      const rec = c.agents.get(q.from);
-      if (!rec || rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${q.from} ${rec ? 'was destroyed (kept)' : 'no longer exists'}: nobody to answer`);
-      if (typeof form.body !== 'string' || !form.body.trim()) throw new HyperhiveError('bad_request', 'the answer is empty: write a message');
-      // Same text and kind as POST /api/inbox/:id/answer, so the sender cannot tell the two apart.
-      bus.send({ from: OPERATOR, to: q.from, kind: 'answer', body: `(answer to your message #${id}) ${form.body}` });
-      bus.ack(OPERATOR, id);
+      answerOperatorMessage(c, bus as never, id, typeof form.body === 'string' ? form.body : '');
       flash(ctx, 'ok', `answer sent to ${q.from}`);
     } catch (e) {
       if (!isHyperhiveError(e)) throw e;
