@@ -37,6 +37,8 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
   readonly isolated = false;
   private entries = new Map<string, Entry>();
   private o: Required<ProcessRuntimeOptions>;
+  /** Agent processes in /proc when this runtime first looked, by agent and state dir: what a killed controller left. */
+  private orphans: Map<string, number[]> | null = null;
 
   constructor(opts: ProcessRuntimeOptions = {}) {
     super();
@@ -50,7 +52,14 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
 
   async apply(spec: AgentSpec, revision: string): Promise<void> {
     const prev = this.entries.get(spec.name);
-    if (!prev) await killStale(spec);
+    if (!prev) {
+      // Scanned once, before this runtime starts anything, so none of its own processes are in it.
+      this.orphans ??= scanAgentProcesses();
+      const key = orphanKey(spec.name, spec.stateDir);
+      const found = this.orphans.get(key) ?? [];
+      this.orphans.delete(key);
+      await killStale(spec, found);
+    }
     if (prev) await this.halt(prev);
     await checkoutRevision(spec.repo, revision, spec.configDir);
     fs.mkdirSync(spec.stateDir, { recursive: true });
@@ -153,23 +162,54 @@ function writePid(spec: AgentSpec, pid: number | null, revision: string): void {
   } catch { /* the agent dir may be gone (purge) */ }
 }
 
+const orphanKey = (name: string, stateDir: string): string => `${name}\0${path.resolve(stateDir)}`;
+
+function environOf(pid: number): Map<string, string> | null {
+  let raw: string;
+  try { raw = fs.readFileSync(`/proc/${pid}/environ`, 'utf8'); } catch { return null; }
+  const vars = new Map<string, string>();
+  for (const kv of raw.split('\0')) { const i = kv.indexOf('='); if (i > 0) vars.set(kv.slice(0, i), kv.slice(i + 1)); }
+  return vars;
+}
+
+/** Every process whose environment names an agent (HYPERHIVE_AGENT and its HYPERHIVE_STATE_DIR), by orphanKey. */
+function scanAgentProcesses(): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  let pids: string[] = [];
+  try { pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return found; }
+  for (const p of pids) {
+    const pid = Number(p);
+    if (pid === process.pid) continue;
+    const env = environOf(pid);
+    const name = env?.get('HYPERHIVE_AGENT'); const dir = env?.get('HYPERHIVE_STATE_DIR');
+    if (!name || !dir) continue;
+    const k = orphanKey(name, dir);
+    found.set(k, [...(found.get(k) ?? []), pid]);
+  }
+  return found;
+}
+
+/** Gone, or a zombie: it has exited and only waits for its new parent to reap it. */
+function exited(pid: number): boolean {
+  try { return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return true; }
+}
+
 /**
  * A controller killed with SIGKILL leaves its agents running; the next one kills them before starting
- * its own, checking /proc that the pid still belongs to that agent (pids are reused).
+ * its own, checking /proc that each pid still belongs to that agent (pids are reused). The pid file
+ * alone misses a child forked just before the kill and not yet recorded, hence the scan's `orphans`.
  */
-async function killStale(spec: AgentSpec): Promise<void> {
-  let rec: { pid: number } | null = null;
-  try { rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')); } catch { return; }
-  if (!rec?.pid) return;
-  let environ = '';
-  try { environ = fs.readFileSync(`/proc/${rec.pid}/environ`, 'utf8'); } catch { fs.rmSync(pidFile(spec), { force: true }); return; }
-  if (!environ.split('\0').includes(`HYPERHIVE_AGENT=${spec.name}`)) { fs.rmSync(pidFile(spec), { force: true }); return; }
-  killGroup(rec.pid, 'SIGTERM');
-  for (let i = 0; i < 50; i++) {
-    if (!fs.existsSync(`/proc/${rec.pid}`)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (fs.existsSync(`/proc/${rec.pid}`)) killGroup(rec.pid, 'SIGKILL');
+async function killStale(spec: AgentSpec, orphans: number[]): Promise<void> {
+  const pids = new Set(orphans);
+  try { const rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')) as { pid?: number }; if (rec?.pid) pids.add(rec.pid); } catch { /* none or torn */ }
+  const stateDir = path.resolve(spec.stateDir);
+  const mine = [...pids].filter((pid) => {
+    const env = environOf(pid);
+    return env?.get('HYPERHIVE_AGENT') === spec.name && (!env.has('HYPERHIVE_STATE_DIR') || path.resolve(env.get('HYPERHIVE_STATE_DIR')!) === stateDir);
+  });
+  for (const pid of mine) killGroup(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && mine.some((pid) => !exited(pid)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of mine) if (!exited(pid)) killGroup(pid, 'SIGKILL');
   fs.rmSync(pidFile(spec), { force: true });
 }
 
