@@ -1,4 +1,5 @@
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pushByPath, refOf, tmpDir, waitFor } from '../helpers/core.ts';
@@ -50,6 +51,44 @@ test.serial('a stale applied.lock left by a git killed with the server does not 
   t.is(exit.code, 0);
   await waitFor(() => agentProcesses(state).length === 0, 'no agent process left after SIGTERM', 15_000);
   fs.rmSync(state, { recursive: true, force: true });
+});
+
+// Found by the rounds below: a SIGKILL while the server was inside spawn() (forked, pid not yet in
+// runtime.pid) left an agent process that the next server never killed: two processes for one agent.
+test.serial('an agent process a killed server started but did not record is killed on restart; another state dir\'s is not', async (t) => {
+  t.timeout(180_000);
+  const state = tmpDir('hh-crash-orphan-');
+  const other = tmpDir('hh-crash-other-');
+  const port = await freePort();
+  let s: CliServer = spawnCli(state, port, AGENT_ENV);
+  const strays: number[] = [];
+  t.teardown(async () => { await s.kill9(); killAgentProcesses(state); for (const p of strays) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } });
+  await waitHealthy(s);
+  const token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
+  const api = (method: string, route: string, body?: unknown) => httpJson(s.url, method, route, { token, body });
+  t.is((await api('POST', '/api/agents', { name: 'alpha' })).status, 201);
+  await waitFor(async () => (await api('GET', '/api/agents/alpha')).body.runtime.state === 'running', 'alpha running');
+  await s.kill9();
+  // What the killed server's fork left: the agent's environment, in no pid file. And the same agent name under another state dir.
+  const stray = (stateDir: string) => {
+    const c = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore', env: { ...process.env, HYPERHIVE_AGENT: 'alpha', HYPERHIVE_STATE_DIR: stateDir } });
+    c.unref();
+    strays.push(c.pid!);
+    return c.pid!;
+  };
+  const unrecorded = stray(path.join(state, 'agents', 'alpha', 'state'));
+  const foreign = stray(path.join(other, 'agents', 'alpha', 'state'));
+  t.is(agentProcesses(state).filter((p) => p.agent === 'alpha').length, 2, 'the old agent and the unrecorded one');
+  s = spawnCli(state, port, AGENT_ENV);
+  await waitHealthy(s);
+  const a = await waitFor(async () => { const v = (await api('GET', '/api/agents/alpha')).body; return v.runtime.state === 'running' && v.runtime.pid && v; }, 'alpha running again', 60_000);
+  await waitFor(() => { const ps = agentProcesses(state).map((p) => p.pid); return ps.length === 1 && ps[0] === a.runtime.pid; }, 'only the new agent process left', 30_000);
+  t.false(agentProcesses(state).some((p) => p.pid === unrecorded));
+  t.true(fs.existsSync(`/proc/${foreign}`), 'a process of another state dir is not touched');
+  t.is((await s.term()).code, 0);
+  await waitFor(() => agentProcesses(state).length === 0, 'no agent process left after SIGTERM', 15_000);
+  fs.rmSync(state, { recursive: true, force: true });
+  fs.rmSync(other, { recursive: true, force: true });
 });
 
 for (let i = 0; i < ROUNDS; i++) {
