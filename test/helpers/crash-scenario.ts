@@ -158,7 +158,8 @@ export async function runCrashRound(o: CrashRoundOptions): Promise<CrashRoundSta
     while (stats.kills < o.kills) {
       const stepsStart = Date.now();
       // 'startup' kills the restarted server again mid-recovery: the costliest part of recovery to get right, and the cheapest kill.
-      const scenario = pick(['propose', 'propose', 'approve', 'approve', 'cycle', 'cycle', 'supersede', 'startup', 'startup'] as const);
+      const lastChance = stats.kills === o.kills - 1 && stats.approvalsSent === 0;
+      const scenario = lastChance ? 'cycle' : pick(['propose', 'propose', 'approve', 'approve', 'cycle', 'cycle', 'supersede', 'startup', 'startup'] as const);
       const d = delay();
       switch (scenario) {
         case 'propose': {
