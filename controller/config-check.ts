@@ -7,16 +7,25 @@ import type { HyperhiveJson } from './surface/index.ts';
 
 export interface ConfigCheck { ok: boolean; error: string | null; warnings: string[]; surface: HyperhiveJson | null }
 
-const cache = new Map<string, ConfigCheck>();
+// In-flight evaluations are shared: the check right after a raise and an approve close behind it
+// must not run Nix twice.
+const cache = new Map<string, Promise<ConfigCheck>>();
 
 /**
  * Evaluates a config revision the way the harness will (agent.nix's `hyperhive` set, or hyperhive.json
  * where Nix is absent) in a scratch checkout. Commits are immutable, so results are cached by SHA.
  */
-export async function checkConfigRevision(repo: string, revision: string): Promise<ConfigCheck> {
+export function checkConfigRevision(repo: string, revision: string): Promise<ConfigCheck> {
   const key = `${repo}\0${revision}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  if (cache.size > 5000) cache.clear();
+  const p = evaluate(repo, revision);
+  cache.set(key, p);
+  return p;
+}
+
+async function evaluate(repo: string, revision: string): Promise<ConfigCheck> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hh-check-'));
   const target = path.join(dir, 'config');
   let result: ConfigCheck;
@@ -29,7 +38,5 @@ export async function checkConfigRevision(repo: string, revision: string): Promi
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
-  if (cache.size > 5000) cache.clear();
-  cache.set(key, result);
   return result;
 }
