@@ -131,8 +131,10 @@ export class Reconciler extends EventEmitter {
     let approvedUnapplied: Observed['approvedUnapplied'] = null;
     if (refs.applied && refs.proposed) {
       try {
-        trees = { applied: await this.tree(repo, refs.applied), proposed: await this.tree(repo, refs.proposed) };
-        proposedDescends = await this.ancestor(repo, refs.applied, refs.proposed);
+        // Independent git reads run side by side: each is a process start.
+        const [ta, tp, desc] = await Promise.all([this.tree(repo, refs.applied), this.tree(repo, refs.proposed), this.ancestor(repo, refs.applied, refs.proposed)]);
+        trees = { applied: ta, proposed: tp };
+        proposedDescends = desc;
         const au = this.d.approvals.approvedUnapplied(name, refs.applied);
         if (au?.head) approvedUnapplied = { id: au.id, head: au.head, headDescends: await this.ancestor(repo, refs.applied, au.head).catch(() => false) };
       } catch (e) {
@@ -237,8 +239,8 @@ export class Reconciler extends EventEmitter {
         return;
       }
       case 'raise': {
-        const paths = await changedPaths(repo, a.base, a.head);
-        const hash = patchHash(await patch(repo, a.base, a.head));
+        const [paths, patchText] = await Promise.all([changedPaths(repo, a.base, a.head), patch(repo, a.base, a.head)]);
+        const hash = patchHash(patchText);
         const proposer = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', a.head) ?? 'unknown';
         const added = paths.reduce((n, p) => n + p.additions, 0);
         const deleted = paths.reduce((n, p) => n + p.deletions, 0);
