@@ -66,8 +66,30 @@ export interface CliServer {
   term(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+// A detached server and its agents outlive this process if it dies (ava SIGTERMs a worker that timed
+// out, an uncaught error exits it): whatever runs then is killed here, synchronously.
+const liveServers = new Set<number>();
+const usedStates = new Set<string>();
+let reaperInstalled = false;
+function reapAll(): void {
+  for (const pid of liveServers) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+  liveServers.clear();
+  for (const state of usedStates) killAgentProcesses(state);
+}
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  process.once('exit', reapAll);
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    const onSignal = () => { reapAll(); process.removeListener(sig, onSignal); process.kill(process.pid, sig); };
+    process.once(sig, onSignal);
+  }
+}
+
 /** Starts the real CLI (`hyperhive serve`) as a process group leader; returns at once, before it is healthy. */
 export function spawnCli(state: string, port: number, env: Record<string, string> = {}): CliServer {
+  installReaper();
+  usedStates.add(path.resolve(state));
   const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--state', state, '--listen', `127.0.0.1:${port}`, '--runtime', 'process', '--systemd', 'off'], {
     cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HYPERHIVE_LOG_STDERR: '0', ...env },
@@ -76,10 +98,11 @@ export function spawnCli(state: string, port: number, env: Record<string, string
   const keep = (c: Buffer) => { out = (out + c.toString('utf8')).slice(-4096); };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
   const pid = child.pid!;
+  liveServers.add(pid);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => { liveServers.delete(pid); resolve({ code, signal }); });
+  });
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     pid, url: `http://127.0.0.1:${port}`, exited,
