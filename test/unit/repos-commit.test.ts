@@ -9,18 +9,12 @@ import { commitFiles, commitTree } from '../../repos/commit.ts';
 import { readFileAt, listTree, commitInfo, logRange } from '../../repos/read.ts';
 import { git } from '../../repos/git.ts';
 import { identityFor } from '../../repos/identity.ts';
+import { repoFixture } from '../helpers/repos.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const dirs: string[] = [];
-test.after.always(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
-
-async function make() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-repos-commit-'));
-  dirs.push(dir);
-  const repo = path.join(dir, 'a.git');
-  const roots = await createRepo(repo, { agent: 'a', templatesDir: path.join(ROOT, 'templates'), eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT });
-  return { dir, repo, roots };
-}
+const fixture = repoFixture('commit');
+test.after.always(() => fixture.cleanup());
+const make = fixture.make;
 const alice = identityFor('alice');
 
 test('commitFiles adds, modifies, deletes and nests in one commit on top of expectedOld', async (t) => {
@@ -76,7 +70,7 @@ test('commitFiles keeps the executable bit of a rewritten file', async (t) => {
   const { repo, roots } = await make();
   // give a file mode 100755 with plumbing, then rewrite it through commitFiles
   const idx = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hh-idx-')), 'index');
-  dirs.push(path.dirname(idx));
+  t.teardown(() => fs.rmSync(path.dirname(idx), { recursive: true, force: true }));
   const env = { GIT_INDEX_FILE: idx };
   await git(['read-tree', roots.config], { repo, env });
   const blob = (await git(['hash-object', '-w', '--stdin'], { repo, input: '#!/bin/sh\n' })).stdout.toString().trim();

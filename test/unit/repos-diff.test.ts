@@ -8,18 +8,12 @@ import { commitFiles } from '../../repos/commit.ts';
 import { changedPaths, patch, patchHash } from '../../repos/diff.ts';
 import { readFileAt } from '../../repos/read.ts';
 import { identityFor } from '../../repos/identity.ts';
+import { repoFixture } from '../helpers/repos.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const dirs: string[] = [];
-test.after.always(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
-
-async function make() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-repos-diff-'));
-  dirs.push(dir);
-  const repo = path.join(dir, 'a.git');
-  const roots = await createRepo(repo, { agent: 'a', templatesDir: path.join(ROOT, 'templates'), eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT });
-  return { repo, roots };
-}
+const fixture = repoFixture('diff');
+test.after.always(() => fixture.cleanup());
+const make = fixture.make;
 const alice = identityFor('alice');
 const prompt = fs.readFileSync(path.join(ROOT, 'templates', 'agent', 'prompt.md'));
 

@@ -7,18 +7,12 @@ import { createRepo } from '../../repos/store.ts';
 import { commitFiles } from '../../repos/commit.ts';
 import { readFileAt, listTree, commitInfo, logRange } from '../../repos/read.ts';
 import { identityFor } from '../../repos/identity.ts';
+import { repoFixture } from '../helpers/repos.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const dirs: string[] = [];
-test.after.always(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
-
-async function make() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-repos-read-'));
-  dirs.push(dir);
-  const repo = path.join(dir, 'a.git');
-  const roots = await createRepo(repo, { agent: 'a', templatesDir: path.join(ROOT, 'templates'), eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT });
-  return { repo, roots };
-}
+const fixture = repoFixture('read');
+test.after.always(() => fixture.cleanup());
+const make = fixture.make;
 
 test('readFileAt: content at a rev, null for a missing path, a directory or an unknown rev', async (t) => {
   const { repo, roots } = await make();

@@ -8,16 +8,14 @@ import { readRefs, readRef, casRef, isAncestor, treeOf, commitExists, resolveRev
 import { commitFiles } from '../../repos/commit.ts';
 import { git } from '../../repos/git.ts';
 import { identityFor } from '../../repos/identity.ts';
+import { repoFixture } from '../helpers/repos.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const dirs: string[] = [];
-test.after.always(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+const fixture = repoFixture('refs');
+test.after.always(() => fixture.cleanup());
 
 async function make() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-repos-refs-'));
-  dirs.push(dir);
-  const repo = path.join(dir, 'a.git');
-  const roots = await createRepo(repo, { agent: 'a', templatesDir: path.join(ROOT, 'templates'), eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT });
+  const { dir, repo, roots } = await fixture.make();
   const next = await commitFiles(repo, { branch: 'proposed', files: { 'x.txt': 'x\n' }, message: 'add x', author: identityFor('a'), expectedOld: roots.config });
   return { dir, repo, roots, next };
 }
