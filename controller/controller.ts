@@ -59,6 +59,8 @@ export interface ControllerOptions {
   agentClone?: boolean;
   /** Evaluates a config revision before it may be approved (the harness issue plugs Nix in here). */
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
+  /** The largest file a push may bring (baked into every repo's hooks; default 50 MB). */
+  maxFileBytes?: number;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -145,7 +147,7 @@ export class Controller extends EventEmitter {
   }
 
   private hookOpts(name: string) {
-    return { agent: name, eventsFile: this.paths.refEvents, projectRoot: PROJECT_ROOT };
+    return { agent: name, eventsFile: this.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: this.o.maxFileBytes };
   }
 
   private loadAgentToken(name: string): void {

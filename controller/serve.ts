@@ -10,6 +10,7 @@ import { ProcessRuntime } from './runtime/process.ts';
 import type { Runtime } from './runtime/types.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
 import { HyperhiveError } from './errors.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../repos/receive.ts';
 import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
@@ -46,6 +47,19 @@ export interface ServeOptions {
   stats?: StatsServiceOptions;
   /** How long acked bus messages are kept (default: the bus's, 7 days). */
   busRetentionMs?: number;
+  /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
+  maxFileBytes?: number;
+}
+
+/** $HYPERHIVE_MAX_FILE_BYTES as a byte count; a value that is not one stops the start with its name. */
+export function maxFileBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HYPERHIVE_MAX_FILE_BYTES;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_FILE_BYTES;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new HyperhiveError('bad_request', `HYPERHIVE_MAX_FILE_BYTES must be a positive whole number of bytes, got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 export interface Served {
@@ -78,6 +92,7 @@ const isLoopback = (host: string): boolean => host === 'localhost' || host === '
 export async function serve(o: ServeOptions): Promise<Served> {
   const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const { host, port } = parseListen(o.listen);
+  const maxFileBytes = o.maxFileBytes ?? maxFileBytesFromEnv();
   if (o.runtime !== 'process') throw new HyperhiveError('bad_request', `runtime ${JSON.stringify(o.runtime)} is not available in this build yet: use --runtime process`);
   const paths = statePaths(o.state);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
@@ -92,14 +107,14 @@ export async function serve(o: ServeOptions): Promise<Served> {
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
-    agentClone: o.agentClone,
+    agentClone: o.agentClone, maxFileBytes,
   });
   const gitHttp = createGitHttpHandler({
     reposDir: paths.repos,
     authenticate: (h) => controller.tokens.authenticate(tokenFromAuthorization(h)),
     agentExists: (n) => { const a = controller.agents.get(n); return !!a && a.state !== 'kept'; },
     // The hooks run inside git-receive-pack: they reach back to say what the push raised.
-    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken }),
+    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken, HYPERHIVE_MAX_FILE_BYTES: String(maxFileBytes) }),
     log: (m) => controller.log.warn(null, 'git-http', m),
   });
   // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.

@@ -6,8 +6,9 @@ import { HyperhiveError } from '../controller/errors.ts';
 import { git } from './git.ts';
 import type { GitIdentity } from './identity.ts';
 import { checkIdentity } from './commit.ts';
+import { DEFAULT_MAX_FILE_BYTES } from './receive.ts';
 
-export interface CreateRepoOptions { agent: string; templatesDir: string; eventsFile: string; author: GitIdentity; projectRoot: string }
+export interface CreateRepoOptions { agent: string; templatesDir: string; eventsFile: string; author: GitIdentity; projectRoot: string; maxFileBytes?: number }
 
 const HOOKS_DIR = fileURLToPath(new URL('./hooks/', import.meta.url));
 
@@ -100,7 +101,9 @@ export async function createRepo(repo: string, opts: CreateRepoOptions): Promise
 const UNSAFE = /['"\\`$\n\r\0]/;
 
 /** Copies every hook of repos/hooks/ into the repo with its placeholders filled in. Safe to run again. */
-export async function installHooks(repo: string, opts: { agent: string; eventsFile: string; projectRoot: string }): Promise<void> {
+export async function installHooks(repo: string, opts: { agent: string; eventsFile: string; projectRoot: string; maxFileBytes?: number }): Promise<void> {
+  const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1) throw new HyperhiveError('bad_request', `installHooks: maxFileBytes must be a positive integer, got ${JSON.stringify(opts.maxFileBytes)}`);
   for (const [k, v] of Object.entries({ agent: opts.agent, eventsFile: opts.eventsFile, projectRoot: opts.projectRoot })) {
     if (typeof v !== 'string' || v === '' || UNSAFE.test(v)) {
       throw new HyperhiveError('bad_request', `installHooks: ${k} must be a non-empty string without quotes, backslashes, $, backticks or newlines: ${JSON.stringify(v)}`);
@@ -113,11 +116,24 @@ export async function installHooks(repo: string, opts: { agent: string; eventsFi
     const text = (await fs.readFile(path.join(HOOKS_DIR, e.name), 'utf8'))
       .replaceAll('@@AGENT@@', opts.agent)
       .replaceAll('@@EVENTS_FILE@@', opts.eventsFile)
-      .replaceAll('@@PROJECT_ROOT@@', opts.projectRoot);
+      .replaceAll('@@PROJECT_ROOT@@', opts.projectRoot)
+      .replaceAll('@@MAX_FILE_BYTES@@', String(maxFileBytes));
     // Written aside and renamed so a git running the hook right now never sees half a script.
     const tmp = path.join(dest, `.${e.name}.tmp-${randomBytes(4).toString('hex')}`);
     await fs.writeFile(tmp, text, { mode: 0o755 });
     await fs.chmod(tmp, 0o755);
     await fs.rename(tmp, path.join(dest, e.name));
   }
+  await disableAutoGc(repo);
+}
+
+/**
+ * A push runs `git gc --auto` after its hooks, which the pusher waits for; the controller runs it
+ * instead, off the push's path (repos/maintenance.ts). Reads the config file first: a spawn per repo
+ * at every start adds up with hundreds of agents.
+ */
+async function disableAutoGc(repo: string): Promise<void> {
+  const text = await fs.readFile(path.join(repo, 'config'), 'utf8').catch(() => '');
+  if (/^\s*autogc\s*=\s*false\s*$/m.test(text)) return;
+  await git(['config', 'receive.autogc', 'false'], { repo });
 }
