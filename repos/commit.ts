@@ -5,6 +5,7 @@ import { HyperhiveError } from '../controller/errors.ts';
 import { git, isFullSha } from './git.ts';
 import type { GitIdentity } from './identity.ts';
 import { casRef, checkBranch, type Branch } from './refs.ts';
+import { removeLockIfStale } from '../controller/reconciler/stale-locks.ts';
 
 export interface CommitFilesOptions { branch: Branch; files: Record<string, string | Buffer | null>; message: string; author: GitIdentity; expectedOld: string; pusher?: string }
 
@@ -30,6 +31,35 @@ export function checkRepoPath(p: string): void {
 
 function checkMessage(message: string): void {
   if (typeof message !== 'string' || message.trim() === '') throw new HyperhiveError('bad_request', 'commit message is empty');
+}
+
+/** The lock file git names in `err` when it refused to move `branch` because that lock exists (only locks this branch's update takes). */
+function lockInTheWay(repo: string, branch: Branch, err: unknown): string | null {
+  if (!(err instanceof HyperhiveError) || err.code !== 'git_failed') return null;
+  const m = /Unable to create '([^']+\.lock)': File exists/.exec(String(err.data.stderr ?? ''));
+  if (!m) return null;
+  const file = path.resolve(repo, m[1]);
+  const allowed = [path.resolve(repo, 'refs', 'heads', `${branch}.lock`), path.resolve(repo, 'packed-refs.lock')];
+  return allowed.includes(file) ? file : null;
+}
+
+/**
+ * casRef, past a lock left by a git process killed mid-update (the controller SIGKILLed inside one of its
+ * own commits): such a lock would fail every later update of the branch. A stale lock is removed once
+ * and the update retried; a young one is an update in progress and is left alone.
+ */
+async function moveBranch(repo: string, branch: Branch, next: string, expectedOld: string, pusher: string | undefined): Promise<void> {
+  try {
+    await casRef(repo, branch, next, expectedOld, { pusher });
+    return;
+  } catch (e) {
+    const lock = lockInTheWay(repo, branch, e);
+    if (!lock) throw e;
+    if (removeLockIfStale(lock) === 'young') {
+      throw new HyperhiveError('conflict', `cannot move refs/heads/${branch}: ${lock} exists, another update of the branch is in progress; try again`, { branch, lock });
+    }
+  }
+  await casRef(repo, branch, next, expectedOld, { pusher });
 }
 
 async function createCommit(repo: string, tree: string, parents: string[], message: string, author: GitIdentity): Promise<string> {
@@ -120,7 +150,7 @@ export async function commitFiles(repo: string, opts: CommitFilesOptions): Promi
     }
     const tree = wt.stdout.toString('utf8').trim();
     const sha = await createCommit(repo, tree, [opts.expectedOld], opts.message, opts.author);
-    await casRef(repo, opts.branch, sha, opts.expectedOld, { pusher: opts.pusher });
+    await moveBranch(repo, opts.branch, sha, opts.expectedOld, opts.pusher);
     return sha;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -138,6 +168,6 @@ export async function commitTree(repo: string, opts: { branch: Branch; tree: str
   const t = await git(['cat-file', '-t', opts.tree], { repo, allowFail: true });
   if (t.code !== 0 || t.stdout.toString('utf8').trim() !== 'tree') throw new HyperhiveError('not_found', `no such tree: ${opts.tree}`, { tree: opts.tree });
   const sha = await createCommit(repo, opts.tree, opts.parents, opts.message, opts.author);
-  await casRef(repo, opts.branch, sha, opts.expectedOld, { pusher: opts.pusher });
+  await moveBranch(repo, opts.branch, sha, opts.expectedOld, opts.pusher);
   return sha;
 }

@@ -106,3 +106,47 @@ test('commitFiles validates identity, message and expectedOld', async (t) => {
   t.is((await t.throwsAsync(commitFiles(repo, { ...base, files: {} })) as any).code, 'bad_request');
   t.is(await readRef(repo, 'proposed'), roots.config);
 });
+
+const setLock = (file: string, ageMs: number): void => {
+  fs.writeFileSync(file, '');
+  const s = (Date.now() - ageMs) / 1000;
+  fs.utimesSync(file, s, s);
+};
+
+test('commitFiles and commitTree get past a stale branch lock left by a killed git: removed once, then the CAS', async (t) => {
+  const { repo, roots } = await make();
+  const lock = path.join(repo, 'refs', 'heads', 'live.lock');
+  setLock(lock, 120_000);
+  const sha = await commitFiles(repo, { branch: 'live', files: { model: 'opus\n' }, message: 'Set model', author: alice, expectedOld: roots.live, pusher: 'alice' });
+  t.is(await readRef(repo, 'live'), sha);
+  t.false(fs.existsSync(lock));
+  const plock = path.join(repo, 'refs', 'heads', 'proposed.lock');
+  setLock(plock, 31_000);
+  const rv = await commitTree(repo, { branch: 'proposed', tree: await treeOf(repo, roots.config), parents: [roots.config], message: 'revert', author: alice, expectedOld: roots.config });
+  t.is(await readRef(repo, 'proposed'), rv);
+  t.false(fs.existsSync(plock));
+  // a stale lock does not turn a moved ref into a success
+  setLock(plock, 120_000);
+  const err = await t.throwsAsync(commitFiles(repo, { branch: 'proposed', files: { 'a.txt': '1' }, message: 'm', author: alice, expectedOld: roots.config }));
+  t.is((err as any).code, 'ref_moved');
+  t.is(await readRef(repo, 'proposed'), rv);
+});
+
+test('commitFiles and commitTree refuse to touch a young branch lock: conflict naming the lock file', async (t) => {
+  const { repo, roots } = await make();
+  const lock = path.join(repo, 'refs', 'heads', 'proposed.lock');
+  setLock(lock, 0);
+  const err = await t.throwsAsync(commitFiles(repo, { branch: 'proposed', files: { 'a.txt': '1' }, message: 'm', author: alice, expectedOld: roots.config }));
+  t.is((err as any).code, 'conflict');
+  t.true(err!.message.includes(lock), err!.message);
+  t.regex(err!.message, /another update of the branch is in progress/);
+  t.true(fs.existsSync(lock), 'the lock of an update in progress stays');
+  t.is(await readRef(repo, 'proposed'), roots.config);
+  setLock(lock, 10_000);
+  const err2 = await t.throwsAsync(commitTree(repo, { branch: 'proposed', tree: await treeOf(repo, roots.config), parents: [roots.config], message: 'x', author: alice, expectedOld: roots.config }));
+  t.is((err2 as any).code, 'conflict');
+  t.true(fs.existsSync(lock));
+  fs.rmSync(lock);
+  const sha = await commitFiles(repo, { branch: 'proposed', files: { 'a.txt': '1' }, message: 'm', author: alice, expectedOld: roots.config });
+  t.is(await readRef(repo, 'proposed'), sha);
+});
