@@ -38,9 +38,11 @@ function lockInTheWay(repo: string, branch: Branch, err: unknown): string | null
   if (!(err instanceof HyperhiveError) || err.code !== 'git_failed') return null;
   const m = /Unable to create '([^']+\.lock)': File exists/.exec(String(err.data.stderr ?? ''));
   if (!m) return null;
-  const file = path.resolve(repo, m[1]);
-  const allowed = [path.resolve(repo, 'refs', 'heads', `${branch}.lock`), path.resolve(repo, 'packed-refs.lock')];
-  return allowed.includes(file) ? file : null;
+  // Matched by suffix and rebuilt from `repo`: git may print the path through a symlink resolved or not.
+  for (const rel of [`refs/heads/${branch}.lock`, 'packed-refs.lock']) {
+    if (m[1] === rel || m[1].endsWith(`/${rel}`)) return path.join(repo, rel);
+  }
+  return null;
 }
 
 /**
