@@ -2,6 +2,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { HyperhiveError } from '../controller/errors.ts';
 import { git, isFullSha, checkRev, ZERO_SHA } from './git.ts';
+import { looseIsAncestor, looseTreeOf } from './objects.ts';
 
 export type Branch = 'proposed' | 'applied' | 'live';
 export const BRANCHES: readonly Branch[] = ['proposed', 'applied', 'live'];
@@ -93,6 +94,8 @@ export async function casRef(repo: string, branch: Branch, next: string, expecte
 export async function isAncestor(repo: string, ancestor: string, descendant: string): Promise<boolean> {
   checkRev(ancestor, 'ancestor');
   checkRev(descendant, 'descendant');
+  const fast = looseIsAncestor(repo, ancestor, descendant);
+  if (fast !== null) return fast;
   const r = await git(['merge-base', '--is-ancestor', ancestor, descendant], { repo, allowFail: true });
   if (r.code === 0) return true;
   if (r.code === 1) return false;
@@ -101,6 +104,8 @@ export async function isAncestor(repo: string, ancestor: string, descendant: str
 
 export async function treeOf(repo: string, commit: string): Promise<string> {
   checkRev(commit, 'commit');
+  const fast = looseTreeOf(repo, commit);
+  if (fast) return fast;
   const r = await git(['rev-parse', '--verify', '--quiet', `${commit}^{commit}^{tree}`], { repo, allowFail: true });
   if (r.code !== 0) throw new HyperhiveError('not_found', `no such commit: ${commit}`, { commit });
   return r.stdout.toString('utf8').trim();

@@ -7,7 +7,9 @@ import type { ReconLog } from '../log.ts';
 import type { StatePaths } from '../paths.ts';
 import type { AgentSpec, Runtime, RuntimeEvent } from '../runtime/types.ts';
 import { readRefs, treeOf, isAncestor, casRef } from '../../repos/refs.ts';
-import { changedPaths, patch, patchHash } from '../../repos/diff.ts';
+import { looseObjectPath, looseTreeOf } from '../../repos/objects.ts';
+import { diffSummary, patchHash } from '../../repos/diff.ts';
+import { gcAuto } from '../../repos/maintenance.ts';
 import { plan, describe } from './plan.ts';
 import { KeyedQueue } from './queue.ts';
 import type { RefEventReader } from './ref-events.ts';
@@ -29,6 +31,8 @@ export interface ReconcilerDeps {
   backoff?: { minMs: number; maxMs: number };
   /** Evaluates a proposed config when its request is raised; a failure is shown on the request. */
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
+  /** How long after a push the repo gets `git gc --auto` (default 60 s). */
+  gcDelayMs?: number;
 }
 
 export const SANCTIONING = ['approve', 'fast-forward', 'create-applied', 'repair'];
@@ -40,7 +44,8 @@ const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'no
  */
 export class Reconciler extends EventEmitter {
   readonly queue: KeyedQueue;
-  private treeCache = new Map<string, string>();
+  private treeCache = new Map<string, { tree: string; loose: boolean }>();
+  private cacheClearedAt = 0;
   private ancestorCache = new Map<string, boolean>();
   private stopWatch: (() => void) | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
@@ -69,6 +74,8 @@ export class Reconciler extends EventEmitter {
   async stop(): Promise<void> {
     this.stopWatch?.();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const t of this.gcTimers.values()) clearTimeout(t.timer);
+    this.gcTimers.clear();
     this.queue.close();
     await this.queue.idle();
   }
@@ -78,12 +85,20 @@ export class Reconciler extends EventEmitter {
     for (const e of this.d.refEvents.read()) if (this.d.agents.get(e.agent)) this.enqueue(e.agent);
   }
 
-  /** Also drops the object caches, so corruption that appears later (a deleted object) is seen within one resync. */
+  /**
+   * Every agent once more, behind any event-driven pass. Trees and ancestry of commits are cached
+   * (objects never change), but a cached object that was loose is checked to still exist on every
+   * lookup, and the whole cache is dropped every few minutes: a deleted or damaged object is seen
+   * without a git process per agent per resync.
+   */
   resync(): void {
-    this.treeCache.clear();
-    this.ancestorCache.clear();
+    if (this.now() - this.cacheClearedAt > 5 * 60_000) {
+      this.treeCache.clear();
+      this.ancestorCache.clear();
+      this.cacheClearedAt = this.now();
+    }
     this.ingest();
-    for (const a of this.d.agents.list({ all: true })) this.enqueue(a.name);
+    for (const a of this.d.agents.list({ all: true })) this.queue.enqueue(a.name, { background: true });
   }
 
   enqueue(name: string): void { this.queue.enqueue(name); }
@@ -93,8 +108,12 @@ export class Reconciler extends EventEmitter {
 
   private async tree(repo: string, sha: string): Promise<string> {
     const k = `${repo}\0${sha}`;
-    let t = this.treeCache.get(k);
-    if (!t) { t = await treeOf(repo, sha); if (this.treeCache.size > 50_000) this.treeCache.clear(); this.treeCache.set(k, t); }
+    const c = this.treeCache.get(k);
+    if (c && (!c.loose || fs.existsSync(looseObjectPath(repo, sha)))) return c.tree;
+    const loose = looseTreeOf(repo, sha);
+    const t = loose ?? await treeOf(repo, sha);
+    if (this.treeCache.size > 50_000) this.treeCache.clear();
+    this.treeCache.set(k, { tree: t, loose: loose !== null });
     return t;
   }
 
@@ -194,6 +213,27 @@ export class Reconciler extends EventEmitter {
     this.d.log.warn(name, 'stale-lock-removed', `removed ${lock}, left by a git process killed while moving applied`);
   }
 
+  private gcTimers = new Map<string, { timer: NodeJS.Timeout; since: number }>();
+
+  /**
+   * Pushes skip `git gc --auto` (receive.autogc is off: the pusher would wait for it); the
+   * controller runs it a while after a push instead, in a quiet spell, or at the latest 10 minutes
+   * after the first push it was put off for. Concurrent pushes and reads are safe with gc (git runs
+   * it the same way after a push).
+   */
+  private scheduleGc(name: string): void {
+    const delay = this.d.gcDelayMs ?? 60_000;
+    const old = this.gcTimers.get(name);
+    if (old && this.now() - old.since > 10 * delay) return;
+    if (old) clearTimeout(old.timer);
+    const timer = setTimeout(() => {
+      this.gcTimers.delete(name);
+      gcAuto(this.d.paths.repo(name)).catch((e) => this.d.log.warn(name, 'gc-failed', `git gc --auto: ${(e as Error).message.split('\n')[0]}`));
+    }, delay);
+    timer.unref();
+    this.gcTimers.set(name, { timer, since: old?.since ?? this.now() });
+  }
+
   private async annotateConfig(name: string, id: number, repo: string, head: string): Promise<void> {
     try {
       const check = await this.d.checkConfig!(repo, head);
@@ -239,7 +279,7 @@ export class Reconciler extends EventEmitter {
         return;
       }
       case 'raise': {
-        const [paths, patchText] = await Promise.all([changedPaths(repo, a.base, a.head), patch(repo, a.base, a.head)]);
+        const { paths, patch: patchText } = await diffSummary(repo, a.base, a.head);
         const hash = patchHash(patchText);
         const proposer = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', a.head) ?? 'unknown';
         const added = paths.reduce((n, p) => n + p.additions, 0);
@@ -260,6 +300,7 @@ export class Reconciler extends EventEmitter {
         else log.info(name, 'request-raised', `request #${req.id} raised for ${short(a.base)}..${short(a.head)} by ${proposer}: ${paths.length} path(s), +${added} -${deleted}`, { approval: req.id, base: a.base, head: a.head, proposer, patchHash: hash });
         this.d.log.audit({ actor: proposer, action: a.status === 'diverged' ? 'diverged' : 'propose', agent: name, approvalId: req.id, base: a.base, head: a.head, patchHash: hash });
         this.emit('change', { agent: name, what: 'approval', id: req.id });
+        this.scheduleGc(name);
         return;
       }
       case 'apply-runtime': {

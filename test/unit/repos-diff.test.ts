@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRepo } from '../../repos/store.ts';
 import { commitFiles } from '../../repos/commit.ts';
-import { changedPaths, patch, patchHash } from '../../repos/diff.ts';
+import { changedPaths, diffSummary, patch, patchHash } from '../../repos/diff.ts';
 import { readFileAt } from '../../repos/read.ts';
 import { identityFor } from '../../repos/identity.ts';
 import { repoFixture } from '../helpers/repos.ts';
@@ -59,6 +59,27 @@ test('changedPaths and patch: rename, binary, non-UTF-8 text, modify, delete', a
   t.not(patchHash(p), patchHash(p + ' '));
   t.deepEqual(await changedPaths(repo, head, head), []);
   t.is(await patch(repo, head, head), '');
+
+  // One git process for both: the same paths, and the same patch byte for byte (so the same hash).
+  const both = await diffSummary(repo, roots.config, head);
+  t.deepEqual(both.paths, changed);
+  t.is(both.patch, p);
+  t.deepEqual(await diffSummary(repo, head, head), { paths: [], patch: '' });
+  const back = await diffSummary(repo, head, roots.config);
+  t.deepEqual(back.paths, await changedPaths(repo, head, roots.config));
+  t.is(back.patch, await patch(repo, head, roots.config));
+});
+
+test('diffSummary agrees with changedPaths and patch on names with spaces, tabs, quotes and non-ASCII', async (t) => {
+  const { repo, roots } = await make();
+  const h = await commitFiles(repo, {
+    branch: 'proposed', message: 'odd names', author: alice, expectedOld: roots.config,
+    files: { 'a b.txt': 'x\n', 'tab\there.txt': 'y\n', 'quote"d.txt': 'z\n', 'café/naïve.md': 'w\n', 'prompt.md': null },
+  });
+  const both = await diffSummary(repo, roots.config, h);
+  t.deepEqual(both.paths, await changedPaths(repo, roots.config, h));
+  t.deepEqual(both.paths.map((x) => x.path).sort(), ['a b.txt', 'café/naïve.md', 'prompt.md', 'quote"d.txt', 'tab\there.txt']);
+  t.is(both.patch, await patch(repo, roots.config, h));
 });
 
 test('changedPaths and patch handle a 10 MB file', async (t) => {

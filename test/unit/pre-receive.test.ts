@@ -1,0 +1,94 @@
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRepo } from '../../repos/store.ts';
+import { readRef } from '../../repos/refs.ts';
+import { git } from '../../repos/git.ts';
+import { identityFor } from '../../repos/identity.ts';
+
+// The pre-receive hook on pushes by path: its sh fast path (two git processes, no node) must accept
+// exactly what the full rules accept and hand everything else to them.
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dirs: string[] = [];
+test.after.always(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+const DEV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.org', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.org' };
+const LIMIT = 1000;
+
+async function make() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-pre-receive-'));
+  dirs.push(dir);
+  const repo = path.join(dir, 'repos', 'pr.git');
+  await createRepo(repo, { agent: 'pr', templatesDir: path.join(ROOT, 'templates'), eventsFile: path.join(dir, 'events', 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT, maxFileBytes: LIMIT });
+  const work = path.join(dir, 'work');
+  await git(['clone', '--quiet', '--branch', 'proposed', repo, work]);
+  const commit = async (files: Record<string, string | Buffer | null>, msg = 'change') => {
+    for (const [p, c] of Object.entries(files)) {
+      const abs = path.join(work, p);
+      if (c === null) fs.rmSync(abs);
+      else { fs.mkdirSync(path.dirname(abs), { recursive: true }); fs.writeFileSync(abs, c); }
+    }
+    await git(['add', '-A'], { cwd: work });
+    await git(['commit', '--quiet', '-m', msg], { cwd: work, env: DEV });
+    return (await git(['rev-parse', 'HEAD'], { cwd: work })).stdout.toString().trim();
+  };
+  const push = async (env: Record<string, string> = {}) => {
+    const r = await git(['push', 'origin', 'HEAD:proposed'], { cwd: work, env, allowFail: true });
+    return { ok: r.code === 0, stderr: r.stderr };
+  };
+  const reset = async () => { await git(['fetch', '--quiet', 'origin'], { cwd: work }); await git(['reset', '--quiet', '--hard', 'origin/proposed'], { cwd: work }); };
+  return { repo, work, commit, push, reset };
+}
+
+test('an ordinary change is accepted; files at the limit pass, one byte over is refused naming the limit', async (t) => {
+  const r = await make();
+  const ok = await r.commit({ 'notes/plan.txt': 'a plan\n', 'sub/agent.nix': 'not the agent config, just a file\n', 'at-limit.bin': Buffer.alloc(LIMIT, 7) });
+  const p = await r.push();
+  t.true(p.ok, p.stderr);
+  t.is(await readRef(r.repo, 'proposed'), ok);
+
+  await r.commit({ 'over.bin': Buffer.alloc(LIMIT + 1, 7) });
+  const refused = await r.push();
+  t.false(refused.ok);
+  t.regex(refused.stderr, /over\.bin/);
+  t.regex(refused.stderr, /1,?000|limit/i);
+  t.is(await readRef(r.repo, 'proposed'), ok, 'proposed did not move');
+});
+
+test('a big file added and removed again inside the pushed commits is still refused', async (t) => {
+  const r = await make();
+  const base = await readRef(r.repo, 'proposed');
+  await r.commit({ 'huge.bin': Buffer.alloc(LIMIT * 3, 1) }, 'add');
+  await r.commit({ 'huge.bin': null }, 'remove');
+  const p = await r.push();
+  t.false(p.ok);
+  t.regex(p.stderr, /huge\.bin/);
+  t.is(await readRef(r.repo, 'proposed'), base);
+});
+
+test('files with rules of their own leave the fast path: a bad agent.nix and notes.md on proposed are refused', async (t) => {
+  const r = await make();
+  const base = await readRef(r.repo, 'proposed');
+  await r.commit({ 'agent.nix': '{ this is not nix' });
+  const bad = await r.push();
+  t.false(bad.ok);
+  t.regex(bad.stderr, /agent\.nix/);
+  await r.reset();
+  await r.commit({ 'notes.md': 'notes belong on live\n' });
+  const notes = await r.push();
+  t.false(notes.ok);
+  t.regex(notes.stderr, /live/);
+  t.is(await readRef(r.repo, 'proposed'), base);
+});
+
+test('HYPERHIVE_MAX_FILE_BYTES in the environment sets the limit; a value that is not a number falls back to the installed one', async (t) => {
+  const r = await make();
+  await r.commit({ 'mid.bin': Buffer.alloc(600, 3) });
+  const lower = await r.push({ HYPERHIVE_MAX_FILE_BYTES: '500' });
+  t.false(lower.ok);
+  t.regex(lower.stderr, /mid\.bin/);
+  const junk = await r.push({ HYPERHIVE_MAX_FILE_BYTES: '5e3; rm -rf /' });
+  t.true(junk.ok, junk.stderr);
+});
