@@ -130,7 +130,7 @@ export class Controller extends EventEmitter {
     this.tokens.add(op, { kind: 'operator', name: 'operator' });
     const agents = this.agents.list({ all: true });
     for (const a of agents) if (a.state !== 'kept') this.loadAgentToken(a.name);
-    await buildHookBundle(hookBundlePath(this.paths.root)).catch((e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
+    await import('../repos/hook-bundle.ts').then((m) => m.ensureHookBundle(hookBundlePath(this.paths.root))).then((r) => this.log.info(null, 'hook-bundle', r.rebuilt ? `bundled the receive hook in ${r.ms} ms (${r.reason})` : `the receive hook bundle is up to date (checked in ${r.ms} ms)`, { rebuilt: r.rebuilt, ms: r.ms, swept: r.swept.length }), (e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
     for (const a of agents) {
       if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
     }
