@@ -306,8 +306,8 @@ export class Controller extends EventEmitter {
         this.db.transaction(() => {
           this.approvals.vote(id, by.name, 'approve', note ?? null);
           this.approvals.update(id, { status: 'approved', decidedBy: by.name, decidedAt: Date.now(), note: note ?? a.note });
+          this.log.audit({ actor: by.name, action: `approve-${a.kind}`, agent: a.agent, approvalId: id, base: a.base, head: a.head, reason: note ?? null });
         })();
-        this.log.audit({ actor: by.name, action: `approve-${a.kind}`, agent: a.agent, approvalId: id, base: a.base, head: a.head, reason: note ?? null });
         this.log.info(a.agent, 'approved', `${a.kind} request #${id} approved by ${by.name}`, { approval: id, kind: a.kind, by: by.name });
         try { await h.approved(this.getApproval(id), by); } catch (e) {
           this.approvals.update(id, { status: 'failed', error: (e as Error).message });
@@ -332,12 +332,13 @@ export class Controller extends EventEmitter {
         if (!check.ok) throw new HyperhiveError('unprocessable', `request #${id} cannot be approved: its config does not evaluate: ${check.error}`, { id });
       }
       // The decision is recorded before `applied` moves: a crash in between is completed on restart,
-      // and `applied` only ever points at a commit some operator approved.
+      // and `applied` only ever points at a commit some operator approved. The audit row is part of
+      // the decision (it is what sanctions the new `applied`), so both commit together or not at all.
       this.db.transaction(() => {
         this.approvals.vote(id, by.name, 'approve', note ?? null);
         this.approvals.update(id, { status: 'approved', decidedBy: by.name, decidedAt: Date.now(), note: note ?? a.note });
+        this.log.audit({ actor: by.name, action: 'approve', agent: a.agent, approvalId: id, base: a.base, head: a.head, patchHash: a.patchHash, reason: note ?? null });
       })();
-      this.log.audit({ actor: by.name, action: 'approve', agent: a.agent, approvalId: id, base: a.base, head: a.head, patchHash: a.patchHash, reason: note ?? null });
       try {
         await casRef(repo, 'applied', a.head!, a.base, { pusher: by.name });
       } catch (e) {
@@ -363,8 +364,8 @@ export class Controller extends EventEmitter {
       this.db.transaction(() => {
         this.approvals.vote(id, by.name, 'reject', reason);
         this.approvals.update(id, { status: 'rejected', decidedBy: by.name, decidedAt: Date.now(), reason });
+        this.log.audit({ actor: by.name, action: 'reject', agent: a.agent, approvalId: id, base: a.base, head: a.head, patchHash: a.patchHash, reason });
       })();
-      this.log.audit({ actor: by.name, action: 'reject', agent: a.agent, approvalId: id, base: a.base, head: a.head, patchHash: a.patchHash, reason });
       this.log.info(a.agent, 'rejected', `request #${id} rejected by ${by.name}: ${reason}`, { approval: id, by: by.name });
       return this.getApproval(id);
     });

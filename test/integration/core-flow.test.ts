@@ -43,6 +43,7 @@ test('create → propose → request → approve → applied moves → the proce
   const audit = (await s.api('GET', '/api/audit?agent=worker')).body as any[];
   const ap = audit.find((e) => e.action === 'approve');
   t.is(ap.actor, 'operator'); t.is(ap.head, head); t.is(ap.patchHash, req.patchHash);
+  t.is(ap.approvalId, req.id, 'the approve audit row names the approval it decided');
   t.true(audit.some((e) => e.action === 'propose' && e.actor === 'local'));
 });
 
@@ -90,6 +91,9 @@ test('reject, not raised again; revert makes the trees equal and applied moves w
   const rej = await s.api('POST', `/api/approvals/${req.id}/reject`, { reason: 'too broad' });
   t.is(rej.body.status, 'rejected');
   t.is(rej.body.reason, 'too broad');
+  const rejAudit = ((await s.api('GET', '/api/audit?agent=worker')).body as any[]).find((e) => e.action === 'reject');
+  t.is(rejAudit.approvalId, req.id);
+  t.is(rejAudit.reason, 'too broad');
   s.controller.reconciler.resync();
   await s.controller.reconciler.settled('worker');
   t.is((await s.api('GET', '/api/approvals?agent=worker&status=pending,diverged')).body.length, 0, 'not raised again');
@@ -160,4 +164,28 @@ test('model is a commit on live by the operator and restarts nothing', async (t)
     t.is(r.body.error.code, 'invalid_model');
   }
   t.is(gitc(repo, 'show', 'live:model'), 'opus', 'nothing changed by bad input');
+});
+
+test('the approval decision and its audit row commit together: a failing audit insert leaves the request pending and applied unmoved', async (t) => {
+  const { s, repo } = await fresh();
+  const applied = refOf(repo, 'applied');
+  const head = pushByPath(repo, { 'a.txt': 'audited\n' });
+  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
+  // Fault injection in the real db: the audit insert of a decision fails as a full disk or a kill would.
+  s.controller.db.exec("CREATE TRIGGER test_audit_fails BEFORE INSERT ON audit WHEN NEW.action IN ('approve', 'reject') BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
+  const failed = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
+  t.true(failed.status >= 500, JSON.stringify(failed.body));
+  const rejFailed = await s.api('POST', `/api/approvals/${req.id}/reject`, { reason: 'no' });
+  t.true(rejFailed.status >= 500, JSON.stringify(rejFailed.body));
+  const after = (await s.api('GET', `/api/approvals/${req.id}`)).body;
+  t.is(after.status, 'pending', 'no decision without its audit row');
+  t.is(after.decidedBy, null);
+  t.is(s.controller.approvals.votes(req.id).length, 0, 'the vote rolled back too');
+  t.is(refOf(repo, 'applied'), applied, 'applied never moves for an unrecorded decision');
+  s.controller.db.exec('DROP TRIGGER test_audit_fails');
+  const ok = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
+  t.is(ok.status, 200, JSON.stringify(ok.body));
+  t.is(refOf(repo, 'applied'), head);
+  const rows = ((await s.api('GET', '/api/audit?agent=worker')).body as any[]).filter((e) => e.approvalId === req.id);
+  t.deepEqual(rows.map((e) => e.action).filter((a) => a === 'approve' || a === 'reject'), ['approve'], 'one decision row: the failed attempts left none');
 });
