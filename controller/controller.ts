@@ -21,7 +21,7 @@ import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read
 import { patch as gitPatch } from '../repos/diff.ts';
 import { commitFiles, commitTree } from '../repos/commit.ts';
 import { identityFor } from '../repos/identity.ts';
-import { buildHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
+import { ensureHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -130,7 +130,7 @@ export class Controller extends EventEmitter {
     this.tokens.add(op, { kind: 'operator', name: 'operator' });
     const agents = this.agents.list({ all: true });
     for (const a of agents) if (a.state !== 'kept') this.loadAgentToken(a.name);
-    await import('../repos/hook-bundle.ts').then((m) => m.ensureHookBundle(hookBundlePath(this.paths.root))).then((r) => this.log.info(null, 'hook-bundle', r.rebuilt ? `bundled the receive hook in ${r.ms} ms (${r.reason})` : `the receive hook bundle is up to date (checked in ${r.ms} ms)`, { rebuilt: r.rebuilt, ms: r.ms, swept: r.swept.length }), (e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
+    await ensureHookBundle(hookBundlePath(this.paths.root)).then((r) => this.log.info(null, 'hook-bundle', r.rebuilt ? `bundled the receive hook in ${r.ms} ms (${r.reason})` : `the receive hook bundle is up to date (checked in ${r.ms} ms)`, { rebuilt: r.rebuilt, ms: r.ms, swept: r.swept.length }), (e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
     for (const a of agents) {
       if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
     }

@@ -12,6 +12,7 @@ import { diffSummary, patchHash } from '../../repos/diff.ts';
 import { gcAuto } from '../../repos/maintenance.ts';
 import { plan, describe } from './plan.ts';
 import { KeyedQueue } from './queue.ts';
+import { clearStaleRefLocks, STALE_LOCK_MS } from './stale-locks.ts';
 import type { RefEventReader } from './ref-events.ts';
 import type { StatusStore } from './status.ts';
 import type { Action, Observed } from './types.ts';
@@ -46,6 +47,7 @@ export class Reconciler extends EventEmitter {
   readonly queue: KeyedQueue;
   private treeCache = new Map<string, { tree: string; loose: boolean }>();
   private cacheClearedAt = 0;
+  private prunedAt = 0;
   private ancestorCache = new Map<string, boolean>();
   private stopWatch: (() => void) | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
@@ -71,7 +73,10 @@ export class Reconciler extends EventEmitter {
     this.resyncTimer.unref();
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     this.stopWatch?.();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const t of this.gcTimers.values()) clearTimeout(t.timer);
@@ -98,6 +103,10 @@ export class Reconciler extends EventEmitter {
       this.cacheClearedAt = this.now();
     }
     this.ingest();
+    if (this.now() - this.prunedAt > 3_600_000) {
+      this.prunedAt = this.now();
+      try { this.d.refEvents.prune(); } catch (e) { this.d.log.warn(null, 'ref-events-prune', `could not prune old ref events: ${(e as Error).message}`); }
+    }
     for (const a of this.d.agents.list({ all: true })) this.queue.enqueue(a.name, { background: true });
   }
 
@@ -183,10 +192,13 @@ export class Reconciler extends EventEmitter {
 
   /** One pass for one agent. Never called concurrently for the same agent (the queue sees to it). */
   async reconcile(name: string): Promise<void> {
+    const t0 = performance.now();
     this.clearStaleAppliedLock(name);
+    this.clearStaleSharedLocks(name);
     this.d.refEvents.read();
     const o = await this.observe(name);
     if (!o) return;
+    this.passTimes.set(name, { start: t0, observed: performance.now() });
     const p = plan(o);
     const before = JSON.stringify(this.d.status.get(name).conditions);
     this.d.status.update(name, (s) => { s.conditions = p.conditions; });
@@ -213,6 +225,18 @@ export class Reconciler extends EventEmitter {
     this.d.log.warn(name, 'stale-lock-removed', `removed ${lock}, left by a git process killed while moving applied`);
   }
 
+  /**
+   * proposed, live and packed-refs are also written by pushes, so their locks are only stale when
+   * old (git holds a ref lock for milliseconds); one left by a killed git would refuse every later
+   * push and controller commit to that branch.
+   */
+  private clearStaleSharedLocks(name: string): void {
+    for (const f of clearStaleRefLocks(this.d.paths.repo(name)).removed) {
+      this.d.log.warn(name, 'stale-lock-removed', `removed ${f}, older than ${STALE_LOCK_MS / 1000} s: left by a git process killed while updating a ref`);
+    }
+  }
+
+  private passTimes = new Map<string, { start: number; observed: number }>();
   private gcTimers = new Map<string, { timer: NodeJS.Timeout; since: number }>();
 
   /**
@@ -279,7 +303,11 @@ export class Reconciler extends EventEmitter {
         return;
       }
       case 'raise': {
+        const td = performance.now();
         const { paths, patch: patchText } = await diffSummary(repo, a.base, a.head);
+        const pt = this.passTimes.get(name);
+        // Where the pass's time went, for operators reading the log and for the benchmark.
+        const timing = { observeMs: pt ? Math.round(pt.observed - pt.start) : null, diffMs: Math.round(performance.now() - td) };
         const hash = patchHash(patchText);
         const proposer = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', a.head) ?? 'unknown';
         const added = paths.reduce((n, p) => n + p.additions, 0);
@@ -295,9 +323,14 @@ export class Reconciler extends EventEmitter {
         }
         // Evaluating Nix takes longer than raising the request: operators see the request at once and
         // the verdict a moment later; approve evaluates again anyway (422).
-        if (this.d.checkConfig) void this.annotateConfig(name, req.id, repo, a.head);
+        // Started a moment later: its process spawn (a fork of this large process) would otherwise
+        // hold up the API answering that the request exists.
+        if (this.d.checkConfig) {
+          const t = setTimeout(() => { if (!this.stopped) void this.annotateConfig(name, req.id, repo, a.head); }, 50);
+          t.unref();
+        }
         if (a.status === 'diverged') log.warn(name, 'request-diverged', `request #${req.id}: proposed ${short(a.head)} does not descend from applied ${short(a.base)}; nothing will be applied until proposed is rebased on applied`, { approval: req.id, base: a.base, head: a.head, proposer });
-        else log.info(name, 'request-raised', `request #${req.id} raised for ${short(a.base)}..${short(a.head)} by ${proposer}: ${paths.length} path(s), +${added} -${deleted}`, { approval: req.id, base: a.base, head: a.head, proposer, patchHash: hash });
+        else log.info(name, 'request-raised', `request #${req.id} raised for ${short(a.base)}..${short(a.head)} by ${proposer}: ${paths.length} path(s), +${added} -${deleted}`, { approval: req.id, base: a.base, head: a.head, proposer, patchHash: hash, ...timing });
         this.d.log.audit({ actor: proposer, action: a.status === 'diverged' ? 'diverged' : 'propose', agent: name, approvalId: req.id, base: a.base, head: a.head, patchHash: hash });
         this.emit('change', { agent: name, what: 'approval', id: req.id });
         this.scheduleGc(name);

@@ -23,7 +23,9 @@ export interface BenchCoreOptions {
 const P1_GOAL_MS = 100;
 const P2_GOAL_MS = 300;
 const WARMUP = 3;
-const POLL_MS = 2;
+// Between GETs the bench waits for the server's next SSE event (what the web UI listens to), at most
+// this long: polling every few ms would itself load the 2-core machine the server runs on.
+const POLL_MS = 25;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,7 +55,31 @@ class Bench {
     const file = path.join(state, 'operator.token');
     for (let i = 0; i < 500 && !fs.existsSync(file); i++) await sleep(20);
     b.token = fs.readFileSync(file, 'utf8').trim();
+    await b.follow();
     return b;
+  }
+
+  private sse: AbortController | null = null;
+  private wakers: (() => void)[] = [];
+
+  /** Follows GET /api/events; every event wakes whoever waits in next(). */
+  async follow(): Promise<void> {
+    this.sse = new AbortController();
+    const res = await fetch(`${this.s.url}/api/events`, { headers: { authorization: `Bearer ${this.token}` }, signal: this.sse.signal });
+    if (!res.ok || !res.body) throw new Error(`GET /api/events: ${res.status}`);
+    void (async () => {
+      const dec = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          if (dec.decode(chunk, { stream: true }).includes('data:')) { const w = this.wakers; this.wakers = []; w.forEach((f) => f()); }
+        }
+      } catch { /* aborted at close */ }
+    })();
+  }
+
+  /** Resolves at the server's next event, or after POLL_MS. */
+  next(): Promise<void> {
+    return new Promise((r) => { const t = setTimeout(r, POLL_MS); this.wakers.push(() => { clearTimeout(t); r(); }); });
   }
 
   async api<T = any>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -84,6 +110,7 @@ class Bench {
   }
 
   async close(): Promise<void> {
+    this.sse?.abort();
     await this.s.term(60_000).catch(() => this.s.kill9());
     killAgentProcesses(this.state);
     fs.rmSync(this.state, { recursive: true, force: true });
@@ -117,7 +144,7 @@ class Pusher {
   cleanup(): void { for (const d of this.dirs.values()) fs.rmSync(d, { recursive: true, force: true }); }
 }
 
-interface P1Sample { visibleMs: number; pushMs: number; id: number; refMovedMs: number | null; rowMs: number | null }
+interface P1Sample { visibleMs: number; pushMs: number; id: number; refMovedMs: number | null; rowMs: number | null; observeMs: number | null; diffMs: number | null }
 
 /** When the reference-transaction hook saw `proposed` move to `head` (its own clock: Date.now() in ms). */
 function hookTs(b: Bench, agent: string, head: string): number | null {
@@ -166,12 +193,18 @@ async function p1Once(b: Bench, p: Pusher, agent: string): Promise<P1Sample> {
     const hit = r.status === 200 ? r.body.find((x) => x.head === head) : undefined;
     if (hit) { id = hit.id; createdAt = hit.createdAt; break; }
     if (performance.now() - t0 > 120_000) throw new Error(`P1: no request for ${head} after 120 s`);
-    await sleep(POLL_MS);
+    await b.next();
   }
   const visibleMs = performance.now() - t0;
   await pushed;
   const moved = hookTs(b, agent, head);
-  return { visibleMs, pushMs, id, refMovedMs: moved === null ? null : moved - wall0, rowMs: moved === null ? null : createdAt - moved };
+  // The pass's own split (observe: refs, trees, ancestry, sqlite; diff: the one git process), from the log.
+  const raised = (await b.api<{ event: string; data: { approval?: number; observeMs?: number; diffMs?: number } }[]>('GET', `/api/log?agent=${agent}&since=${wall0}`)).body
+    .find((e) => e.event === 'request-raised' && e.data?.approval === id);
+  return {
+    visibleMs, pushMs, id, refMovedMs: moved === null ? null : moved - wall0, rowMs: moved === null ? null : createdAt - moved,
+    observeMs: raised?.data.observeMs ?? null, diffMs: raised?.data.diffMs ?? null,
+  };
 }
 
 async function p1Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<P1Sample[]> {
@@ -213,7 +246,7 @@ async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Pr
       const a = (await b.api('GET', `/api/agents/${agent}`)).body;
       if (a.runtime.revision === head && a.runtime.state === 'running') break;
       if (performance.now() - t0 > 120_000) throw new Error(`P2: ${agent} not running ${head} after 120 s`);
-      await sleep(POLL_MS);
+      await b.next();
     }
     const api = performance.now() - t0;
     // The idle agent logs its revision once node has started it: the process really runs the new config.
@@ -225,7 +258,7 @@ async function p2Series(b: Bench, p: Pusher, agents: string[], runs: number): Pr
       fs.closeSync(fd);
       if (buf.toString('utf8').includes(`"revision":"${head}"`)) break;
       if (performance.now() - t0 > 120_000) throw new Error(`P2: ${agent} never logged ${head}`);
-      await sleep(POLL_MS);
+      await sleep(5);
     }
     const logged = performance.now() - t0;
     if (i >= WARMUP) {
@@ -267,6 +300,11 @@ export async function benchCore(report: Report, o: BenchCoreOptions = {}): Promi
     if (moved.length) {
       report('P1 part: push start → ref moved (hook), median', quantiles(moved.map((s) => s.refMovedMs!)).median, 'ms', 'the reference-transaction hook\'s timestamp: git and the pre-receive hook');
       report('P1 part: ref moved → request row, median', quantiles(moved.map((s) => s.rowMs!)).median, 'ms', 'the controller: event, reconcile pass, diff, insert');
+    }
+    const split = s1.filter((s) => s.observeMs !== null && s.diffMs !== null);
+    if (split.length) {
+      report('P1 part: pass observe (refs, trees, ancestry), median', quantiles(split.map((s) => s.observeMs!)).median, 'ms', 'in-process reads of loose objects');
+      report('P1 part: pass diff (one git diff-tree), median', quantiles(split.map((s) => s.diffMs!)).median, 'ms', 'paths, line counts and patch from one git process');
     }
 
     log(`P2: ${runs} approvals`);
