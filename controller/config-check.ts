@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkoutRevision } from './runtime/checkout.ts';
+import { treeOf } from '../repos/refs.ts';
 import { evaluateSurface } from './harness/surface.ts';
 import type { HyperhiveJson } from './surface/index.ts';
 
@@ -10,6 +11,8 @@ export interface ConfigCheck { ok: boolean; error: string | null; warnings: stri
 // In-flight evaluations are shared: the check right after a raise and an approve close behind it
 // must not run Nix twice.
 const cache = new Map<string, Promise<ConfigCheck>>();
+// The verdict depends on the files only: a revert or rollback to a tree seen before reuses it.
+const byTree = new Map<string, Promise<ConfigCheck>>();
 
 /**
  * Evaluates a config revision the way the harness will (agent.nix's `hyperhive` set, or hyperhive.json
@@ -20,8 +23,20 @@ export function checkConfigRevision(repo: string, revision: string): Promise<Con
   const hit = cache.get(key);
   if (hit) return hit;
   if (cache.size > 5000) cache.clear();
-  const p = evaluate(repo, revision);
+  const p = evaluateTree(repo, revision);
   cache.set(key, p);
+  return p;
+}
+
+async function evaluateTree(repo: string, revision: string): Promise<ConfigCheck> {
+  const tree = await treeOf(repo, revision).catch(() => null);
+  if (!tree) return evaluate(repo, revision);
+  const key = `${repo}\0${tree}`;
+  const hit = byTree.get(key);
+  if (hit) return hit;
+  if (byTree.size > 5000) byTree.clear();
+  const p = evaluate(repo, revision);
+  byTree.set(key, p);
   return p;
 }
 

@@ -346,7 +346,7 @@ export class Controller extends EventEmitter {
         this.log.error(a.agent, 'approval-failed', `request #${id} approved by ${by.name} but applied could not move: ${(e as Error).message}`, { approval: id });
         throw new HyperhiveError('stale_approval', `applied moved while approving request #${id}: ${(e as Error).message}`, { id });
       }
-      const done = this.approvals.update(id, { data: { ...a.data, applied: true } });
+      const done = this.approvals.update(id, { data: { ...this.getApproval(id).data, applied: true } });
       this.status.update(a.agent, (s) => { s.lastAppliedRevision = a.head; s.history.push({ ts: Date.now(), op: 'approve', revision: a.head, result: 'ok', message: `request #${id} approved by ${by.name}` }); });
       this.log.info(a.agent, 'approved', `request #${id} approved by ${by.name}: applied ${short(a.base)}→${short(a.head)}`, { approval: id, base: a.base, head: a.head, by: by.name });
       return done;

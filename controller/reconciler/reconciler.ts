@@ -258,15 +258,23 @@ export class Reconciler extends EventEmitter {
     this.gcTimers.set(name, { timer, since: old?.since ?? this.now() });
   }
 
+  /** Records the config check's verdict on the request: `data.configCheck` is 'ok' or 'failed' (with `error`). */
   private async annotateConfig(name: string, id: number, repo: string, head: string): Promise<void> {
     try {
       const check = await this.d.checkConfig!(repo, head);
-      if (check.ok) return;
-      this.d.approvals.update(id, { error: `config does not evaluate: ${check.error}` });
-      this.d.log.warn(name, 'config-invalid', `request #${id}: the proposed config does not evaluate, so it cannot be approved: ${check.error}`, { approval: id });
+      if (this.stopped) return;
+      const cur = this.d.approvals.get(id);
+      if (!cur) return;
+      const data = { ...cur.data, configCheck: check.ok ? 'ok' : 'failed' };
+      if (check.ok) {
+        this.d.approvals.update(id, { data });
+      } else {
+        this.d.approvals.update(id, { data, error: `config does not evaluate: ${check.error}` });
+        this.d.log.warn(name, 'config-invalid', `request #${id}: the proposed config does not evaluate, so it cannot be approved: ${check.error}`, { approval: id });
+      }
       this.emit('change', { agent: name, what: 'approval', id });
     } catch (e) {
-      this.d.log.warn(name, 'config-check-failed', `request #${id}: could not evaluate the config: ${(e as Error).message}`, { approval: id });
+      if (!this.stopped) this.d.log.warn(name, 'config-check-failed', `request #${id}: could not evaluate the config: ${(e as Error).message}`, { approval: id });
     }
   }
 

@@ -2,6 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, pushByPath, refOf, waitFor, gitc, serverPool, type TestServer } from '../helpers/core.ts';
+import { PROJECT_ROOT } from '../helpers/repos.ts';
 
 const pool = serverPool();
 const servers = { push: (s: TestServer): TestServer => pool.track(s) };
@@ -152,9 +153,20 @@ test('a config that does not evaluate shows the error on its request, and approv
   const [req] = await waitFor(async () => { const l = await openReqs(s, 'worker'); return l.length > 0 && l; }, 'request', 60_000);
   const detail = await waitFor(async () => { const d = (await s.api('GET', `/api/approvals/${req.id}`)).body; return d.error && d; }, 'error on the request', 60_000);
   t.regex(detail.error, /config does not evaluate/);
+  t.is(detail.data.configCheck, 'failed');
   const res = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
   t.is(res.status, 422);
   t.regex(res.body.error.message, /does not evaluate/);
   t.is(refOf(repo, 'applied'), applied, 'nothing applied');
   t.is((await s.api('GET', `/api/approvals/${req.id}`)).body.status, 'pending', 'still pending: a fix supersedes it');
+
+  // The fix supersedes it and is marked as evaluating; approving it applies it.
+  pushByPath(repo, { 'agent.nix': fs.readFileSync(path.join(PROJECT_ROOT, 'templates', 'agent', 'agent.nix')), 'fix.txt': 'fixed\n' }, { message: 'fixed surface' });
+  const fixed = await waitFor(async () => { const l = await openReqs(s, 'worker'); return l.length > 0 && l[0].id !== req.id && l[0]; }, 'the fix raised', 60_000);
+  const ok = await waitFor(async () => { const d = (await s.api('GET', `/api/approvals/${fixed.id}`)).body; return d.data?.configCheck && d; }, 'verdict on the fix', 60_000);
+  t.is(ok.data.configCheck, 'ok');
+  t.is(ok.error, null);
+  t.is((await s.api('POST', `/api/approvals/${fixed.id}/approve`, {})).status, 200);
+  t.true((await s.api('GET', `/api/approvals/${fixed.id}`)).body.data.applied, 'approve keeps the verdict and marks it applied');
+  t.is((await s.api('GET', `/api/approvals/${fixed.id}`)).body.data.configCheck, 'ok');
 });
