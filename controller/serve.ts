@@ -11,6 +11,7 @@ import type { Runtime } from './runtime/types.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
 import { HyperhiveError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../repos/receive.ts';
+import { useGitRunner } from '../repos/git.ts';
 import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
@@ -93,6 +94,8 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const { host, port } = parseListen(o.listen);
   const maxFileBytes = o.maxFileBytes ?? maxFileBytesFromEnv();
+  // The controller is long-lived and large: git starts from small shell workers, not from a fork of it.
+  if (process.env.HYPERHIVE_GIT_RUNNER !== '0') useGitRunner(true);
   if (o.runtime !== 'process') throw new HyperhiveError('bad_request', `runtime ${JSON.stringify(o.runtime)} is not available in this build yet: use --runtime process`);
   const paths = statePaths(o.state);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HyperhiveError } from '../controller/errors.ts';
 import { CONTROLLER_COMMITTER } from './identity.ts';
+import { GitRunner } from './git-runner.ts';
 
 export interface GitOptions {
   repo?: string;
@@ -55,7 +56,38 @@ export function gitEnv(extra: Record<string, string> = {}, repo?: string): Recor
   return { ...env, ...extra };
 }
 
+let runner: GitRunner | null = null;
+
+/**
+ * Long-running processes (the controller) start git through a few small shell workers instead of
+ * forking themselves (repos/git-runner.ts); short-lived ones (hooks, the CLI) spawn git directly.
+ */
+export function useGitRunner(on: boolean): void {
+  if (on && !runner) {
+    runner = new GitRunner(gitEnv());
+    process.once('exit', () => runner?.close());
+  } else if (!on && runner) {
+    runner.close();
+    runner = null;
+  }
+}
+
 export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const viaRunner = runner?.run({ args, cwd: opts.cwd ?? opts.repo ?? process.cwd(), env: { ...(opts.repo ? { GIT_DIR: opts.repo } : {}), ...opts.env }, input: opts.input, maxOutput: MAX_OUTPUT });
+  if (viaRunner) {
+    return viaRunner.then((r) => {
+      if (r.tooBig) throw new HyperhiveError('too_large', `git ${args.join(' ')}: output larger than ${MAX_OUTPUT} bytes`, { args });
+      if (r.code !== 0 && !opts.allowFail) {
+        const why = r.stderr.trim() || `exit code ${r.code}`;
+        throw new HyperhiveError('git_failed', `git ${args.join(' ')}: ${why}`, { args, code: r.code, stderr: r.stderr });
+      }
+      return { stdout: r.stdout, stderr: r.stderr, code: r.code };
+    }, (e: Error) => { throw new HyperhiveError('git_failed', `git ${args.join(' ')}: ${e.message}`, { args }); });
+  }
+  return spawnGit(args, opts);
+}
+
+function spawnGit(args: string[], opts: GitOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       cwd: opts.cwd ?? opts.repo ?? process.cwd(),
