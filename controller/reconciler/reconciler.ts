@@ -195,7 +195,9 @@ export class Reconciler extends EventEmitter {
     const t0 = performance.now();
     this.clearStaleAppliedLock(name);
     this.clearStaleSharedLocks(name);
-    this.d.refEvents.read();
+    // Through ingest(), never read() alone: events read here must still enqueue their agents, or a
+    // push read by another agent's pass would wait for the next resync (seen: 30 s with 200 agents).
+    this.ingest();
     const o = await this.observe(name);
     if (!o) return;
     this.passTimes.set(name, { start: t0, observed: performance.now() });
