@@ -164,6 +164,8 @@ async function plainPushSeries(runs: number): Promise<number[]> {
     const bare = path.join(dir, 'plain.git');
     const work = path.join(dir, 'work');
     gitc(dir, 'init', '-q', '--bare', bare);
+    // Like hyperhive's repos: no `git gc --auto` inside the push.
+    gitc(bare, 'config', 'receive.autogc', 'false');
     gitc(dir, 'init', '-q', work);
     fs.writeFileSync(path.join(work, 'prompt.md'), 'base\n');
     gitc(work, 'add', '-A'); gitc(work, 'commit', '-q', '-m', 'base');
