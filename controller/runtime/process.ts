@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkoutRevision } from './checkout.ts';
+import { checkoutRevision, checkedOutRevision } from './checkout.ts';
 import { setupClone, gitRemoteUrl } from '../../repos/agent-clone.ts';
 import { identityFor } from '../../repos/identity.ts';
 import { noneStatus, type AgentSpec, type Runtime, type RuntimeStatus } from './types.ts';
@@ -11,6 +11,8 @@ interface Entry {
   spec: AgentSpec;
   revision: string;
   child: ChildProcess | null;
+  /** A process a previous controller started and this one took over (not its child: watched through /proc). */
+  adoptedPid: number | null;
   status: RuntimeStatus;
   backoffMs: number;
   timer: NodeJS.Timeout | null;
@@ -24,6 +26,8 @@ export interface ProcessRuntimeOptions {
   /** A run this long resets the backoff: it was not a crash loop. */
   healthyAfterMs?: number;
   stopTimeoutMs?: number;
+  /** How often an adopted process (not a child) is checked for having exited. */
+  adoptPollMs?: number;
 }
 
 const NOTE = 'process runtime: the agent runs as a local child process; it isolates nothing';
@@ -42,7 +46,7 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
 
   constructor(opts: ProcessRuntimeOptions = {}) {
     super();
-    this.o = { minBackoffMs: 1000, maxBackoffMs: 60_000, healthyAfterMs: 30_000, stopTimeoutMs: 5000, ...opts };
+    this.o = { minBackoffMs: 1000, maxBackoffMs: 60_000, healthyAfterMs: 30_000, stopTimeoutMs: 5000, adoptPollMs: 250, ...opts };
   }
 
   status(name: string): RuntimeStatus {
@@ -58,17 +62,25 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
       const key = orphanKey(spec.name, spec.stateDir);
       const found = this.orphans.get(key) ?? [];
       this.orphans.delete(key);
-      await killStale(spec, found);
+      // A controller restarted (or killed) while its agents ran: the one running exactly what is to be
+      // applied, started the same way, is taken over instead of restarted, so its turn goes on.
+      const keep = await adoptable(spec, revision);
+      await killStale(spec, found, keep);
+      if (keep !== null) { this.adopt(spec, revision, keep); this.ensureClone(spec, revision); return; }
     }
     if (prev) await this.halt(prev);
     await checkoutRevision(spec.repo, revision, spec.configDir);
     fs.mkdirSync(spec.stateDir, { recursive: true });
-    const e: Entry = prev ?? { spec, revision, child: null, status: noneStatus(false, NOTE), backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null };
+    const e: Entry = prev ?? { spec, revision, child: null, adoptedPid: null, status: noneStatus(false, NOTE), backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null };
     e.spec = spec; e.revision = revision; e.stopping = false; e.backoffMs = this.o.minBackoffMs;
     e.status = { ...e.status, state: 'starting', revision };
     this.entries.set(spec.name, e);
     this.launch(e);
     this.emit('event', { agent: spec.name, type: 'applied', revision, message: `applied ${revision.slice(0, 7)}` });
+    this.ensureClone(spec, revision);
+  }
+
+  private ensureClone(spec: AgentSpec, revision: string): void {
     if (spec.prepareClone && !fs.existsSync(path.join(spec.stateDir, 'repo', '.git'))) {
       // The agent commits with plain git: a clone whose origin is the controller, token read at use
       // time. Made once, beside the start (a clone must not slow every apply); the agent pulls itself.
@@ -103,20 +115,7 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
     e.status = { ...e.status, state: 'running', revision: e.revision, pid: child.pid ?? null, startedAt };
     writePid(spec, child.pid ?? null, e.revision);
     e.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        e.child = null;
-        e.status = { ...e.status, pid: null, lastExit: { code, signal, at: Date.now() } };
-        writePid(spec, null, e.revision);
-        if (e.stopping) { e.status.state = 'stopped'; resolve(); return; }
-        if (Date.now() - startedAt >= this.o.healthyAfterMs) e.backoffMs = this.o.minBackoffMs;
-        const delay = e.backoffMs;
-        e.backoffMs = Math.min(e.backoffMs * 2, this.o.maxBackoffMs);
-        e.status.state = 'backoff';
-        e.status.restarts += 1;
-        this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `agent process exited (code ${code}, signal ${signal}); restarting in ${delay} ms`, data: { code, signal, delay } });
-        e.timer = setTimeout(() => { e.timer = null; if (!e.stopping) this.launch(e); }, delay);
-        resolve();
-      });
+      child.once('exit', (code, signal) => { e.child = null; this.exitedNow(e, code, signal, startedAt); resolve(); });
       child.once('error', (err) => {
         this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `cannot start ${cmd}: ${err.message}` });
       });
@@ -124,15 +123,51 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
     this.emit('event', { agent: spec.name, type: 'started', revision: e.revision, message: `started pid ${child.pid} on ${e.revision.slice(0, 7)}` });
   }
 
+  /** The agent's process is gone: record it and, unless it was stopped, start it again after a backoff. */
+  private exitedNow(e: Entry, code: number | null, signal: string | null, startedAt: number): void {
+    const { spec } = e;
+    e.status = { ...e.status, pid: null, lastExit: { code, signal, at: Date.now() } };
+    writePid(spec, null, e.revision);
+    if (e.stopping) { e.status.state = 'stopped'; return; }
+    if (Date.now() - startedAt >= this.o.healthyAfterMs) e.backoffMs = this.o.minBackoffMs;
+    const delay = e.backoffMs;
+    e.backoffMs = Math.min(e.backoffMs * 2, this.o.maxBackoffMs);
+    e.status.state = 'backoff';
+    e.status.restarts += 1;
+    this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `agent process exited (code ${code}, signal ${signal}); restarting in ${delay} ms`, data: { code, signal, delay } });
+    e.timer = setTimeout(() => { e.timer = null; if (!e.stopping) this.launch(e); }, delay);
+  }
+
+  /** Takes over a running agent process a previous controller started (its exit status is not ours to read). */
+  private adopt(spec: AgentSpec, revision: string, pid: number): void {
+    const startedAt = processStartedAt(pid) ?? Date.now();
+    const e: Entry = {
+      spec, revision, child: null, adoptedPid: pid, backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null,
+      status: { ...noneStatus(false, NOTE), state: 'running', revision, pid, startedAt },
+    };
+    this.entries.set(spec.name, e);
+    e.exited = new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (!exited(pid)) return;
+        clearInterval(poll);
+        e.adoptedPid = null;
+        this.exitedNow(e, null, null, startedAt);
+        resolve();
+      }, this.o.adoptPollMs);
+      poll.unref();
+    });
+    this.emit('event', { agent: spec.name, type: 'adopted', revision, message: `took over pid ${pid} running ${revision.slice(0, 7)}, started by a previous controller`, data: { pid } });
+  }
+
   private async halt(e: Entry): Promise<void> {
     e.stopping = true;
     if (e.timer) { clearTimeout(e.timer); e.timer = null; }
-    const child = e.child;
-    if (child?.pid) {
-      const exited = e.exited;
-      killGroup(child.pid, 'SIGTERM');
+    const pid = e.child?.pid ?? e.adoptedPid;
+    if (pid) {
+      const done = e.exited;
+      killGroup(pid, 'SIGTERM');
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.o.stopTimeoutMs).unref());
-      if ((await Promise.race([exited, timeout])) === 'timeout') { killGroup(child.pid, 'SIGKILL'); await exited; }
+      if ((await Promise.race([done, timeout])) === 'timeout') { killGroup(pid, 'SIGKILL'); await done; }
     }
     e.status = { ...e.status, state: 'stopped', pid: null };
   }
@@ -199,10 +234,11 @@ function exited(pid: number): boolean {
  * its own, checking /proc that each pid still belongs to that agent (pids are reused). The pid file
  * alone misses a child forked just before the kill and not yet recorded, hence the scan's `orphans`.
  */
-async function killStale(spec: AgentSpec, orphans: number[]): Promise<void> {
+async function killStale(spec: AgentSpec, orphans: number[], keep: number | null = null): Promise<void> {
   const pids = new Set(orphans);
   try { const rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')) as { pid?: number }; if (rec?.pid) pids.add(rec.pid); } catch { /* none or torn */ }
   const stateDir = path.resolve(spec.stateDir);
+  if (keep !== null) pids.delete(keep);
   const mine = [...pids].filter((pid) => {
     const env = environOf(pid);
     return env?.get('HYPERHIVE_AGENT') === spec.name && (!env.has('HYPERHIVE_STATE_DIR') || path.resolve(env.get('HYPERHIVE_STATE_DIR')!) === stateDir);
@@ -210,7 +246,45 @@ async function killStale(spec: AgentSpec, orphans: number[]): Promise<void> {
   for (const pid of mine) killGroup(pid, 'SIGTERM');
   for (let i = 0; i < 50 && mine.some((pid) => !exited(pid)); i++) await new Promise((r) => setTimeout(r, 100));
   for (const pid of mine) if (!exited(pid)) killGroup(pid, 'SIGKILL');
-  fs.rmSync(pidFile(spec), { force: true });
+  if (keep === null) fs.rmSync(pidFile(spec), { force: true });
+}
+
+const cmdlineOf = (pid: number): string[] | null => {
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1); } catch { return null; }
+};
+
+/** When the process started (ms since epoch), from /proc: boot time plus its start in clock ticks. */
+function processStartedAt(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
+    // USER_HZ is 100 on every Linux this runs on.
+    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + ticks * 10 : null;
+  } catch { return null; }
+}
+
+/**
+ * The pid of the agent's recorded process if it may be taken over: alive, recorded as running
+ * `revision` (which the config dir still holds), and started exactly as this controller would start
+ * it now (same argv, same Contract environment — a controller on another URL must restart it).
+ */
+async function adoptable(spec: AgentSpec, revision: string): Promise<number | null> {
+  let rec: { pid?: number; revision?: string } | null = null;
+  try { rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')); } catch { return null; }
+  const pid = rec?.pid;
+  if (!pid || rec?.revision !== revision || exited(pid)) return null;
+  if (await checkedOutRevision(spec.configDir) !== revision) return null;
+  const env = environOf(pid);
+  const argv = cmdlineOf(pid);
+  if (!env || !argv || argv.length !== spec.command.length || argv.some((a, i) => a !== spec.command[i])) return null;
+  const want: Record<string, string> = {
+    ...spec.env,
+    HYPERHIVE_AGENT: spec.name, HYPERHIVE_URL: spec.controllerUrl, HYPERHIVE_TOKEN_FILE: spec.tokenFile,
+    HYPERHIVE_CONFIG_DIR: spec.configDir, HYPERHIVE_STATE_DIR: spec.stateDir,
+  };
+  for (const [k, v] of Object.entries(want)) if (env.get(k) !== v) return null;
+  return pid;
 }
 
 /** Builds the clone beside its place and renames it in, so the agent never sees a half-configured one. */

@@ -30,7 +30,7 @@ export interface AgentSpec {
 
 export interface RuntimeEvent {
   agent: string;
-  type: 'started' | 'exited' | 'stopped' | 'backoff' | 'applied';
+  type: 'started' | 'exited' | 'stopped' | 'backoff' | 'applied' | 'adopted';
   revision: string | null;
   message: string;
   data?: Record<string, unknown>;
