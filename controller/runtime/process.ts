@@ -154,7 +154,8 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
         this.exitedNow(e, null, null, startedAt);
         resolve();
       }, this.o.adoptPollMs);
-      poll.unref();
+      // Not unref'd: like a child process, a watched agent keeps the controller's loop alive (a stop
+      // awaiting its exit would otherwise end the process with nothing left to run).
     });
     this.emit('event', { agent: spec.name, type: 'adopted', revision, message: `took over pid ${pid} running ${revision.slice(0, 7)}, started by a previous controller`, data: { pid } });
   }

@@ -59,7 +59,16 @@ test.serial('after a SIGKILL the restarted controller takes over the running age
   t.is(moved.runtime.revision, head);
   await waitFor(() => agentProcesses(state).length === 1, 'only the new process left', 30_000);
 
-  // A clean stop stops the agents too, adopted or not.
+  // A clean stop stops an adopted agent too, and the controller exits 0 (it waits for the agent).
+  const movedPid = moved.runtime.pid as number;
+  await s.kill9();
+  s = spawnCli(state, port2, ENV);
+  await waitHealthy(s);
+  const adoptedAgain = await waitFor(async () => {
+    const a = (await httpJson(s.url, 'GET', '/api/agents/alpha', { token })).body;
+    return a?.runtime?.state === 'running' && a.runtime.pid && a;
+  }, 'alpha running after the last restart', 60_000);
+  t.is(adoptedAgain.runtime.pid, movedPid, 'taken over again');
   t.is((await s.term()).code, 0);
   await waitFor(() => agentProcesses(state).length === 0, 'no agent process after SIGTERM', 15_000);
 });
