@@ -57,6 +57,7 @@ export function gitEnv(extra: Record<string, string> = {}, repo?: string): Recor
 }
 
 let runner: GitRunner | null = null;
+let exitHook = false;
 
 /**
  * Long-running processes (the controller) start git through a few small shell workers instead of
@@ -65,7 +66,7 @@ let runner: GitRunner | null = null;
 export function useGitRunner(on: boolean): void {
   if (on && !runner) {
     runner = new GitRunner(gitEnv());
-    process.once('exit', () => runner?.close());
+    if (!exitHook) { exitHook = true; process.once('exit', () => runner?.close()); }
   } else if (!on && runner) {
     runner.close();
     runner = null;
@@ -76,13 +77,16 @@ export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   const viaRunner = runner?.run({ args, cwd: opts.cwd ?? opts.repo ?? process.cwd(), env: { ...(opts.repo ? { GIT_DIR: opts.repo } : {}), ...opts.env }, input: opts.input, maxOutput: MAX_OUTPUT });
   if (viaRunner) {
     return viaRunner.then((r) => {
+      // The workers' output goes through files in /dev/shm, which can be small (64 MB in a default
+      // container): a big diff that does not fit there is run again the old way.
+      if (r.code !== 0 && /No space left on device/i.test(r.stderr)) return spawnGit(args, opts);
       if (r.tooBig) throw new HyperhiveError('too_large', `git ${args.join(' ')}: output larger than ${MAX_OUTPUT} bytes`, { args });
       if (r.code !== 0 && !opts.allowFail) {
         const why = r.stderr.trim() || `exit code ${r.code}`;
         throw new HyperhiveError('git_failed', `git ${args.join(' ')}: ${why}`, { args, code: r.code, stderr: r.stderr });
       }
       return { stdout: r.stdout, stderr: r.stderr, code: r.code };
-    }, (e: Error) => { throw new HyperhiveError('git_failed', `git ${args.join(' ')}: ${e.message}`, { args }); });
+    }, () => spawnGit(args, opts)); // a worker that died (or files that could not be written): spawn directly
   }
   return spawnGit(args, opts);
 }

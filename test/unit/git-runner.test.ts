@@ -82,3 +82,37 @@ test.serial('more calls than workers: the rest spawn directly; a killed worker i
     useGitRunner(false);
   }
 });
+
+test.serial('git() spawns directly when a worker dies mid-call or its files cannot be written', async (t) => {
+  const { repo, roots } = await fixture.make();
+  useGitRunner(true);
+  try {
+    // A call that takes a while (an alias running sleep); its worker is killed under it.
+    const slow = git(['-c', 'alias.nap=!sleep 1 && echo rested', 'nap'], { repo });
+    await new Promise((r) => setTimeout(r, 200));
+    const killed = pgrepWorkers();
+    t.true(killed.length > 0, 'a worker runs the call');
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    t.is((await slow).stdout.toString(), 'rested\n', 'answered by a direct spawn');
+    // The workers' directory gone (a full or cleaned /dev/shm): still answered.
+    const dirs = fs.readdirSync('/dev/shm').filter((d) => d.startsWith('hyperhive-git-')).map((d) => path.join('/dev/shm', d));
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    t.is((await git(['cat-file', '-t', roots.config], { repo })).stdout.toString(), 'commit\n');
+  } finally {
+    useGitRunner(false);
+  }
+});
+
+/** The pids of this process's git workers (children running the read loop). */
+function pgrepWorkers(): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (ppid === process.pid && cmd.includes('while IFS= read -r f')) out.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return out;
+}
