@@ -78,6 +78,8 @@ export class Reconciler extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopWatch?.();
+    for (const w of this.repoWatchers.values()) w.close();
+    this.repoWatchers.clear();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const t of this.gcTimers.values()) clearTimeout(t.timer);
     this.gcTimers.clear();
@@ -193,6 +195,7 @@ export class Reconciler extends EventEmitter {
   /** One pass for one agent. Never called concurrently for the same agent (the queue sees to it). */
   async reconcile(name: string): Promise<void> {
     const t0 = performance.now();
+    this.watchRepo(name);
     this.clearStaleAppliedLock(name);
     this.clearStaleSharedLocks(name);
     // Through ingest(), never read() alone: events read here must still enqueue their agents, or a
@@ -235,6 +238,38 @@ export class Reconciler extends EventEmitter {
   private clearStaleSharedLocks(name: string): void {
     for (const f of clearStaleRefLocks(this.d.paths.repo(name)).removed) {
       this.d.log.warn(name, 'stale-lock-removed', `removed ${f}, older than ${STALE_LOCK_MS / 1000} s: left by a git process killed while updating a ref`);
+    }
+  }
+
+  private repoWatchers = new Map<string, fs.FSWatcher>();
+
+  /**
+   * Watches the repo's branch files: a push is seen the moment git renames `proposed.lock` over
+   * `proposed`, before the reference-transaction hook has started to write its line (a shell and a
+   * `date` later). Only a hint, like every event here; who pushed still comes from the hook's line.
+   */
+  private watchRepo(name: string): void {
+    if (this.stopped || this.repoWatchers.has(name)) return;
+    try {
+      const w = fs.watch(path.join(this.d.paths.repo(name), 'refs', 'heads'), (_ev, file) => {
+        if (!file || !String(file).endsWith('.lock')) this.enqueue(name);
+      });
+      w.on('error', () => { w.close(); this.repoWatchers.delete(name); });
+      this.repoWatchers.set(name, w);
+    } catch { /* no repo (yet): the events file and the resync cover it */ }
+  }
+
+  /**
+   * Who moved proposed to `head`, from the hook's line. A pass started by the branch watcher can be
+   * ahead of that line by a few milliseconds: wait for it briefly before calling the proposer unknown.
+   */
+  private async proposerOf(name: string, head: string): Promise<string> {
+    for (let i = 0; ; i++) {
+      const p = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', head);
+      if (p !== null) return p;
+      if (i >= 40 || this.stopped) return 'unknown';
+      await new Promise((r) => setTimeout(r, 10));
+      this.ingest();
     }
   }
 
@@ -319,7 +354,7 @@ export class Reconciler extends EventEmitter {
         // Where the pass's time went, for operators reading the log and for the benchmark.
         const timing = { observeMs: pt ? Math.round(pt.observed - pt.start) : null, diffMs: Math.round(performance.now() - td) };
         const hash = patchHash(patchText);
-        const proposer = this.d.refEvents.pusherOf(name, 'refs/heads/proposed', a.head) ?? 'unknown';
+        const proposer = await this.proposerOf(name, a.head);
         const added = paths.reduce((n, p) => n + p.additions, 0);
         const deleted = paths.reduce((n, p) => n + p.deletions, 0);
         const req = approvals.insert({
