@@ -19,24 +19,22 @@ const byTree = new Map<string, Promise<ConfigCheck>>();
  * where Nix is absent) in a scratch checkout. Commits are immutable, so results are cached by SHA.
  */
 export function checkConfigRevision(repo: string, revision: string): Promise<ConfigCheck> {
-  const key = `${repo}\0${revision}`;
-  const hit = cache.get(key);
-  if (hit) return hit;
-  if (cache.size > 5000) cache.clear();
-  const p = evaluateTree(repo, revision);
-  cache.set(key, p);
-  return p;
+  return memo(cache, `${repo}\0${revision}`, () => evaluateTree(repo, revision));
 }
 
 async function evaluateTree(repo: string, revision: string): Promise<ConfigCheck> {
   const tree = await treeOf(repo, revision).catch(() => null);
   if (!tree) return evaluate(repo, revision);
-  const key = `${repo}\0${tree}`;
-  const hit = byTree.get(key);
+  return memo(byTree, `${repo}\0${tree}`, () => evaluate(repo, revision));
+}
+
+/** The promise cached under `key`, or a new one from `make` (the cache is emptied past 5,000 entries). */
+function memo(map: Map<string, Promise<ConfigCheck>>, key: string, make: () => Promise<ConfigCheck>): Promise<ConfigCheck> {
+  const hit = map.get(key);
   if (hit) return hit;
-  if (byTree.size > 5000) byTree.clear();
-  const p = evaluate(repo, revision);
-  byTree.set(key, p);
+  if (map.size > 5000) map.clear();
+  const p = make();
+  map.set(key, p);
   return p;
 }
 

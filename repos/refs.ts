@@ -103,12 +103,17 @@ export async function isAncestor(repo: string, ancestor: string, descendant: str
 }
 
 export async function treeOf(repo: string, commit: string): Promise<string> {
+  return (await treeOfWithSource(repo, commit)).tree;
+}
+
+/** treeOf, saying whether the commit was read in-process from a loose object (callers caching it re-check that file). */
+export async function treeOfWithSource(repo: string, commit: string): Promise<{ tree: string; loose: boolean }> {
   checkRev(commit, 'commit');
   const fast = looseTreeOf(repo, commit);
-  if (fast) return fast;
+  if (fast) return { tree: fast, loose: true };
   const r = await git(['rev-parse', '--verify', '--quiet', `${commit}^{commit}^{tree}`], { repo, allowFail: true });
   if (r.code !== 0) throw new HyperhiveError('not_found', `no such commit: ${commit}`, { commit });
-  return r.stdout.toString('utf8').trim();
+  return { tree: r.stdout.toString('utf8').trim(), loose: false };
 }
 
 export async function commitExists(repo: string, sha: string): Promise<boolean> {

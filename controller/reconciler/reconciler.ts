@@ -6,8 +6,8 @@ import type { ApprovalStore } from '../approvals/store.ts';
 import type { ReconLog } from '../log.ts';
 import type { StatePaths } from '../paths.ts';
 import type { AgentSpec, Runtime, RuntimeEvent } from '../runtime/types.ts';
-import { readRefs, treeOf, isAncestor, casRef } from '../../repos/refs.ts';
-import { looseObjectPath, looseTreeOf } from '../../repos/objects.ts';
+import { readRefs, treeOfWithSource, isAncestor, casRef } from '../../repos/refs.ts';
+import { looseObjectPath } from '../../repos/objects.ts';
 import { diffSummary, patchHash } from '../../repos/diff.ts';
 import { gcAuto } from '../../repos/maintenance.ts';
 import { plan, describe } from './plan.ts';
@@ -121,11 +121,10 @@ export class Reconciler extends EventEmitter {
     const k = `${repo}\0${sha}`;
     const c = this.treeCache.get(k);
     if (c && (!c.loose || fs.existsSync(looseObjectPath(repo, sha)))) return c.tree;
-    const loose = looseTreeOf(repo, sha);
-    const t = loose ?? await treeOf(repo, sha);
+    const t = await treeOfWithSource(repo, sha);
     if (this.treeCache.size > 50_000) this.treeCache.clear();
-    this.treeCache.set(k, { tree: t, loose: loose !== null });
-    return t;
+    this.treeCache.set(k, t);
+    return t.tree;
   }
 
   private async ancestor(repo: string, a: string, b: string): Promise<boolean> {
@@ -203,7 +202,7 @@ export class Reconciler extends EventEmitter {
     this.ingest();
     const o = await this.observe(name);
     if (!o) return;
-    this.passTimes.set(name, { start: t0, observed: performance.now() });
+    const observeMs = Math.round(performance.now() - t0);
     const p = plan(o);
     const before = JSON.stringify(this.d.status.get(name).conditions);
     this.d.status.update(name, (s) => { s.conditions = p.conditions; });
@@ -212,7 +211,7 @@ export class Reconciler extends EventEmitter {
       this.d.log.error(name, 'stalled', c.message, { reason: c.reason });
     }
     if (p.actions.length) this.d.log.info(name, 'planned', p.actions.map(describe).join('; '), { actions: p.actions.map((a) => a.type) });
-    for (const a of p.actions) await this.act(name, a, o);
+    for (const a of p.actions) await this.act(name, a, observeMs);
     if (p.requeueAt !== null) this.queue.enqueueAt(name, p.requeueAt);
     if (p.actions.length) this.enqueue(name); // look again: the actions changed what is observed
     if (p.actions.length || before !== JSON.stringify(p.conditions)) this.emit('change', { agent: name, what: 'status' });
@@ -273,7 +272,6 @@ export class Reconciler extends EventEmitter {
     }
   }
 
-  private passTimes = new Map<string, { start: number; observed: number }>();
   private gcTimers = new Map<string, { timer: NodeJS.Timeout; since: number }>();
 
   /**
@@ -315,7 +313,8 @@ export class Reconciler extends EventEmitter {
     }
   }
 
-  private async act(name: string, a: Action, o: Observed): Promise<void> {
+  /** `observeMs`: how long the pass took to observe, logged with a raise. */
+  private async act(name: string, a: Action, observeMs: number): Promise<void> {
     const repo = this.d.paths.repo(name);
     const { log, approvals, status } = this.d;
     switch (a.type) {
@@ -350,9 +349,8 @@ export class Reconciler extends EventEmitter {
       case 'raise': {
         const td = performance.now();
         const { paths, patch: patchText } = await diffSummary(repo, a.base, a.head);
-        const pt = this.passTimes.get(name);
         // Where the pass's time went, for operators reading the log and for the benchmark.
-        const timing = { observeMs: pt ? Math.round(pt.observed - pt.start) : null, diffMs: Math.round(performance.now() - td) };
+        const timing = { observeMs, diffMs: Math.round(performance.now() - td) };
         const hash = patchHash(patchText);
         const proposer = await this.proposerOf(name, a.head);
         const added = paths.reduce((n, p) => n + p.additions, 0);
@@ -408,6 +406,5 @@ export class Reconciler extends EventEmitter {
         return;
       }
     }
-    void o;
   }
 }
