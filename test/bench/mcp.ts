@@ -2,7 +2,7 @@
 // against a real server (token check, a stateless MCP server per request, zod validation, a durable
 // sqlite insert). Also a long-poll wake-up through /mcp: send by one client, a waiting recv of another.
 import fs from 'node:fs';
-import { startServer } from '../helpers/core.ts';
+import { startServer, createAgents } from '../helpers/core.ts';
 import { agentToken, connect, ok } from '../integration/mcp-fixture.ts';
 
 type Report = (name: string, value: number, unit: string, note?: string) => void;
@@ -12,10 +12,7 @@ const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.leng
 export async function benchMcp(report: Report): Promise<void> {
   const s = await startServer();
   try {
-    for (const n of ['alpha', 'beta']) {
-      const r = await s.api('POST', '/api/agents', { name: n });
-      if (r.status !== 201) throw new Error(`create ${n}: HTTP ${r.status}`);
-    }
+    await createAgents(s, ['alpha', 'beta']);
     const alpha = await connect(s.url, agentToken(s.state, 'alpha'), 'bench-alpha');
     const beta = await connect(s.url, agentToken(s.state, 'beta'), 'bench-beta');
     try {

@@ -15,6 +15,8 @@ const p95 = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b);
 const DAY = 86_400_000;
 /** CPU time of this process in ms: on a shared, loaded machine it is closer to what the work costs than wall time. */
 const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+/** `n` wall-clock timings of fn, in ms. */
+const timed = (n: number, fn: () => unknown): number[] => Array.from({ length: n }, () => { const a = performance.now(); fn(); return performance.now() - a; });
 const load = (): string => `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`;
 
 /** Points through record() (validation, buffer, one transaction per 5000) until flushed; returns points/s. */
@@ -72,28 +74,13 @@ export async function benchStats(report: Report): Promise<void> {
       cpu.push(cpuMs() - c);
     }
     // Encoding measured apart: its garbage would otherwise be collected inside the next query's timing.
-    const withJson: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const a = performance.now();
-      JSON.stringify(store.query(q));
-      withJson.push(performance.now() - a);
-    }
+    const withJson = timed(10, () => JSON.stringify(store.query(q)));
     report('24h query, 1 point/s (86,400 points, raw)', median(times), 'ms', `wall clock, median of 25, p95 ${p95(times).toFixed(1)} ms; goal ≤ 50 ms; ${load()}`);
     report('24h query, CPU time', median(cpu), 'ms', 'median of 25: this process\'s CPU time per query');
     report('24h query + JSON encoding', median(withJson), 'ms', 'what GET /api/stats spends before sending');
-    const bucketed: number[] = [];
-    for (let i = 0; i < 25; i++) {
-      const a = performance.now();
-      store.query({ ...q, step: 60_000, agg: 'max' });
-      bucketed.push(performance.now() - a);
-    }
+    const bucketed = timed(25, () => store.query({ ...q, step: 60_000, agg: 'max' }));
     report('24h query, 1-minute buckets (1440 points, max)', median(bucketed), 'ms', 'median of 25');
-    const pct: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const a = performance.now();
-      store.query({ ...q, step: 300_000, agg: 'p95' });
-      pct.push(performance.now() - a);
-    }
+    const pct = timed(5, () => store.query({ ...q, step: 300_000, agg: 'p95' }));
     report('24h p95 per 5 min (percentiles in JS)', median(pct), 'ms', 'median of 5');
     const m0 = performance.now();
     const r = store.maintain(t0 + 9 * DAY);

@@ -1,40 +1,19 @@
-import anyTest, { type TestFn } from 'ava';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Identity } from '../../controller/auth/identity.ts';
-import { browserUnavailable, launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.ts';
-import { api, loginSession, pushCommit, startServer, waitFor, type TestServer } from './fixtures.ts';
+import { screenshot } from '../helpers/browser.ts';
+import { browserSuite } from './suite.ts';
+import { api, loginSession, pushCommit, waitFor } from './fixtures.ts';
 
 // The operator's inbox and the dashboard's drafts in real Chromium against a real server: a question
 // from the manager reaches an open page over SSE, is answered from the UI, and lands in the manager's
 // mailbox; the plain form routes (no script) do the same.
 
-interface Ctx { server: TestServer; browser: Browser; context: BrowserContext; page: Page; errors: string[] }
-const test = anyTest as TestFn<Ctx>;
-const unavailable = browserUnavailable();
-const e2e = unavailable ? test.serial.skip : test.serial;
-if (unavailable) console.log(`skipped: inbox e2e tests need Chromium: ${unavailable}`);
-
 const T = 60_000;
 const MANAGER: Identity = { kind: 'agent', name: 'manager' };
 
-test.before(async (t) => {
-  if (unavailable) return;
-  t.timeout(180_000);
-  const [server, browser] = await Promise.all([startServer('hh-inbox-e2e-', { agentCommand: 'idle' }), launchBrowser()]);
-  const context = await browser.newContext({ viewport: { width: 1300, height: 900 } });
-  context.setDefaultTimeout(T);
-  const page = await context.newPage();
-  t.context = { server, browser, context, page, errors: watchPageErrors(page) };
-  t.is((await api(server, 'POST', '/api/agents', { name: 'manager' })).status, 201);
+const { e2e, url } = browserSuite('inbox e2e tests', {
+  prefix: 'hh-inbox-e2e-', serve: { agentCommand: 'idle' }, viewport: { width: 1300, height: 900 }, timeoutMs: T,
+  setup: async (t) => { t.is((await api(t.context.server, 'POST', '/api/agents', { name: 'manager' })).status, 201); },
 });
-
-test.after.always(async (t) => {
-  if (!t.context?.server) return;
-  await t.context.browser.close().catch(() => undefined);
-  await t.context.server.close();
-});
-
-const url = (t: { context: Ctx }, p: string) => `${t.context.server.url}${p}`;
 
 e2e('log in; drafts and pending agents show on the dashboard with revision, creator and spawn request', async (t) => {
   t.timeout(120_000);

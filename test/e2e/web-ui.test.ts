@@ -1,37 +1,14 @@
-import anyTest, { type TestFn } from 'ava';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailable, launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.ts';
-import { api, git, largeChange, pushCommit, readRef, startServer, waitFor, type TestServer } from './fixtures.ts';
+import { screenshot } from '../helpers/browser.ts';
+import { browserSuite } from './suite.ts';
+import { api, git, largeChange, pushCommit, readRef, waitFor } from './fixtures.ts';
 
 // The operator UI in real Chromium against a real server (in-process, 127.0.0.1:0, temp state dir),
 // with pushes made by the git CLI into the agents' bare repos.
 
-interface Ctx { server: TestServer; browser: Browser; context: BrowserContext; page: Page; errors: string[] }
-const test = anyTest as TestFn<Ctx>;
-const unavailable = browserUnavailable();
-const e2e = unavailable ? test.serial.skip : test.serial;
-if (unavailable) console.log(`skipped: web e2e tests need Chromium: ${unavailable}`);
-
 const T = 60_000;
 
-test.before(async (t) => {
-  if (unavailable) return;
-  t.timeout(180_000);
-  const [server, browser] = await Promise.all([startServer('hh-e2e-'), launchBrowser()]);
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  context.setDefaultTimeout(T);
-  const page = await context.newPage();
-  t.context = { server, browser, context, page, errors: watchPageErrors(page) };
-});
-
-test.after.always(async (t) => {
-  if (!t.context?.server) return;
-  await t.context.browser.close().catch(() => undefined);
-  await t.context.server.close();
-});
-
-const url = (t: { context: Ctx }, p: string) => `${t.context.server.url}${p}`;
+const { e2e, url } = browserSuite('web e2e tests', { prefix: 'hh-e2e-', viewport: { width: 1400, height: 900 }, timeoutMs: T });
 
 e2e('an anonymous visitor is sent to the login form; the operator token logs in', async (t) => {
   t.timeout(120_000);

@@ -33,6 +33,14 @@ export async function startServer(opts: Partial<ServeOptions> = {}): Promise<Tes
   };
 }
 
+/** Creates agents through the API, one after another; any status but 201 fails with the answer. */
+export async function createAgents(s: TestServer, names: string[]): Promise<void> {
+  for (const n of names) {
+    const r = await s.api('POST', '/api/agents', { name: n });
+    if (r.status !== 201) throw new Error(`create ${n}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
+
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'tester', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'tester', GIT_COMMITTER_EMAIL: 't@example.com', GIT_CONFIG_NOSYSTEM: '1' };
 export const gitc = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 

@@ -1,7 +1,7 @@
 // The operator's side of the bus over the HTTP API: inbox, answers, messages to agents, depths.
 import test from 'ava';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
+import { startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
 import { agentToken, call, connect, ok } from './mcp-fixture.ts';
 
 let s: TestServer;
@@ -9,10 +9,7 @@ let manager: Client;
 
 test.before(async () => {
   s = await startServer();
-  for (const n of ['manager', 'worker']) {
-    const r = await s.api('POST', '/api/agents', { name: n });
-    if (r.status !== 201) throw new Error(`create ${n}: ${r.status}`);
-  }
+  await createAgents(s, ['manager', 'worker']);
   manager = await connect(s.url, agentToken(s.state, 'manager'));
 });
 

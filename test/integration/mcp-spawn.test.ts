@@ -1,7 +1,7 @@
 // The manager's spawn flows through MCP, end to end through an operator's approval to a running agent.
 import test from 'ava';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { refOf, startServer, waitFor, type TestServer } from '../helpers/core.ts';
+import { refOf, startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
 import { agentToken, call, connect, ok } from './mcp-fixture.ts';
 
 let s: TestServer;
@@ -10,10 +10,7 @@ let worker: Client;
 
 test.before(async () => {
   s = await startServer();
-  for (const n of ['manager', 'worker']) {
-    const r = await s.api('POST', '/api/agents', { name: n });
-    if (r.status !== 201) throw new Error(`create ${n}: ${r.status}`);
-  }
+  await createAgents(s, ['manager', 'worker']);
   manager = await connect(s.url, agentToken(s.state, 'manager'), 'test-manager');
   worker = await connect(s.url, agentToken(s.state, 'worker'), 'test-worker');
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
+import { startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
 import { agentToken, connect, ok } from './mcp-fixture.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -15,10 +15,7 @@ let s: TestServer;
 
 test.before(async () => {
   s = await startServer();
-  for (const n of ['manager', 'alpha']) {
-    const r = await s.api('POST', '/api/agents', { name: n });
-    if (r.status !== 201) throw new Error(`create ${n}: ${r.status}`);
-  }
+  await createAgents(s, ['manager', 'alpha']);
 });
 test.after.always(async () => { await s?.close(); });
 
