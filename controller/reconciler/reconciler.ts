@@ -12,7 +12,7 @@ import { diffSummary, patchHash } from '../../repos/diff.ts';
 import { gcAuto } from '../../repos/maintenance.ts';
 import { plan, describe } from './plan.ts';
 import { KeyedQueue } from './queue.ts';
-import { clearStaleRefLocks, STALE_LOCK_MS } from './stale-locks.ts';
+import { clearStaleRefLocks, removeLockIfStale, STALE_LOCK_MS } from './stale-locks.ts';
 import type { RefEventReader } from './ref-events.ts';
 import type { StatusStore } from './status.ts';
 import type { Action, Observed } from './types.ts';
@@ -225,7 +225,8 @@ export class Reconciler extends EventEmitter {
    */
   private clearStaleAppliedLock(name: string): void {
     const lock = path.join(this.d.paths.repo(name), 'refs', 'heads', 'applied.lock');
-    try { fs.unlinkSync(lock); } catch { return; }
+    // Any age: see above. The same removal as the shared locks', with no grace period.
+    if (removeLockIfStale(lock, { olderThanMs: -Infinity }) !== 'removed') return;
     this.d.log.warn(name, 'stale-lock-removed', `removed ${lock}, left by a git process killed while moving applied`);
   }
 
