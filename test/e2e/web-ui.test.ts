@@ -123,7 +123,8 @@ e2e('a stale approval is refused with the explanation and a link to the new requ
   const second = pushCommit(server.state, 'beta', { 'prompt.md': 'beta v2\n' }, 'beta v2');
   const req2 = await waitFor('request 2', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === second), T);
   // The open page learns of it over SSE and says what moved.
-  await page.waitForSelector('[data-testid=stale]', { timeout: T });
+  // The banner can show before the reconciler has raised request 2; its link follows on the next refresh.
+  await page.waitForSelector(`[data-testid=stale] a[href="/approvals/${req2.id}"]`, { timeout: T });
   t.regex(await page.textContent('[data-testid=stale]') ?? '', new RegExp(`open request #${req2.id}`));
   await page.click('[data-testid=approve]');
   await page.waitForSelector('.hh-flash-error');

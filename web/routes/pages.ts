@@ -366,7 +366,13 @@ export function pagesRouter(o: PagesOptions): Router {
       const moved: string[] = [];
       if (agent.applied !== a.base) moved.push(`applied moved from ${short(a.base)} to ${short(agent.applied)}`);
       if (agent.proposed !== a.head) moved.push(`proposed moved from ${short(a.head)} to ${short(agent.proposed)}`);
-      if (moved.length) stale = { message: `${moved.join('; ')}. Approving this request would be refused.`, newer: c.approvals.openChange(a.agent) };
+      if (moved.length) {
+        const newer = c.approvals.openChange(a.agent);
+        // Between the ref moving and the reconciler raising its request the page has no link to
+        // give yet; say so, and the live refresh replaces this once the request exists.
+        const coming = agent.proposed !== a.head && (!newer || newer.id === a.id) ? ` A request for ${short(agent.proposed)} is being raised.` : '';
+        stale = { message: `${moved.join('; ')}. Approving this request would be refused.${coming}`, newer };
+      }
     }
     if (a.status === 'superseded' && a.supersededBy) {
       const newer = c.approvals.get(a.supersededBy);
