@@ -43,6 +43,20 @@ export class ApprovalStore {
     return r ? fromRow(r) : null;
   }
 
+  /**
+   * Ids of open change requests older than the newest. Empty by construction since raises are one
+   * transaction; a database written by an older controller killed mid-raise can still hold some.
+   */
+  olderOpenChanges(agent: string): number[] {
+    const rows = this.db.prepare("SELECT id FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC LIMIT -1 OFFSET 1").all(agent) as { id: number }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** Runs `fn` as one sqlite transaction (the store's own connection, shared with the log and audit). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   /** Approved but not yet carried out: the controller died between recording the decision and moving `applied`. */
   approvedUnapplied(agent: string, base: string): Approval | null {
     const r = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status = 'approved' AND base = ? AND json_extract(data, '$.applied') IS NULL ORDER BY id DESC LIMIT 1").get(agent, base) as Record<string, unknown> | undefined;

@@ -37,6 +37,10 @@ export function plan(o: Observed): Plan {
   // 2. The one open request is always the net change applied..proposed — for active agents only:
   // a draft, pending or kept agent raises nothing (its spawn or revive request is its own kind).
   const open = o.openRequest;
+  // One open request per agent: any older one left open is superseded by the newest.
+  for (const id of o.olderOpen) {
+    actions.push({ type: 'supersede', id, by: open!.id, reason: `request #${open!.id} is the agent's open request; only one is open at a time` });
+  }
   const sameTree = o.trees.applied === o.trees.proposed;
   if (o.agent.state !== 'active') {
     // nothing to raise

@@ -14,6 +14,8 @@ export interface Observed {
   /** applied is an ancestor of (or equal to) proposed. */
   proposedDescends: boolean;
   openRequest: { id: number; base: string | null; head: string | null; status: 'pending' | 'diverged' } | null;
+  /** Other open change requests, older than openRequest: there must be none, so they are superseded. */
+  olderOpen: number[];
   /** A request for exactly (applied, proposed) was rejected: not raised again. */
   rejectedPair: boolean;
   /** Approved with base = current applied, but applied not yet moved (the controller died in between). */
@@ -33,7 +35,7 @@ export type Action =
   | { type: 'complete-approval'; id: number; base: string; head: string }
   | { type: 'fail-approval'; id: number; error: string }
   | { type: 'fast-forward'; from: string; to: string }
-  | { type: 'supersede'; id: number; reason: string }
+  | { type: 'supersede'; id: number; reason: string; by?: number }
   | { type: 'raise'; base: string; head: string; status: 'pending' | 'diverged'; supersedes: number | null }
   | { type: 'apply-runtime'; revision: string; reason: string }
   | { type: 'stop-runtime'; reason: string };

@@ -189,3 +189,41 @@ test('the approval decision and its audit row commit together: a failing audit i
   const rows = ((await s.api('GET', '/api/audit?agent=worker')).body as any[]).filter((e) => e.approvalId === req.id);
   t.deepEqual(rows.map((e) => e.action).filter((a) => a === 'approve' || a === 'reject'), ['approve'], 'one decision row: the failed attempts left none');
 });
+
+test('a raise is one transaction: a failing audit insert leaves no new request and the open one untouched; the next pass raises it', async (t) => {
+  const { s, repo } = await fresh();
+  pushByPath(repo, { 'a.txt': 'one\n' });
+  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'r1');
+  // As a kill between the insert and the supersede would: the raise's last write fails.
+  s.controller.db.exec("CREATE TRIGGER test_propose_fails BEFORE INSERT ON audit WHEN NEW.action = 'propose' BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
+  const h2 = pushByPath(repo, { 'b.txt': 'two\n' });
+  // The pass that tried (and failed) to raise h2 logged its plan.
+  await waitFor(async () => ((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'planned' && e.message.includes(`..${h2.slice(0, 7)}`)), 'a raise attempted');
+  await new Promise((r) => setTimeout(r, 300));
+  const open = s.controller.db.prepare("SELECT id, head, status FROM approvals WHERE agent = 'worker' AND status IN ('pending', 'diverged')").all() as any[];
+  t.deepEqual(open.map((r) => r.id), [r1.id], 'only the old request is open: neither a second request nor a superseded old one');
+  t.false(((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'request-raised' && e.data?.head === h2), 'no log line for a request that does not exist');
+  s.controller.db.exec('DROP TRIGGER test_propose_fails');
+  const [r2] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length === 1 && p[0].head === h2 && p; }, 'r2 raised by a later pass', 60_000);
+  const old = (await s.api('GET', `/api/approvals/${r1.id}`)).body;
+  t.is(old.status, 'superseded');
+  t.is(old.supersededBy, r2.id);
+  const audit = ((await s.api('GET', '/api/audit?agent=worker')).body as any[]).filter((e) => e.action === 'propose');
+  t.deepEqual(audit.map((e) => e.approvalId).sort(), [r1.id, r2.id].sort(), 'one propose row per request that exists');
+});
+
+test('two open requests (left by a controller killed mid-raise before raises were one transaction): the older is superseded by the newest', async (t) => {
+  const { s, repo } = await fresh();
+  const head = pushByPath(repo, { 'a.txt': 'one\n' });
+  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'r1');
+  // What such a database holds: a second pending request for the agent, the first never superseded.
+  const dup = s.controller.approvals.insert({ kind: 'change', agent: 'worker', base: r1.base, head, status: 'pending', paths: r1.paths, proposer: 'local', patchHash: r1.patchHash });
+  s.controller.reconciler.enqueue('worker');
+  const old = await waitFor(async () => { const a = (await s.api('GET', `/api/approvals/${r1.id}`)).body; return a.status === 'superseded' && a; }, 'older superseded');
+  t.is(old.supersededBy, dup.id);
+  t.regex(old.reason, new RegExp(`request #${dup.id} is the agent's open request`));
+  t.deepEqual((await pending(s, 'worker')).map((a) => a.id), [dup.id]);
+  const appr = await s.api('POST', `/api/approvals/${dup.id}/approve`, {});
+  t.is(appr.status, 200, JSON.stringify(appr.body));
+  t.is(refOf(repo, 'applied'), head);
+});

@@ -8,7 +8,7 @@ const base = (o: Partial<Observed> = {}): Observed => ({
   agent: { name: 'w', state: 'active', suspended: false },
   refs: { applied: A, proposed: A },
   trees: { applied: 't1', proposed: 't1' },
-  objectsError: null, proposedDescends: true, openRequest: null, rejectedPair: false, approvedUnapplied: null,
+  objectsError: null, proposedDescends: true, openRequest: null, olderOpen: [], rejectedPair: false, approvedUnapplied: null,
   runtime: { state: 'running', revision: A }, failures: 0, nextAttemptAt: null, lastApplied: A,
   appliedSanctioned: true, lastSanctioned: A,
   ...o,
@@ -32,6 +32,14 @@ test('an open request for the same pair is left alone; for another pair it is su
   t.deepEqual(types(o), []);
   const moved = plan({ ...o, refs: { applied: A, proposed: Q } });
   t.deepEqual(moved.actions, [{ type: 'raise', base: A, head: Q, status: 'pending', supersedes: 3 }]);
+});
+
+test('two open requests (a raise cut short by an older controller): the older is superseded by the newest', (t) => {
+  const o = base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, openRequest: { id: 7, base: A, head: P, status: 'pending' }, olderOpen: [5] });
+  t.deepEqual(plan(o).actions, [{ type: 'supersede', id: 5, by: 7, reason: "request #7 is the agent's open request; only one is open at a time" }]);
+  // And when the newest is itself out of date, the new raise supersedes it as usual.
+  const moved = plan({ ...o, refs: { applied: A, proposed: Q } });
+  t.deepEqual(moved.actions.map((a) => [a.type, 'id' in a ? a.id : null, 'supersedes' in a ? a.supersedes : null]), [['supersede', 5, null], ['raise', null, 7]]);
 });
 
 test('not descending: diverged', (t) => {
