@@ -144,7 +144,7 @@ class Pusher {
   cleanup(): void { for (const d of this.dirs.values()) fs.rmSync(d, { recursive: true, force: true }); }
 }
 
-interface P1Sample { visibleMs: number; pushMs: number; id: number; refMovedMs: number | null; rowMs: number | null; observeMs: number | null; diffMs: number | null }
+interface P1Sample { visibleMs: number; pushMs: number; id: number; refMovedMs: number | null; rowMs: number | null; observeMs: number | null; diffMs: number | null; raiseMs: number | null }
 
 /** When the reference-transaction hook saw `proposed` move to `head` (its own clock: Date.now() in ms). */
 function hookTs(b: Bench, agent: string, head: string): number | null {
@@ -201,11 +201,11 @@ async function p1Once(b: Bench, p: Pusher, agent: string): Promise<P1Sample> {
   await pushed;
   const moved = hookTs(b, agent, head);
   // The pass's own split (observe: refs, trees, ancestry, sqlite; diff: the one git process), from the log.
-  const raised = (await b.api<{ event: string; data: { approval?: number; observeMs?: number; diffMs?: number } }[]>('GET', `/api/log?agent=${agent}&since=${wall0}`)).body
+  const raised = (await b.api<{ event: string; data: { approval?: number; observeMs?: number; diffMs?: number; raiseMs?: number } }[]>('GET', `/api/log?agent=${agent}&since=${wall0}`)).body
     .find((e) => e.event === 'request-raised' && e.data?.approval === id);
   return {
     visibleMs, pushMs, id, refMovedMs: moved === null ? null : moved - wall0, rowMs: moved === null ? null : createdAt - moved,
-    observeMs: raised?.data.observeMs ?? null, diffMs: raised?.data.diffMs ?? null,
+    observeMs: raised?.data.observeMs ?? null, diffMs: raised?.data.diffMs ?? null, raiseMs: raised?.data.raiseMs ?? null,
   };
 }
 
@@ -318,6 +318,8 @@ export async function benchCore(report: Report, o: BenchCoreOptions = {}): Promi
     if (split.length) {
       report('P1 part: pass observe (refs, trees, ancestry), median', quantiles(split.map((s) => s.observeMs!)).median, 'ms', 'in-process reads of loose objects');
       report('P1 part: pass diff (one git diff-tree), median', quantiles(split.map((s) => s.diffMs!)).median, 'ms', 'paths, line counts and patch from one git process');
+      const both = split.filter((s) => s.raiseMs !== null);
+      if (both.length) report('P1 part: pass diff and the hook\'s line both in hand, median', quantiles(both.map((s) => s.raiseMs!)).median, 'ms', 'the diff runs while the pass waits for who pushed');
     }
 
     log(`P2: ${runs} approvals of requests whose config check finished`);
