@@ -108,7 +108,8 @@ e2e('/model opus changes the chip and commits model on live as the operator', as
   t.is(await page.inputValue('[data-testid=command-input]'), '/frobnicate now', 'the refused command is kept for fixing');
   await page.fill('[data-testid=command-input]', '/model two words');
   await page.press('[data-testid=command-input]', 'Enter');
-  await page.waitForSelector('.hh-flash-error');
+  // The page still shows the previous refusal until the form's answer replaces it: wait for this one.
+  await page.waitForSelector('.hh-flash-error:has-text("expects one argument")');
   t.regex(await page.textContent('.hh-flash-error') ?? '', /\/model <name>: expects one argument/);
 });
 
@@ -159,7 +160,8 @@ e2e('a 5,000-line 50-file request loads with files collapsed; one expands on dem
   t.is(await page.textContent('[data-testid=approval-status]'), 'rejected');
   t.regex(await page.textContent('#approval-status') ?? '', /generated noise/);
   await page.click('[data-testid=revert]');
-  await page.waitForSelector('.hh-flash-ok');
+  // The reject's notice is still on the page until the revert's answer replaces it.
+  await page.waitForSelector('.hh-flash-ok:has-text("reverted")');
   t.regex(await page.textContent('.hh-flash-ok') ?? '', /proposed reverted to applied's tree/);
   const repo = path.join(server.state, 'repos', 'gamma.git');
   t.is(git(repo, 'rev-parse', 'proposed^{tree}').trim(), git(repo, 'rev-parse', 'applied^{tree}').trim());
