@@ -185,3 +185,16 @@ export function sqliteProblems(state: string): string | null {
     return r === 'ok' ? null : `sqlite quick_check: ${String(r)}`;
   } finally { db.close(); }
 }
+
+/**
+ * What a kill may never leave behind, read from the database while the server is down (a restart
+ * would heal some of it before checkAll could see it): two open change requests for one agent means
+ * a raise was not one transaction.
+ */
+export function killedStateProblems(state: string): string | null {
+  const db = new Database(path.join(state, 'hyperhive.db'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare("SELECT agent, group_concat(id) AS ids FROM approvals WHERE kind = 'change' AND status IN ('pending', 'diverged') GROUP BY agent HAVING count(*) > 1").all() as { agent: string; ids: string }[];
+    return rows.length ? rows.map((r) => `${r.agent}: several open change requests after the kill (#${r.ids.split(',').join(', #')})`).join('\n') : null;
+  } finally { db.close(); }
+}

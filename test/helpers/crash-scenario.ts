@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from './core.ts';
-import { CrashModel, checkAgent, sqliteProblems, waitConverged, type Api, type Req } from './crash-model.ts';
+import { CrashModel, checkAgent, sqliteProblems, killedStateProblems, waitConverged, type Api, type Req } from './crash-model.ts';
 import { propose } from './crash-git.ts';
 import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from './crash-server.ts';
 
@@ -96,6 +96,8 @@ export async function runCrashRound(o: CrashRoundOptions): Promise<CrashRoundSta
     log(`kill ${stats.kills} (${what})`);
     // Answers to requests cut by the kill carry no information; wait for them to fail.
     await Promise.all([...inflight]);
+    const broken = killedStateProblems(state);
+    if (broken) fail(broken);
   };
   const fail = (msg: string): never => { throw new CrashViolation(`seed ${seed}, after kill ${stats.kills}: ${msg}\nstate kept at ${state}\nserver output:\n${server?.output() ?? ''}`); };
 
