@@ -95,6 +95,9 @@ export class Controller extends EventEmitter {
     this.conditionSources.push(fn);
   }
 
+  /** Whether proposed configs are evaluated (Nix) when their request is raised and on approve. */
+  get checksConfig(): boolean { return !!this.o.checkConfig; }
+
   constructor(private o: ControllerOptions) {
     super();
     this.db = o.db; this.paths = o.paths; this.runtime = o.runtime;

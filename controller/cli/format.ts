@@ -22,18 +22,29 @@ export function formatAgents(list: AgentLike[], detail = false): string {
   return s;
 }
 
-interface ApprovalLike { id: number; kind: string; agent: string; base: string | null; head: string | null; status: string; paths: string[]; proposer: string | null; createdAt: number; decidedBy: string | null }
+interface ApprovalLike { id: number; kind: string; agent: string; base: string | null; head: string | null; status: string; paths: string[]; proposer: string | null; createdAt: number; decidedBy: string | null; error?: string | null; data?: Record<string, unknown> }
+
+/** The config check's verdict in a word: ok, failed, … (being evaluated), or - (not a change, or no checks). */
+const configWord = (a: ApprovalLike): string => {
+  const v = a.data?.configCheck;
+  if (v === 'ok' || v === 'failed') return v;
+  return a.kind === 'change' && (a.status === 'pending' || a.status === 'diverged') ? '…' : '-';
+};
 
 export function formatApprovals(list: ApprovalLike[]): string {
   if (!list.length) return 'no requests';
-  const rows = [['ID', 'KIND', 'AGENT', 'STATUS', 'BASE..HEAD', 'PROPOSER', 'AGE', 'PATHS']];
-  for (const a of list) rows.push([`#${a.id}`, a.kind, a.agent, a.status, `${short(a.base)}..${short(a.head)}`, a.proposer ?? '-', age(a.createdAt), a.paths.slice(0, 4).join(',') + (a.paths.length > 4 ? ',…' : '')]);
+  const rows = [['ID', 'KIND', 'AGENT', 'STATUS', 'CONFIG', 'BASE..HEAD', 'PROPOSER', 'AGE', 'PATHS']];
+  for (const a of list) rows.push([`#${a.id}`, a.kind, a.agent, a.status, configWord(a), `${short(a.base)}..${short(a.head)}`, a.proposer ?? '-', age(a.createdAt), a.paths.slice(0, 4).join(',') + (a.paths.length > 4 ? ',…' : '')]);
   return table(rows);
 }
 
 export function formatApproval(a: ApprovalLike & { patch: string; reason: string | null; commits: { sha: string; subject: string; author: { name: string }; proposer: string | null }[] }): string {
   const head = [`request #${a.id} (${a.kind}) for ${a.agent}: ${a.status}`, `base ${a.base ?? '-'}`, `head ${a.head ?? '-'}`, `proposer ${a.proposer ?? '-'}`];
   if (a.decidedBy) head.push(`decided by ${a.decidedBy}${a.reason ? `: ${a.reason}` : ''}`);
+  const config = configWord(a);
+  if (config === 'ok') head.push('config evaluates');
+  else if (config === 'failed') head.push(`config does not evaluate: ${(a.error ?? '').replace(/^config does not evaluate: /, '') || 'no error text'} (approve is refused)`);
+  else if (config === '…') head.push('config being evaluated (or checks are off)');
   for (const c of a.commits ?? []) head.push(`  ${short(c.sha)} ${c.subject} (${c.author.name}${c.proposer ? `, pushed by ${c.proposer}` : ''})`);
   return `${head.join('\n')}\n\n${a.patch}`;
 }

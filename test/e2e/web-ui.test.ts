@@ -68,6 +68,8 @@ e2e('a push appears live on the dashboard; the approval page shows the diff; app
   t.regex(inserted, /answer=42/);
   t.regex(await page.textContent('#commits') ?? '', /Tune alpha prompt[\s\S]*author Dev Person[\s\S]*proposer local/);
   t.is(await page.locator('.d2h-files-diff').count() > 0, true, 'side-by-side by default');
+  // The config check's verdict reaches the open page (live refresh) before the operator approves.
+  await page.waitForSelector('[data-testid=config-check]:has-text("Config evaluates")', { timeout: T });
   await screenshot(page, 'approval-page');
   await page.click('[data-testid=view-line]');
   await page.waitForURL(/view=line/);

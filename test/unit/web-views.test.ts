@@ -5,7 +5,9 @@ import type { AgentView } from '../../controller/controller.ts';
 import { parseSlash } from '../../web/routes/slash.ts';
 import { safeEqual, safeNext, SessionStore } from '../../web/session.ts';
 import { Broadcaster, formatSse } from '../../web/sse.ts';
+import type { Approval } from '../../controller/approvals/store.ts';
 import { agentPage } from '../../web/views/agent.ts';
+import { approvalPage } from '../../web/views/approval.ts';
 import { dashboardPage } from '../../web/views/dashboard.ts';
 import { escapeHtml, html, raw } from '../../web/views/html.ts';
 import { renderMarkdown } from '../../web/views/markdown.ts';
@@ -177,4 +179,33 @@ test('agent page: state row, model chip, notes rendered safely, command help', (
   t.regex(page, /<li>&lt;script&gt;x&lt;\/script&gt;<\/li>/);
   t.regex(page, /<code>\/model &lt;name&gt;<\/code>/);
   t.regex(page, /action="\/agents\/alpha\/message"/);
+});
+
+test('approval page: the config verdict (evaluates, does not evaluate with its error, being evaluated, checks off); approve disabled when it does not evaluate', (t) => {
+  const base: Approval = {
+    id: 7, kind: 'change', agent: 'alpha', base: 'a'.repeat(40), head: 'b'.repeat(40), status: 'pending', paths: ['agent.nix'], proposer: 'local',
+    createdAt: 0, decidedBy: null, decidedAt: null, reason: null, patchHash: 'h', supersededBy: null, note: null, error: null, data: {},
+  };
+  const render = (a: Partial<Approval>, configChecks = true) => approvalPage({
+    now: 1000, csrf: 'tok', identity: 'operator', approval: { ...base, ...a }, agent: null, commits: [], diff: null, stale: null, votes: [], configChecks,
+  }).value;
+  const verdict = (p: string) => /data-testid="config-check">([\s\S]*?)<\/(p|div)>/.exec(p)?.[1] ?? null;
+  const approveTag = (p: string) => /<button[^>]*data-testid="approve"[^>]*>/.exec(p)?.[0] ?? '';
+
+  const ok = render({ data: { configCheck: 'ok' } });
+  t.is(verdict(ok), 'Config evaluates (checked with Nix).');
+  t.notRegex(approveTag(ok), /disabled/);
+
+  const failed = render({ data: { configCheck: 'failed' }, error: `config does not evaluate: attribute 'allow' ${XSS}` });
+  t.regex(verdict(failed) ?? '', /Config does not evaluate:<\/strong> <code>attribute &#39;allow&#39; &lt;script&gt;/);
+  t.regex(verdict(failed) ?? '', /Approving it is refused/);
+  t.regex(failed, /role="alert" data-testid="config-check"/);
+  t.regex(approveTag(failed), /disabled title="the proposed config does not evaluate"/);
+  t.notRegex(failed, /<script>alert/);
+
+  t.is(verdict(render({})), 'Config is being evaluated…');
+  t.regex(verdict(render({}, false)) ?? '', /not evaluated: this controller runs without config checks/);
+  t.is(verdict(render({ status: 'approved', decidedBy: 'operator', decidedAt: 500, data: { configCheck: 'ok', applied: true } })), 'Config evaluates (checked with Nix).');
+  t.is(verdict(render({ status: 'superseded' })), null, 'a closed request without a verdict says nothing about it');
+  t.is(verdict(render({ kind: 'spawn', base: null, head: null })), null, 'only change requests carry a config verdict');
 });

@@ -380,7 +380,7 @@ export function pagesRouter(o: PagesOptions): Router {
     }
     html(ctx, approvalPage({
       now: now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      approval: a, agent, commits: commitList, diff, stale, votes: c.approvals.votes(a.id),
+      approval: a, agent, commits: commitList, diff, stale, votes: c.approvals.votes(a.id), configChecks: c.checksConfig,
     }));
   });
 

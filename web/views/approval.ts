@@ -26,6 +26,27 @@ export interface ApprovalPageData {
   /** What moved since the request was raised (pending only), and the request now open for the agent. */
   stale: { message: string; newer: Approval | null } | null;
   votes: { voter: string; decision: string; reason: string | null; at: number }[];
+  /** The controller evaluates proposed configs: a change request without a verdict is still being checked. */
+  configChecks: boolean;
+}
+
+/**
+ * The config check's verdict on a change request (`data.configCheck`), so an operator sees before
+ * approving whether the proposed config evaluates; approve refuses one that does not (422).
+ */
+function configLine(d: ApprovalPageData): SafeHtml | '' {
+  const a = d.approval;
+  if (a.kind !== 'change') return '';
+  const verdict = a.data?.configCheck;
+  const open = a.status === 'pending' || a.status === 'diverged';
+  if (verdict === 'ok') return html`<p class="hh-config hh-config-ok" data-testid="config-check">Config evaluates (checked with Nix).</p>`;
+  if (verdict === 'failed') {
+    const why = a.error ? a.error.replace(/^config does not evaluate: /, '') : 'no error text';
+    return html`<div class="hh-config hh-config-failed" role="alert" data-testid="config-check"><strong>Config does not evaluate:</strong> <code>${why}</code>${open ? html` Approving it is refused; push a fix (it supersedes this request) or reject.` : ''}</div>`;
+  }
+  if (open && d.configChecks) return html`<p class="hh-config hh-muted" data-testid="config-check">Config is being evaluated…</p>`;
+  if (open) return html`<p class="hh-config hh-muted" data-testid="config-check">Config is not evaluated: this controller runs without config checks.</p>`;
+  return '';
 }
 
 function statusBanner(d: ApprovalPageData): SafeHtml {
@@ -40,6 +61,7 @@ function statusBanner(d: ApprovalPageData): SafeHtml {
   else if (a.status === 'expired') detail = html`Expired.`;
   return html`<section class="hh-section" id="approval-status" data-live>
 <p class="hh-status-line"><span class="hh-status hh-status-${a.status}" data-testid="approval-status">${a.status}</span> ${detail}</p>
+${configLine(d)}
 ${d.stale ? html`<div class="hh-stale" role="alert" data-testid="stale"><strong>Stale:</strong> ${d.stale.message}${d.stale.newer && d.stale.newer.id !== a.id ? html` — <a href="/approvals/${d.stale.newer.id}">open request #${d.stale.newer.id}</a>` : ''}</div>` : ''}
 ${d.votes.length ? html`<ul class="hh-votes">${d.votes.map((v) => html`<li>${v.voter}: ${v.decision}${v.reason ? html` — <q>${v.reason}</q>` : ''} <span class="hh-muted">${age(v.at, d.now)}</span></li>`)}</ul>` : ''}
 </section>`;
@@ -49,7 +71,7 @@ function actions(d: ApprovalPageData): SafeHtml {
   const a = d.approval;
   if (a.status === 'pending' || a.status === 'diverged') {
     return html`<section class="hh-section hh-actions" id="decide">
-${a.status === 'pending' ? html`<form method="post" action="/approvals/${a.id}/approve" class="hh-inline-form">${csrfField(d.csrf)}<button type="submit" class="hh-approve" data-testid="approve">Approve</button></form>` : ''}
+${a.status === 'pending' ? html`<form method="post" action="/approvals/${a.id}/approve" class="hh-inline-form">${csrfField(d.csrf)}<button type="submit" class="hh-approve" data-testid="approve"${a.data?.configCheck === 'failed' ? html` disabled title="the proposed config does not evaluate"` : ''}>Approve</button></form>` : ''}
 <form method="post" action="/approvals/${a.id}/reject" class="hh-inline-form">${csrfField(d.csrf)}
 <label for="reject-reason">Reason</label><input id="reject-reason" name="reason" required maxlength="2000" placeholder="why not">
 <button type="submit" class="hh-reject" data-testid="reject">Reject</button></form>
