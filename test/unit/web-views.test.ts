@@ -209,3 +209,15 @@ test('approval page: the config verdict (evaluates, does not evaluate with its e
   t.is(verdict(render({ status: 'superseded' })), null, 'a closed request without a verdict says nothing about it');
   t.is(verdict(render({ kind: 'spawn', base: null, head: null })), null, 'only change requests carry a config verdict');
 });
+
+test('approval queue: a request whose config does not evaluate is marked, with the error as its title', (t) => {
+  const row = (id: number, data: Record<string, unknown>, error: string | null = null) => ({
+    approval: { id, kind: 'change', agent: 'alpha', base: 'a'.repeat(40), head: 'b'.repeat(40), status: 'pending', paths: ['agent.nix'], proposer: 'local', createdAt: 0, decidedBy: null, decidedAt: null, reason: null, patchHash: 'h', supersededBy: null, note: null, error, data } as Approval,
+    added: 1, deleted: 0,
+  });
+  const page = dashboardPage({ now: 1000, csrf: 'tok', identity: 'operator', agents: [], queue: [row(1, { configCheck: 'ok' }), row(2, { configCheck: 'failed' }, `config does not evaluate: ${XSS}`), row(3, {})], drafts: [], log: [] }).value;
+  const cells = (id: number) => new RegExp(`<tr data-approval="${id}">[\\s\\S]*?</tr>`).exec(page)?.[0] ?? '';
+  t.notRegex(cells(1), /config-failed/);
+  t.notRegex(cells(3), /config-failed/);
+  t.regex(cells(2), /data-testid="config-failed" title="config does not evaluate: &lt;script&gt;[^"]*">config does not evaluate<\/span>/);
+});

@@ -42,7 +42,7 @@ export function approvalsTable(rows: ApprovalRow[], now: number, opts: { showAge
 <thead><tr><th>#</th><th>kind</th>${opts.showAgent !== false ? html`<th>agent</th>` : ''}<th>status</th><th>changed paths</th><th>+/−</th><th>proposer</th><th>age</th></tr></thead>
 <tbody>${rows.map(({ approval: a, added, deleted }) => html`<tr data-approval="${a.id}">
 <td><a href="/approvals/${a.id}">#${a.id}</a></td><td>${a.kind}</td>${opts.showAgent !== false ? html`<td><a href="/agents/${a.agent}">${a.agent}</a></td>` : ''}
-<td><span class="hh-status hh-status-${a.status}">${a.status}</span></td>
+<td><span class="hh-status hh-status-${a.status}">${a.status}</span>${a.kind === 'change' && a.data?.configCheck === 'failed' && (a.status === 'pending' || a.status === 'diverged') ? html` <span class="hh-config-bad" data-testid="config-failed" title="${a.error ?? 'the proposed config does not evaluate'}">config does not evaluate</span>` : ''}</td>
 <td>${pathsSummary(a.paths)}</td>
 <td>${added === null ? html`<span class="hh-muted">—</span>` : html`<span class="hh-add">+${added}</span> <span class="hh-del">−${deleted ?? 0}</span>`}</td>
 <td>${a.proposer ?? html`<span class="hh-muted">unknown</span>`}</td>
