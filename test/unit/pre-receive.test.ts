@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRepo } from '../../repos/store.ts';
+import { ensureHookBundle, hookBundlePath } from '../../repos/hook-bundle.ts';
 import { readRef } from '../../repos/refs.ts';
 import { git } from '../../repos/git.ts';
 import { identityFor } from '../../repos/identity.ts';
@@ -91,4 +92,26 @@ test('HYPERHIVE_MAX_FILE_BYTES in the environment sets the limit; a value that i
   t.regex(lower.stderr, /mid\.bin/);
   const junk = await r.push({ HYPERHIVE_MAX_FILE_BYTES: '5e3; rm -rf /' });
   t.true(junk.ok, junk.stderr);
+});
+
+test('with the controller\'s hook bundle in place, the full rules run once, through the bundle: one verdict, printed once', async (t) => {
+  t.timeout(120_000);
+  const r = await make();
+  // Where the hook looks for it: <state>/lib/receive-hook.mjs beside <state>/events/.
+  await ensureHookBundle(hookBundlePath(path.dirname(path.dirname(r.repo))));
+  const base = await readRef(r.repo, 'proposed');
+  await r.commit({ 'agent.nix': '{ this is not nix' });
+  const bad = await r.push();
+  t.false(bad.ok);
+  const refusals = bad.stderr.split('\n').filter((l) => /hyperhive: refused proposed:/.test(l));
+  t.is(refusals.length, 1, bad.stderr);
+  t.is(bad.stderr.split('\n').filter((l) => /push refused, nothing was changed/.test(l)).length, 1, bad.stderr);
+  t.is(await readRef(r.repo, 'proposed'), base);
+  // An accepted push on the full path (hyperhive.json touched) is accepted by the bundle alone.
+  await r.reset();
+  const json = JSON.parse(fs.readFileSync(path.join(r.work, 'hyperhive.json'), 'utf8'));
+  const head = await r.commit({ 'hyperhive.json': `${JSON.stringify(json, null, 2)}\n\n` });
+  const ok = await r.push();
+  t.true(ok.ok, ok.stderr);
+  t.is(await readRef(r.repo, 'proposed'), head);
 });
