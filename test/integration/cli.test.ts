@@ -52,6 +52,17 @@ test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t)
   t.regex(again.stderr, /is approved/);
   t.is((await run(['approve', '4242', ...S])).code, 1);
 
+  // Rollback: to the first revision, a request; to the one applied now, no request (same tree).
+  const rb = await run(['rollback', 'worker', agents[0].applied.slice(0, 7), ...S]);
+  t.is(rb.code, 0, rb.stderr);
+  t.regex(rb.stdout, /^rollback proposed as [0-9a-f]{7}: request #\d+ waits for approval$/m);
+  const same = await run(['rollback', 'worker', head.slice(0, 7), ...S]);
+  t.is(same.code, 0, same.stderr);
+  t.regex(same.stdout, /has the tree applied already runs: applied moved to it without a request/);
+  const badRev = await run(['rollback', 'worker', 'zzzz', ...S]);
+  t.is(badRev.code, 1);
+  t.regex(badRev.stderr, /revision must be a commit SHA/);
+
   const m = await run(['model', 'worker', 'opus', ...S]);
   t.is(m.code, 0, m.stderr);
   const mb = await run(['model', 'worker', 'two words', ...S]);
