@@ -458,14 +458,29 @@ export class Controller extends EventEmitter {
   }
 
   /** Called by the post-receive hook (through the API) right after a push landed: reconcile now and say what happened. */
-  async afterPush(name: string, baseUrl: string): Promise<string[]> {
+  /**
+   * What the pusher reads after a push over HTTP, per branch pushed: for proposed the request it
+   * raised (or why none), for live that it takes effect as written. Without `updates` (an older hook),
+   * the proposed answer.
+   */
+  async afterPush(name: string, baseUrl: string, updates?: { ref: string; new: string }[]): Promise<string[]> {
     this.requireAgent(name);
     this.reconciler.ingest();
     this.reconciler.enqueue(name);
     await this.reconciler.settled(name);
-    const open = this.approvals.openChange(name);
-    if (!open) return ['no open request: proposed has the same tree as applied'];
-    return [`request #${open.id} ${open.status === 'diverged' ? 'is DIVERGED (proposed does not descend from applied)' : 'waits for approval'}: ${baseUrl}/approvals/${open.id}`];
+    const branches = new Map((updates ?? [{ ref: 'refs/heads/proposed', new: '' }]).map((u) => [u.ref.replace(/^refs\/heads\//, ''), u.new]));
+    const lines: string[] = [];
+    if (branches.has('proposed')) {
+      const open = this.approvals.openChange(name);
+      lines.push(!open ? 'no open request: proposed has the same tree as applied'
+        : `request #${open.id} ${open.status === 'diverged' ? 'is DIVERGED (proposed does not descend from applied)' : 'waits for approval'}: ${baseUrl}/approvals/${open.id}`);
+    }
+    const live = branches.get('live');
+    if (live && /^[0-9a-f]{40}$/.test(live)) {
+      const model = await this.readModel(name, live).catch(() => null);
+      lines.push(`live is now ${short(live)}: notes${model ? ` and model ${model}` : ''} take effect at ${name}'s next turn, without a restart or a request`);
+    }
+    return lines;
   }
 
   commitInfo(name: string, sha: string): Promise<CommitInfo> { return commitInfo(this.paths.repo(name), sha); }

@@ -52,6 +52,10 @@ test("an agent commits with plain git from its working clone; its token is never
   const live = await run('git', ['push'], clone);
   t.is(live.code, 0, live.stderr);
   t.is(gitc(path.join(s.state, 'repos', 'worker.git'), 'show', 'live:notes.md'), '# notes\nlearned a thing');
+  // The answer is about what was pushed: live takes effect as written; the open request is another matter.
+  const liveSha = gitc(clone, 'rev-parse', 'HEAD');
+  t.regex(live.stderr, new RegExp(`remote: hyperhive: live is now ${liveSha.slice(0, 7)}: notes and model sonnet take effect at worker's next turn, without a restart or a request`));
+  t.notRegex(live.stderr, /request #\d+ waits/);
   fs.writeFileSync(path.join(clone, 'model'), 'opus\n');
   gitc(clone, 'commit', '-qam', 'my own model');
   const refused = await run('git', ['push'], clone);

@@ -43,7 +43,10 @@ export function apiRouter(o: ApiOptions): Router {
     const token = (ctx.get('authorization').match(/^Bearer\s+(.+)$/i) ?? [])[1];
     if (!o.hookToken || !token || !safeEqual(token, o.hookToken)) throw new HyperhiveError('unauthorized', 'hook token required');
     const body = await readJson(ctx);
-    ctx.body = { lines: await c.afterPush(str(body.agent, 'agent'), o.baseUrl()) };
+    const updates = Array.isArray(body.updates)
+      ? body.updates.filter((u): u is { ref: string; new: string } => !!u && typeof (u as { ref?: unknown }).ref === 'string' && typeof (u as { new?: unknown }).new === 'string')
+      : undefined;
+    ctx.body = { lines: await c.afterPush(str(body.agent, 'agent'), o.baseUrl(), updates) };
   });
 
   r.get('/agents', op, async (ctx) => { ctx.body = await c.listAgents({ all: ctx.query.all === '1' || ctx.query.all === 'true' }); });
