@@ -193,7 +193,7 @@ test('approval page: the config verdict (evaluates, does not evaluate with its e
   const approveTag = (p: string) => /<button[^>]*data-testid="approve"[^>]*>/.exec(p)?.[0] ?? '';
 
   const ok = render({ data: { configCheck: 'ok' } });
-  t.is(verdict(ok), 'Config evaluates (checked with Nix).');
+  t.is(verdict(ok), 'Config evaluates: checked as the agent will load it.');
   t.notRegex(approveTag(ok), /disabled/);
 
   const failed = render({ data: { configCheck: 'failed' }, error: `config does not evaluate: attribute 'allow' ${XSS}` });
@@ -205,7 +205,7 @@ test('approval page: the config verdict (evaluates, does not evaluate with its e
 
   t.is(verdict(render({})), 'Config is being evaluated…');
   t.regex(verdict(render({}, false)) ?? '', /not evaluated: this controller runs without config checks/);
-  t.is(verdict(render({ status: 'approved', decidedBy: 'operator', decidedAt: 500, data: { configCheck: 'ok', applied: true } })), 'Config evaluates (checked with Nix).');
+  t.is(verdict(render({ status: 'approved', decidedBy: 'operator', decidedAt: 500, data: { configCheck: 'ok', applied: true } })), 'Config evaluates: checked as the agent will load it.');
   t.is(verdict(render({ status: 'superseded' })), null, 'a closed request without a verdict says nothing about it');
   t.is(verdict(render({ kind: 'spawn', base: null, head: null })), null, 'only change requests carry a config verdict');
 });

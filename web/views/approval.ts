@@ -39,7 +39,7 @@ function configLine(d: ApprovalPageData): SafeHtml | '' {
   if (a.kind !== 'change') return '';
   const verdict = a.data?.configCheck;
   const open = a.status === 'pending' || a.status === 'diverged';
-  if (verdict === 'ok') return html`<p class="hh-config hh-config-ok" data-testid="config-check">Config evaluates (checked with Nix).</p>`;
+  if (verdict === 'ok') return html`<p class="hh-config hh-config-ok" data-testid="config-check">Config evaluates: checked as the agent will load it.</p>`;
   if (verdict === 'failed') {
     const why = a.error ? a.error.replace(/^config does not evaluate: /, '') : 'no error text';
     return html`<div class="hh-config hh-config-failed" role="alert" data-testid="config-check"><strong>Config does not evaluate:</strong> <code>${why}</code>${open ? html` Approving it is refused; push a fix (it supersedes this request) or reject.` : ''}</div>`;
