@@ -171,4 +171,6 @@ e2e('a 5,000-line 50-file request loads with files collapsed; one expands on dem
   const open = (await api<unknown[]>(server, 'GET', '/api/approvals?agent=gamma&status=pending')).body;
   t.deepEqual(open, []);
   t.deepEqual(errors.filter((e) => /Content Security Policy|Refused to/.test(e)), [], 'no CSP violations');
+  // Every page names its icon, so the browser never asks for a /favicon.ico that is not there.
+  t.deepEqual(errors.filter((e) => /status of 404/.test(e)), [], 'no missing resources');
 });

@@ -43,6 +43,7 @@ export function layout(o: LayoutOptions): SafeHtml {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · hyperhive</title>
 ${o.csrf ? html`<meta name="csrf-token" content="${o.csrf}">` : ''}
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/app.css">
 ${(o.css ?? []).map((href) => html`<link rel="stylesheet" href="${href}">`)}
 <script src="/assets/app.js" defer></script>
