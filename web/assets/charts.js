@@ -53,7 +53,12 @@
       legend: { show: spec.series.length > 1 },
       cursor: { drag: { x: false, y: false } },
       // Always the whole window, so one bucket of data does not stretch over the axis.
-      scales: { x: { time: true, range: function () { return [entry.since / 1000, entry.until / 1000]; } } },
+      // Every series here is a count, a cost, a depth or a duration: the y axis starts at 0, so a
+      // steady reading is a flat line at its height, not a zoomed-in band with repeated labels.
+      scales: {
+        x: { time: true, range: function () { return [entry.since / 1000, entry.until / 1000]; } },
+        y: { range: function (u, min, max) { return [0, max !== null && max > 0 ? max * 1.1 : 1]; } },
+      },
       series: [{}].concat(spec.series.map(function (s, i) {
         return { label: s.label || s.key, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false, points: { show: true, size: 3 } };
       })),
