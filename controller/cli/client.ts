@@ -9,15 +9,22 @@ export class RefusedError extends Error {}
 export class ApiClient {
   readonly url: string;
   private token: string;
+  /** Where the URL came from, for the message when nothing answers there. */
+  private readonly urlSource: string;
+  private readonly root: string;
   constructor(state: string, urlFlag?: string) {
     const paths = statePaths(state);
     const token = readTokenFile(paths.operatorToken);
     if (!token) throw new RefusedError(`no operator token at ${paths.operatorToken}: is a hyperhive server using state dir ${paths.root}? Start one with \`hyperhive serve --state ${paths.root}\``);
     this.token = token;
+    this.root = paths.root;
     let url = urlFlag ?? process.env.HYPERHIVE_SERVER_URL;
+    let source = urlFlag ? '--url' : url ? 'HYPERHIVE_SERVER_URL' : '';
     if (!url) {
-      try { url = JSON.parse(fs.readFileSync(path.join(paths.root, 'server.json'), 'utf8')).url; } catch { /* default below */ }
+      try { url = JSON.parse(fs.readFileSync(path.join(paths.root, 'server.json'), 'utf8')).url; source = `${path.join(paths.root, 'server.json')}`; } catch { /* default below */ }
     }
+    // A server writes server.json while it runs and removes it when it stops cleanly.
+    this.urlSource = source || `the default: no ${path.join(paths.root, 'server.json')}, so no server is running on this state dir`;
     this.url = (url ?? 'http://127.0.0.1:8000').replace(/\/$/, '');
   }
 
@@ -30,7 +37,8 @@ export class ApiClient {
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
     } catch (e) {
-      throw new RefusedError(`no hyperhive server answers at ${this.url} (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}). Start one with \`hyperhive serve\`.`);
+      const why = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new RefusedError(`no hyperhive server answers at ${this.url} (${why}; URL from ${this.urlSource}). Start one with \`hyperhive serve --state ${this.root}\`.`);
     }
     const text = await res.text();
     let json: unknown = text;

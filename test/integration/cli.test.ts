@@ -90,6 +90,10 @@ test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t)
   const down = await run(['agents', ...S]);
   t.is(down.code, 1);
   t.regex(down.stderr, /no hyperhive server answers/);
+  // A clean stop removes server.json: the message says the URL was only the default, and how to start one.
+  t.false(fs.existsSync(path.join(state, 'server.json')));
+  t.regex(down.stderr, new RegExp(`URL from the default: no ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/server\\.json, so no server is running on this state dir`));
+  t.regex(down.stderr, new RegExp(`hyperhive serve --state ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   const none = await run(['agents', '--state', tmpDir('hh-empty-')]);
   t.is(none.code, 1);
   t.regex(none.stderr, /no operator token/);
