@@ -2,7 +2,7 @@ import { parseArgs, UsageError, type FlagSpec } from './cli/args.ts';
 import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { isHyperhiveError } from './errors.ts';
-import { formatAgents, formatApprovals, formatLog, formatApproval } from './cli/format.ts';
+import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval } from './cli/format.ts';
 
 interface Command {
   usage: string;
@@ -83,9 +83,11 @@ const commands: Record<string, Command> = {
   agent: {
     usage: 'agent NAME [--json]', summary: "show one agent's status", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
     async run({ positional, flags }, io) {
-      const a = await client(flags).request<never>('GET', `/api/agents/${enc(positional[0]!)}`);
+      const c = client(flags);
+      const a = await c.request<never>('GET', `/api/agents/${enc(positional[0]!)}`);
       if (flags.json) return json(io, a);
-      io.out(formatAgents([a], true));
+      const open = await c.request<never[]>('GET', `/api/approvals?agent=${enc(positional[0]!)}&status=pending,diverged`);
+      io.out(formatAgentDetail(a, open));
       return 0;
     },
   },

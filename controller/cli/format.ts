@@ -18,8 +18,34 @@ export function formatAgents(list: AgentLike[], detail = false): string {
   const rows = [['NAME', 'STATE', 'READY', 'REASON', 'APPLIED', 'PROPOSED', 'RUNTIME', 'MODEL', 'SUSPENDED']];
   for (const a of list) rows.push([a.name, a.state, ready(a)?.status ?? '-', ready(a)?.reason ?? '-', short(a.applied), short(a.proposed), `${a.runtime.state}@${short(a.runtime.revision)}`, a.model ?? '-', a.suspended ? 'yes' : 'no']);
   let s = table(rows);
-  if (detail) for (const a of list) for (const c of a.conditions) s += `\n${c.type}=${c.status} ${c.reason}: ${c.message}`;
+  if (detail) for (const a of list) for (const c of a.conditions) s += `\n${c.type}=${c.status} ${c.reason}${c.message ? `: ${c.message}` : ''}`;
   return s;
+}
+
+interface AgentDetailLike extends AgentLike {
+  live?: string | null;
+  lastAppliedRevision?: string | null;
+  lastAttemptedRevision?: string | null;
+  runtime: AgentLike['runtime'] & { pid?: number | null; startedAt?: number | null; restarts?: number; note?: string };
+  history?: { ts: number; op: string; revision: string | null; result: string; message: string }[];
+}
+
+/** `hyperhive agent NAME`: the row, its conditions, the runtime, the open request(s) and the last operations. */
+export function formatAgentDetail(a: AgentDetailLike, open: ApprovalLike[]): string {
+  const lines = [formatAgents([a], true), ''];
+  const rt = a.runtime;
+  lines.push(`runtime      ${rt.state}${rt.revision ? ` on ${short(rt.revision)}` : ''}${rt.pid ? `, pid ${rt.pid}` : ''}${rt.startedAt ? `, up ${age(rt.startedAt)}` : ''}${rt.restarts ? `, ${rt.restarts} restart(s)` : ''}`);
+  if (rt.note) lines.push(`             ${rt.note}`);
+  lines.push(`revisions    applied ${short(a.applied)}, proposed ${short(a.proposed)}, live ${short(a.live)}; last applied ${short(a.lastAppliedRevision)}, last attempted ${short(a.lastAttemptedRevision)}`);
+  lines.push(open.length
+    ? `open request ${open.map((r) => `#${r.id} ${r.status} ${short(r.base)}..${short(r.head)} by ${r.proposer ?? 'unknown'} (config ${configWord(r)})`).join('; ')}`
+    : 'open request none');
+  const hist = (a.history ?? []).slice(-10);
+  if (hist.length) {
+    lines.push('', 'last operations (oldest first):');
+    for (const h of hist) lines.push(`  ${new Date(h.ts).toISOString()}  ${h.op.padEnd(14)} ${short(h.revision)}  ${h.result.padEnd(6)} ${h.message}`);
+  }
+  return lines.join('\n');
 }
 
 interface ApprovalLike { id: number; kind: string; agent: string; base: string | null; head: string | null; status: string; paths: string[]; proposer: string | null; createdAt: number; decidedBy: string | null; error?: string | null; data?: Record<string, unknown> }

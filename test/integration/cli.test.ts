@@ -56,6 +56,11 @@ test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t)
   const rb = await run(['rollback', 'worker', agents[0].applied.slice(0, 7), ...S]);
   t.is(rb.code, 0, rb.stderr);
   t.regex(rb.stdout, /^rollback proposed as [0-9a-f]{7}: request #\d+ waits for approval$/m);
+  const detail = await run(['agent', 'worker', ...S]);
+  t.is(detail.code, 0, detail.stderr);
+  t.regex(detail.stdout, /^open request #\d+ pending [0-9a-f]{7}\.\.[0-9a-f]{7} by operator \(config /m);
+  t.regex(detail.stdout, /^runtime {6}running on [0-9a-f]{7}, pid \d+/m);
+  t.regex(detail.stdout, new RegExp(`approve +${head.slice(0, 7)} +ok +request #${reqs[0].id} approved by operator`));
   const same = await run(['rollback', 'worker', head.slice(0, 7), ...S]);
   t.is(same.code, 0, same.stderr);
   t.regex(same.stdout, /has the tree applied already runs: applied moved to it without a request/);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { formatApproval, formatApprovals } from '../../controller/cli/format.ts';
+import { formatAgentDetail, formatApproval, formatApprovals } from '../../controller/cli/format.ts';
 
 const req = (o: Record<string, unknown> = {}) => ({
   id: 3, kind: 'change', agent: 'alpha', base: 'a'.repeat(40), head: 'b'.repeat(40), status: 'pending', paths: ['agent.nix'],
@@ -26,4 +26,23 @@ test('show: says whether the config evaluates, with the error and that approve i
   t.regex(show({ data: { configCheck: 'failed' }, error: 'config does not evaluate: undefined variable `x`' }), /^config does not evaluate: undefined variable `x` \(approve is refused\)$/m);
   t.regex(show({}), /^config being evaluated \(or checks are off\)$/m);
   t.notRegex(show({ status: 'superseded' }), /^config/m);
+});
+
+test('agent detail: conditions without empty messages, runtime, revisions, the open request with its config verdict, the last 10 operations', (t) => {
+  const agent = {
+    name: 'alpha', state: 'active', applied: 'a'.repeat(40), proposed: 'b'.repeat(40), live: 'c'.repeat(40), model: 'sonnet', suspended: false,
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Running', message: 'running applied revision aaaaaaa' }, { type: 'Stalled', status: 'False', reason: 'None', message: '' }],
+    runtime: { state: 'running', revision: 'a'.repeat(40), isolated: false, pid: 42, startedAt: Date.now() - 120_000, restarts: 2, note: 'process runtime: isolates nothing' },
+    lastAppliedRevision: 'a'.repeat(40), lastAttemptedRevision: 'a'.repeat(40),
+    history: Array.from({ length: 12 }, (_, i) => ({ ts: Date.UTC(2026, 0, 1, 0, i), op: 'apply', revision: 'a'.repeat(40), result: 'ok', message: `step ${i}` })),
+  };
+  const out = formatAgentDetail(agent, [req({ id: 9, status: 'pending', proposer: 'manager', data: { configCheck: 'failed' } })]);
+  t.regex(out, /^Stalled=False None$/m);
+  t.regex(out, /^runtime {6}running on aaaaaaa, pid 42, up 2m, 2 restart\(s\)$/m);
+  t.regex(out, /^revisions {4}applied aaaaaaa, proposed bbbbbbb, live ccccccc/m);
+  t.regex(out, /^open request #9 pending aaaaaaa\.\.bbbbbbb by manager \(config failed\)$/m);
+  t.notRegex(out, /step 1$/m, 'only the last 10 operations');
+  t.regex(out, /2026-01-01T00:02:00\.000Z  apply +aaaaaaa  ok +step 2$/m);
+  t.regex(out, /step 11$/m);
+  t.regex(formatAgentDetail(agent, []), /^open request none$/m);
 });
