@@ -145,12 +145,13 @@ const commands: Record<string, Command> = {
   rollback: {
     usage: 'rollback NAME REV', summary: 'propose going back to an earlier applied revision (approved like any change)', flags: { ...COMMON, json: 'boolean' }, min: 2, max: 2,
     async run({ positional, flags }, io) {
-      const r = await client(flags).request<{ commit: string; approval: { id: number } | null }>('POST', `/api/agents/${enc(positional[0]!)}/rollback`, { revision: positional[1] });
+      const c = client(flags);
+      const r = await c.request<{ commit: string; approval: { id: number } | null }>('POST', `/api/agents/${enc(positional[0]!)}/rollback`, { revision: positional[1] });
       if (flags.json) return json(io, r);
       if (r.approval) { io.out(`rollback proposed as ${r.commit.slice(0, 7)}: request #${r.approval.id} waits for approval`); return 0; }
       // No request: either the revision has applied's tree (nothing would change in what runs, so
       // applied moved at once), or the request is not raised yet. Say which.
-      const a = await client(flags).request<{ applied: string | null }>('GET', `/api/agents/${enc(positional[0]!)}`);
+      const a = await c.request<{ applied: string | null }>('GET', `/api/agents/${enc(positional[0]!)}`);
       io.out(a.applied === r.commit
         ? `rollback ${r.commit.slice(0, 7)} has the tree applied already runs: applied moved to it without a request (nothing changes in what runs)`
         : `rollback proposed as ${r.commit.slice(0, 7)}; no request is open for it yet: see \`hyperhive approvals --agent ${positional[0]}\``);

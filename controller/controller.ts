@@ -22,6 +22,7 @@ import { patch as gitPatch } from '../repos/diff.ts';
 import { commitFiles, commitTree } from '../repos/commit.ts';
 import { identityFor } from '../repos/identity.ts';
 import { ensureHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
+import { isFullSha } from '../repos/git.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -457,9 +458,9 @@ export class Controller extends EventEmitter {
     return { actions };
   }
 
-  /** Called by the post-receive hook (through the API) right after a push landed: reconcile now and say what happened. */
   /**
-   * What the pusher reads after a push over HTTP, per branch pushed: for proposed the request it
+   * Called by the post-receive hook (through the API) right after a push landed: reconcile now and
+   * say what happened. What the pusher reads, per branch pushed: for proposed the request it
    * raised (or why none), for live that it takes effect as written. Without `updates` (an older hook),
    * the proposed answer.
    */
@@ -476,7 +477,7 @@ export class Controller extends EventEmitter {
         : `request #${open.id} ${open.status === 'diverged' ? 'is DIVERGED (proposed does not descend from applied)' : 'waits for approval'}: ${baseUrl}/approvals/${open.id}`);
     }
     const live = branches.get('live');
-    if (live && /^[0-9a-f]{40}$/.test(live)) {
+    if (isFullSha(live)) {
       const model = await this.readModel(name, live).catch(() => null);
       lines.push(`live is now ${short(live)}: notes${model ? ` and model ${model}` : ''} take effect at ${name}'s next turn, without a restart or a request`);
     }

@@ -3,6 +3,9 @@ import type { DB } from '../db/open.ts';
 export type ApprovalKind = 'change' | 'spawn' | 'revive' | 'destroy' | 'tool';
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'superseded' | 'diverged' | 'expired' | 'failed';
 export const OPEN_STATUSES: ApprovalStatus[] = ['pending', 'diverged'];
+/** How a request's `error` begins when its proposed config does not evaluate. */
+export const CONFIG_ERROR_PREFIX = 'config does not evaluate: ';
+const CONFIG_ERROR_PREFIX_RE = new RegExp(`^${CONFIG_ERROR_PREFIX}`);
 
 export interface Approval {
   id: number; kind: ApprovalKind; agent: string; base: string | null; head: string | null; status: ApprovalStatus;
@@ -44,12 +47,17 @@ export class ApprovalStore {
   }
 
   /**
-   * Ids of open change requests older than the newest. Empty by construction since raises are one
-   * transaction; a database written by an older controller killed mid-raise can still hold some.
+   * Every open change request of the agent, newest first. One by construction since raises are one
+   * transaction; a database written by an older controller killed mid-raise can still hold more.
    */
-  olderOpenChanges(agent: string): number[] {
-    const rows = this.db.prepare("SELECT id FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC LIMIT -1 OFFSET 1").all(agent) as { id: number }[];
-    return rows.map((r) => r.id);
+  openChanges(agent: string): Approval[] {
+    const rows = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC").all(agent) as Record<string, unknown>[];
+    return rows.map(fromRow);
+  }
+
+  /** The error text of a config verdict, without the prefix the request's `error` carries. */
+  static configError(a: Pick<Approval, 'error'>): string | null {
+    return a.error ? a.error.replace(CONFIG_ERROR_PREFIX_RE, '') : null;
   }
 
   /** Runs `fn` as one sqlite transaction (the store's own connection, shared with the log and audit). */

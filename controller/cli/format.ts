@@ -1,3 +1,5 @@
+import { ApprovalStore } from '../approvals/store.ts';
+
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : '-');
 const age = (ts: number | null | undefined): string => {
   if (!ts) return '-';
@@ -69,7 +71,7 @@ export function formatApproval(a: ApprovalLike & { patch: string; reason: string
   if (a.decidedBy) head.push(`decided by ${a.decidedBy}${a.reason ? `: ${a.reason}` : ''}`);
   const config = configWord(a);
   if (config === 'ok') head.push('config evaluates');
-  else if (config === 'failed') head.push(`config does not evaluate: ${(a.error ?? '').replace(/^config does not evaluate: /, '') || 'no error text'} (approve is refused)`);
+  else if (config === 'failed') head.push(`config does not evaluate: ${ApprovalStore.configError({ error: a.error ?? null }) || 'no error text'} (approve is refused)`);
   else if (config === '…') head.push('config being evaluated (or checks are off)');
   for (const c of a.commits ?? []) head.push(`  ${short(c.sha)} ${c.subject} (${c.author.name}${c.proposer ? `, pushed by ${c.proposer}` : ''})`);
   return `${head.join('\n')}\n\n${a.patch}`;

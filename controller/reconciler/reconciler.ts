@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentStore } from '../agents/store.ts';
-import type { ApprovalStore } from '../approvals/store.ts';
+import { CONFIG_ERROR_PREFIX, type ApprovalStore } from '../approvals/store.ts';
 import type { ReconLog } from '../log.ts';
 import type { StatePaths } from '../paths.ts';
 import type { AgentSpec, Runtime, RuntimeEvent } from '../runtime/types.ts';
@@ -170,7 +170,7 @@ export class Reconciler extends EventEmitter {
         objectsError = (e as Error).message.split('\n')[0]!.slice(0, 300);
       }
     }
-    const open = this.d.approvals.openChange(name);
+    const [open, ...older] = this.d.approvals.openChanges(name);
     const st = this.d.status.get(name);
     const appliedSanctioned = !refs.applied || this.sanctioned(name, refs.applied);
     const rt = this.d.runtime.status(name);
@@ -180,7 +180,7 @@ export class Reconciler extends EventEmitter {
       refs: { applied: refs.applied, proposed: refs.proposed },
       trees, objectsError, proposedDescends,
       openRequest: open ? { id: open.id, base: open.base, head: open.head, status: open.status as 'pending' | 'diverged' } : null,
-      olderOpen: open ? this.d.approvals.olderOpenChanges(name) : [],
+      olderOpen: older.map((r) => r.id),
       rejectedPair: !!(refs.applied && refs.proposed && this.d.approvals.findDecided(name, refs.applied, refs.proposed, 'rejected')),
       approvedUnapplied,
       runtime: { state: rt.state, revision: rt.revision },
@@ -306,7 +306,7 @@ export class Reconciler extends EventEmitter {
       if (check.ok) {
         this.d.approvals.update(id, { data });
       } else {
-        this.d.approvals.update(id, { data, error: `config does not evaluate: ${check.error}` });
+        this.d.approvals.update(id, { data, error: `${CONFIG_ERROR_PREFIX}${check.error}` });
         this.d.log.warn(name, 'config-invalid', `request #${id}: the proposed config does not evaluate, so it cannot be approved: ${check.error}`, { approval: id });
       }
       this.emit('change', { agent: name, what: 'approval', id });

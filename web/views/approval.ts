@@ -1,4 +1,4 @@
-import type { Approval } from '../../controller/approvals/store.ts';
+import { ApprovalStore, type Approval } from '../../controller/approvals/store.ts';
 import type { AgentView } from '../../controller/controller.ts';
 import { modelChip } from './components.ts';
 import type { RenderedDiff } from './diff.ts';
@@ -41,7 +41,7 @@ function configLine(d: ApprovalPageData): SafeHtml | '' {
   const open = a.status === 'pending' || a.status === 'diverged';
   if (verdict === 'ok') return html`<p class="hh-config hh-config-ok" data-testid="config-check">Config evaluates: checked as the agent will load it.</p>`;
   if (verdict === 'failed') {
-    const why = a.error ? a.error.replace(/^config does not evaluate: /, '') : 'no error text';
+    const why = ApprovalStore.configError(a) ?? 'no error text';
     return html`<div class="hh-config hh-config-failed" role="alert" data-testid="config-check"><strong>Config does not evaluate:</strong> <code>${why}</code>${open ? html` Approving it is refused; push a fix (it supersedes this request) or reject.` : ''}</div>`;
   }
   if (open && d.configChecks) return html`<p class="hh-config hh-muted" data-testid="config-check">Config is being evaluated…</p>`;
