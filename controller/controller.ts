@@ -1,20 +1,22 @@
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentStore, type AgentRecord } from './agents/store.ts';
-import { ApprovalStore, OPEN_STATUSES, type Approval } from './approvals/store.ts';
-import { TokenRegistry, newToken, readTokenFile, writeTokenFile, type Identity } from './auth/index.ts';
-import type { DB } from './db/open.ts';
+import type { AgentRecord, AgentStore } from './agents/store.ts';
+import { SANCTIONING, type MoveApplied } from './approvals/move-applied.ts';
+import type { ApprovalService } from './approvals/service.ts';
+import type { Approval, ApprovalStore } from './approvals/store.ts';
+import { newToken, readTokenFile, writeTokenFile, type Identity, type TokenRegistry } from './auth/index.ts';
 import { HyperhiveError } from './errors.ts';
-import { ReconLog } from './log.ts';
+import type { EventStream } from './events.ts';
+import { can } from './lifecycle.ts';
+import type { AuditEntry, LogEntry, ReconLog } from './log.ts';
 import { assertAgentName, assertModel } from './names.ts';
 import type { StatePaths } from './paths.ts';
-import { Reconciler } from './reconciler/reconciler.ts';
-import { RefEventReader } from './reconciler/ref-events.ts';
-import { StatusStore } from './reconciler/status.ts';
+import type { Reconciler } from './reconciler/reconciler.ts';
+import type { RefEventReader } from './reconciler/ref-events.ts';
+import type { StatusStore } from './reconciler/status.ts';
 import type { Condition } from './reconciler/types.ts';
-import type { AgentSpec, Runtime, RuntimeStatus } from './runtime/types.ts';
+import { shownState, type Runtime, type RuntimeStatus } from './runtime/types.ts';
 import { createRepo, installHooks } from '../repos/store.ts';
 import { readRefs, casRef, isAncestor, resolveRev, treeOf, commitExists } from '../repos/refs.ts';
 import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read.ts';
@@ -35,7 +37,7 @@ export interface AgentView {
   live: string | null;
   model: string | null;
   conditions: Condition[];
-  runtime: { state: RuntimeStatus['state']; revision: string | null; isolated: boolean; pid: number | null; startedAt: number | null; restarts: number; note: string; kind: string };
+  runtime: { state: RuntimeStatus['state']; revision: string | null; building: string | null; isolated: boolean; pid: number | null; startedAt: number | null; restarts: number; note: string; kind: string };
   suspended: boolean;
   kept: boolean;
   lastAppliedRevision: string | null;
@@ -45,50 +47,44 @@ export interface AgentView {
   createdBy: string;
 }
 
-export interface ControllerOptions {
-  db: DB;
+type HookOptions = Parameters<typeof installHooks>[1];
+
+export interface ControllerDeps {
   paths: StatePaths;
+  agents: AgentStore;
+  approvals: ApprovalService;
+  approvalStore: ApprovalStore;
+  status: StatusStore;
+  log: ReconLog;
+  events: EventStream;
+  refEvents: RefEventReader;
+  reconciler: Reconciler;
   runtime: Runtime;
-  /** The controller's base URL as reachable from agents. */
-  url: () => string;
-  /** argv of the agent command for an agent (defaults to the idle agent). */
-  agentCommand?: (name: string) => string[];
-  agentEnv?: (name: string) => Record<string, string>;
-  resyncMs?: number;
-  logToStderr?: boolean;
-  /** Give each agent a working clone at <state>/repo (default on). */
-  agentClone?: boolean;
-  /** Evaluates a config revision before it may be approved (the harness issue plugs Nix in here). */
+  tokens: TokenRegistry;
+  moveApplied: MoveApplied;
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
-  /** The largest file a push may bring (baked into every repo's hooks; default 50 MB). */
-  maxFileBytes?: number;
+  hookOpts: (name: string) => HookOptions;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
 
 /**
- * The one facade the API, the CLI's server side, MCP tools and tests go through. Every operation on an
- * agent runs exclusively with that agent's reconcile passes, so decisions see the refs they check.
+ * The facade over agent operations that the API, the CLI's server side, MCP tools and the web pages
+ * go through; its parts are private (built by createCore). Every operation on an agent runs
+ * exclusively with that agent's reconcile passes, so decisions see the refs they check.
  */
-export class Controller extends EventEmitter {
-  readonly db: DB;
-  readonly paths: StatePaths;
-  readonly runtime: Runtime;
-  readonly agents: AgentStore;
-  readonly approvals: ApprovalStore;
-  readonly status: StatusStore;
-  readonly log: ReconLog;
-  readonly refEvents: RefEventReader;
-  readonly reconciler: Reconciler;
-  readonly tokens = new TokenRegistry();
+export class Controller {
+  /** The one typed event stream (SSE, system messages, stats subscribe to it). */
+  readonly events: EventStream;
+  private readonly paths: StatePaths;
+  private readonly agents: AgentStore;
+  private readonly store: ApprovalStore;
+  private readonly status: StatusStore;
+  private readonly log: ReconLog;
+  private readonly reconciler: Reconciler;
+  private readonly runtime: Runtime;
   private modelCache = new Map<string, string | null>();
-  /** What approving a request of another kind than `change` does (spawn, revive, destroy, tool). */
-  private kindHandlers = new Map<string, { approved: (a: Approval, by: Identity) => Promise<void> }>();
-
-  registerApprovalKind(kind: string, handler: { approved: (a: Approval, by: Identity) => Promise<void> }): void {
-    this.kindHandlers.set(kind, handler);
-  }
 
   /** Conditions the reconciler cannot observe (turn reports, the stuck detector), applied in order to every view. */
   private conditionSources: ((agent: string, base: Condition[]) => Condition[])[] = [];
@@ -97,30 +93,17 @@ export class Controller extends EventEmitter {
   }
 
   /** Whether proposed configs are evaluated (Nix) when their request is raised and on approve. */
-  get checksConfig(): boolean { return !!this.o.checkConfig; }
+  get checksConfig(): boolean { return !!this.d.checkConfig; }
+  get runtimeKind(): string { return this.runtime.kind; }
+  get operatorTokenFile(): string { return this.paths.operatorToken; }
+  /** The bare repo of an agent (its name is checked). */
+  repoOf(name: string): string { assertAgentName(name); return this.paths.repo(name); }
+  stateDirOf(name: string): string { assertAgentName(name); return this.paths.state(name); }
 
-  constructor(private o: ControllerOptions) {
-    super();
-    this.db = o.db; this.paths = o.paths; this.runtime = o.runtime;
-    this.agents = new AgentStore(o.db);
-    this.approvals = new ApprovalStore(o.db);
-    this.status = new StatusStore(o.db);
-    this.log = new ReconLog(o.db, { stderr: o.logToStderr });
-    this.refEvents = new RefEventReader(o.db, o.paths.refEvents);
-    this.reconciler = new Reconciler({
-      paths: o.paths, agents: this.agents, approvals: this.approvals, status: this.status, log: this.log,
-      runtime: o.runtime, refEvents: this.refEvents, specFor: (n) => this.specFor(n), resyncMs: o.resyncMs, checkConfig: o.checkConfig,
-    });
-    this.reconciler.on('change', (e) => this.emit('change', e));
-    this.log.on('log', (e) => this.emit('log', e));
-  }
-
-  specFor(name: string): AgentSpec {
-    return {
-      name, repo: this.paths.repo(name), configDir: this.paths.config(name), stateDir: this.paths.state(name),
-      tokenFile: this.paths.token(name), controllerUrl: this.o.url(),
-      command: this.o.agentCommand?.(name) ?? IDLE_AGENT, env: this.o.agentEnv?.(name), prepareClone: this.o.agentClone ?? true,
-    };
+  constructor(private readonly d: ControllerDeps) {
+    this.events = d.events;
+    this.paths = d.paths; this.agents = d.agents; this.store = d.approvalStore; this.status = d.status;
+    this.log = d.log; this.reconciler = d.reconciler; this.runtime = d.runtime;
   }
 
   /** Loads tokens, reinstalls hooks (the project may have moved), and starts the loop. */
@@ -131,9 +114,9 @@ export class Controller extends EventEmitter {
     // tells clients (and restarted agents) that their tokens work.
     let op = readTokenFile(this.paths.operatorToken);
     if (!op) { op = newToken(); writeTokenFile(this.paths.operatorToken, op); }
-    this.tokens.add(op, { kind: 'operator', name: 'operator' });
+    this.d.tokens.add(op, { kind: 'operator', name: 'operator' });
     const agents = this.agents.list({ all: true });
-    for (const a of agents) if (a.state !== 'kept') this.loadAgentToken(a.name);
+    for (const a of agents) if (can(a.state, 'authenticate')) this.loadAgentToken(a.name);
     await ensureHookBundle(hookBundlePath(this.paths.root)).then((r) => this.log.info(null, 'hook-bundle', r.rebuilt ? `bundled the receive hook in ${r.ms} ms (${r.reason})` : `the receive hook bundle is up to date (checked in ${r.ms} ms)`, { rebuilt: r.rebuilt, ms: r.ms, swept: r.swept.length }), (e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
     for (const a of agents) {
       if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
@@ -150,15 +133,33 @@ export class Controller extends EventEmitter {
     await this.runtime.close();
   }
 
-  private hookOpts(name: string) {
-    return { agent: name, eventsFile: this.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: this.o.maxFileBytes };
-  }
+  private hookOpts(name: string): HookOptions { return this.d.hookOpts(name); }
 
   private loadAgentToken(name: string): void {
     let t = readTokenFile(this.paths.token(name));
     if (!t) { t = newToken(); writeTokenFile(this.paths.token(name), t); }
-    this.tokens.add(t, { kind: 'agent', name });
+    this.d.tokens.add(t, { kind: 'agent', name });
   }
+
+  /** Who a presented token belongs to (constant-time), or null. */
+  authenticate(token: string | null | undefined): Identity | null { return this.d.tokens.authenticate(token); }
+
+  /** The agent's record, or null when no agent has that name. */
+  findAgent(name: string): AgentRecord | null { return this.agents.get(name); }
+  agentRecords(opts: { all?: boolean } = {}): AgentRecord[] { return this.agents.list(opts); }
+
+  /** The reconciliation log and the audit trail, for readers (API, pages, MCP). */
+  logEntries(q: Parameters<ReconLog['list']>[0] = {}): LogEntry[] { return this.log.list(q); }
+  auditTrail(q: Parameters<ReconLog['auditTrail']>[0] = {}): AuditEntry[] { return this.log.auditTrail(q); }
+  /** Who pushed `sha` to an agent's branch, as its hook recorded it. */
+  pusherOf(name: string, ref: string, sha: string): string | null { return this.d.refEvents.pusherOf(name, ref, sha); }
+
+  /** Runs `fn` in the agent's slot (no reconcile pass of that agent meanwhile), then lets it reconcile. */
+  async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    try { return await this.reconciler.queue.exclusive(name, fn); } finally { this.reconciler.enqueue(name); }
+  }
+  /** Waits until the agent has no pass running or queued. */
+  settled(name: string): Promise<void> { return this.reconciler.settled(name); }
 
   requireAgent(name: string): AgentRecord {
     assertAgentName(name);
@@ -190,7 +191,7 @@ export class Controller extends EventEmitter {
     this.log.audit({ actor: by.name, action: 'create', agent: name, data: { state } });
     this.reconciler.enqueue(name);
     await this.reconciler.settled(name);
-    this.emit('change', { agent: name, what: 'agent' });
+    this.events.publish({ type: 'agent.changed', agent: name, what: 'created' });
     return this.getAgent(name);
   }
 
@@ -218,7 +219,7 @@ export class Controller extends EventEmitter {
       name: a.name, state: a.state, applied: refs.applied, proposed: refs.proposed, live: refs.live,
       model: await this.readModel(a.name, refs.live),
       conditions: this.conditionSources.reduce((c, f) => f(a.name, c), st.conditions),
-      runtime: { state: rt.state, revision: rt.revision, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: this.runtime.kind },
+      runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: this.runtime.kind },
       suspended: a.suspended, kept: a.state === 'kept',
       lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
       createdAt: a.createdAt, createdBy: a.createdBy,
@@ -238,8 +239,8 @@ export class Controller extends EventEmitter {
     });
     await this.reconciler.settled(name);
     // A resume also clears stalls the harness reported (auth, missing CLI, stuck): listeners act on it.
-    if (!suspended) this.emit('resume', { agent: name, by: by.name });
-    this.emit('change', { agent: name, what: 'agent' });
+    if (!suspended) this.events.publish({ type: 'agent.resumed', agent: name, by: by.name });
+    this.events.publish({ type: 'agent.changed', agent: name, what: 'suspended' });
     return this.getAgent(name);
   }
 
@@ -255,21 +256,22 @@ export class Controller extends EventEmitter {
       this.log.info(name, 'model-set', `model set to ${model} by ${by.name} on live ${short(sha)} (next turn, no restart)`, { live: sha, model });
       this.log.audit({ actor: by.name, action: 'set-model', agent: name, head: sha, data: { model } });
     });
-    this.emit('change', { agent: name, what: 'live' });
+    this.events.publish({ type: 'agent.changed', agent: name, what: 'live' });
     return this.getAgent(name);
   }
 
   // ---- approvals ----------------------------------------------------------------------------
 
   listApprovals(q: { status?: string[]; agent?: string; kind?: string } = {}): Approval[] {
-    return this.approvals.list(q);
+    return this.store.list(q);
   }
 
-  getApproval(id: number): Approval {
-    const a = Number.isInteger(id) && id > 0 ? this.approvals.get(id) : null;
-    if (!a) throw new HyperhiveError('approval_not_found', `no request #${id}`, { id });
-    return a;
-  }
+  getApproval(id: number): Approval { return this.d.approvals.get(id); }
+
+  /** The agent's open change request (pending or diverged), if any. */
+  openChange(name: string): Approval | null { return this.store.openChange(name); }
+
+  votes(id: number): { voter: string; decision: string; reason: string | null; at: number }[] { return this.store.votes(id); }
 
   async approvalPatch(id: number): Promise<string> {
     const a = this.getApproval(id);
@@ -281,102 +283,11 @@ export class Controller extends EventEmitter {
     const a = this.getApproval(id);
     if (!a.base || !a.head) return [];
     const commits = await logRange(this.paths.repo(a.agent), a.base, a.head, 200).catch(() => []);
-    return commits.map((c) => ({ ...c, proposer: this.refEvents.pusherOf(a.agent, 'refs/heads/proposed', c.sha) }));
+    return commits.map((c) => ({ ...c, proposer: this.d.refEvents.pusherOf(a.agent, 'refs/heads/proposed', c.sha) }));
   }
 
-  private staleReason(a: Approval, refs: { applied: string | null; proposed: string | null }): string | null {
-    if (refs.applied !== a.base) return `applied moved: request #${a.id} was for base ${short(a.base)}, applied is now ${short(refs.applied)}`;
-    if (refs.proposed !== a.head) {
-      const newer = this.approvals.openChange(a.agent);
-      return `proposed moved: request #${a.id} was for ${short(a.head)}, proposed is now ${short(refs.proposed)}${newer && newer.id !== a.id ? ` (see request #${newer.id})` : ''}`;
-    }
-    return null;
-  }
-
-  private notPending(a: Approval): HyperhiveError {
-    const by = a.supersededBy ? ` by request #${a.supersededBy}` : '';
-    const who = a.decidedBy ? ` by ${a.decidedBy}` : '';
-    return new HyperhiveError('not_pending', `request #${a.id} is ${a.status}${a.status === 'superseded' ? by : who}; only a pending request can be decided`, { id: a.id, status: a.status, supersededBy: a.supersededBy });
-  }
-
-  async approve(id: number, by: Identity, note?: string): Promise<Approval> {
-    const first = this.getApproval(id);
-    if (first.kind !== 'change') {
-      const h = this.kindHandlers.get(first.kind);
-      if (!h) throw new HyperhiveError('bad_request', `request #${id} is a ${first.kind} request, which this controller cannot decide`);
-      const done = await this.reconciler.queue.exclusive(first.agent, async () => {
-        const a = this.getApproval(id);
-        if (a.status !== 'pending') throw this.notPending(a);
-        this.db.transaction(() => {
-          this.approvals.vote(id, by.name, 'approve', note ?? null);
-          this.approvals.update(id, { status: 'approved', decidedBy: by.name, decidedAt: Date.now(), note: note ?? a.note });
-          this.log.audit({ actor: by.name, action: `approve-${a.kind}`, agent: a.agent, approvalId: id, base: a.base, head: a.head, reason: note ?? null });
-        })();
-        this.log.info(a.agent, 'approved', `${a.kind} request #${id} approved by ${by.name}`, { approval: id, kind: a.kind, by: by.name });
-        try { await h.approved(this.getApproval(id), by); } catch (e) {
-          this.approvals.update(id, { status: 'failed', error: (e as Error).message });
-          this.log.error(a.agent, 'approval-failed', `${a.kind} request #${id}: ${(e as Error).message}`, { approval: id });
-          throw e;
-        }
-        return this.getApproval(id);
-      });
-      this.reconciler.enqueue(first.agent);
-      this.emit('change', { agent: first.agent, what: 'approval', id });
-      return done;
-    }
-    const repo = this.paths.repo(first.agent);
-    const result = await this.reconciler.queue.exclusive(first.agent, async () => {
-      const a = this.getApproval(id);
-      if (a.status !== 'pending') throw this.notPending(a);
-      const refs = await readRefs(repo);
-      const stale = this.staleReason(a, refs);
-      if (stale) throw new HyperhiveError('stale_approval', stale, { id, base: a.base, head: a.head, applied: refs.applied, proposed: refs.proposed });
-      if (this.o.checkConfig) {
-        const check = await this.o.checkConfig(repo, a.head!);
-        if (!check.ok) throw new HyperhiveError('unprocessable', `request #${id} cannot be approved: its config does not evaluate: ${check.error}`, { id });
-      }
-      // The decision is recorded before `applied` moves: a crash in between is completed on restart,
-      // and `applied` only ever points at a commit some operator approved. The audit row is part of
-      // the decision (it is what sanctions the new `applied`), so both commit together or not at all.
-      this.db.transaction(() => {
-        this.approvals.vote(id, by.name, 'approve', note ?? null);
-        this.approvals.update(id, { status: 'approved', decidedBy: by.name, decidedAt: Date.now(), note: note ?? a.note });
-        this.log.audit({ actor: by.name, action: 'approve', agent: a.agent, approvalId: id, base: a.base, head: a.head, patchHash: a.patchHash, reason: note ?? null });
-      })();
-      try {
-        await casRef(repo, 'applied', a.head!, a.base, { pusher: by.name });
-      } catch (e) {
-        this.approvals.update(id, { status: 'failed', error: (e as Error).message });
-        this.log.error(a.agent, 'approval-failed', `request #${id} approved by ${by.name} but applied could not move: ${(e as Error).message}`, { approval: id });
-        throw new HyperhiveError('stale_approval', `applied moved while approving request #${id}: ${(e as Error).message}`, { id });
-      }
-      const done = this.approvals.update(id, { data: { ...this.getApproval(id).data, applied: true } });
-      this.status.update(a.agent, (s) => { s.lastAppliedRevision = a.head; s.history.push({ ts: Date.now(), op: 'approve', revision: a.head, result: 'ok', message: `request #${id} approved by ${by.name}` }); });
-      this.log.info(a.agent, 'approved', `request #${id} approved by ${by.name}: applied ${short(a.base)}→${short(a.head)}`, { approval: id, base: a.base, head: a.head, by: by.name });
-      return done;
-    });
-    this.reconciler.enqueue(first.agent);
-    this.emit('change', { agent: first.agent, what: 'approval', id });
-    return result;
-  }
-
-  async reject(id: number, by: Identity, reason: string): Promise<Approval> {
-    const first = this.getApproval(id);
-    const result = await this.reconciler.queue.exclusive(first.agent, async () => {
-      const a = this.getApproval(id);
-      if (!OPEN_STATUSES.includes(a.status)) throw this.notPending(a);
-      this.db.transaction(() => {
-        this.approvals.vote(id, by.name, 'reject', reason);
-        this.approvals.update(id, { status: 'rejected', decidedBy: by.name, decidedAt: Date.now(), reason });
-        this.log.audit({ actor: by.name, action: 'reject', agent: a.agent, approvalId: id, base: a.base, head: a.head, patchHash: a.patchHash, reason });
-      })();
-      this.log.info(a.agent, 'rejected', `request #${id} rejected by ${by.name}: ${reason}`, { approval: id, by: by.name });
-      return this.getApproval(id);
-    });
-    this.reconciler.enqueue(first.agent);
-    this.emit('change', { agent: first.agent, what: 'approval', id });
-    return result;
-  }
+  approve(id: number, by: Identity, note?: string): Promise<Approval> { return this.d.approvals.approve(id, by, note); }
+  reject(id: number, by: Identity, reason: string): Promise<Approval> { return this.d.approvals.reject(id, by, reason); }
 
   /** A new commit on `proposed` with `applied`'s tree, authored by `by`: the net change becomes empty. */
   async revert(name: string, by: Identity): Promise<{ commit: string }> {
@@ -416,7 +327,7 @@ export class Controller extends EventEmitter {
     });
     this.reconciler.enqueue(name);
     await this.reconciler.settled(name);
-    const open = this.approvals.openChange(name);
+    const open = this.store.openChange(name);
     return { commit, approval: open && open.head === commit ? open : null };
   }
 
@@ -430,20 +341,19 @@ export class Controller extends EventEmitter {
       actions.push('hooks reinstalled');
       const refs = await readRefs(repo);
       if (!refs.applied) {
-        const candidates = [this.status.get(name).lastAppliedRevision, ...this.log.auditTrail({ agent: name }).filter((e) => ['approve', 'fast-forward', 'repair', 'create-applied'].includes(e.action)).map((e) => e.head)];
+        const sanctioned: readonly string[] = SANCTIONING;
+        const candidates = [this.status.get(name).lastAppliedRevision, ...this.log.auditTrail({ agent: name }).filter((e) => sanctioned.includes(e.action)).map((e) => e.head)];
         let restored: string | null = null;
         for (const c of candidates) if (c && await commitExists(repo, c)) { restored = c; break; }
         if (!restored) throw new HyperhiveError('conflict', `cannot restore applied for ${name}: no recorded applied revision exists in the repository`);
-        await casRef(repo, 'applied', restored, null, { pusher: by.name });
+        await this.d.moveApplied(name, null, restored, 'repair', by.name, { note: 'applied ref was missing' });
         actions.push(`applied restored to ${short(restored)} from the audit trail`);
-        this.log.audit({ actor: by.name, action: 'repair', agent: name, head: restored, reason: 'applied ref was missing' });
       }
       else if (!this.reconciler.sanctioned(name, refs.applied)) {
         const back = this.reconciler.lastSanctioned(name);
         if (!back || !(await commitExists(repo, back))) throw new HyperhiveError('conflict', `applied points at an unapproved commit and no earlier approved revision exists to move it back to`);
-        await casRef(repo, 'applied', back, refs.applied, { pusher: by.name });
+        await this.d.moveApplied(name, refs.applied, back, 'repair', by.name, { note: 'applied pointed at an unapproved commit' });
         actions.push(`applied moved back from unapproved ${short(refs.applied)} to ${short(back)}`);
-        this.log.audit({ actor: by.name, action: 'repair', agent: name, base: refs.applied, head: back, reason: 'applied pointed at an unapproved commit' });
       }
       const after = await readRefs(repo);
       if (!after.proposed && after.applied) {
@@ -472,7 +382,7 @@ export class Controller extends EventEmitter {
     const branches = new Map((updates ?? [{ ref: 'refs/heads/proposed', new: '' }]).map((u) => [u.ref.replace(/^refs\/heads\//, ''), u.new]));
     const lines: string[] = [];
     if (branches.has('proposed')) {
-      const open = this.approvals.openChange(name);
+      const open = this.store.openChange(name);
       lines.push(!open ? 'no open request: proposed has the same tree as applied'
         : `request #${open.id} ${open.status === 'diverged' ? 'is DIVERGED (proposed does not descend from applied)' : 'waits for approval'}: ${baseUrl}/approvals/${open.id}`);
     }

@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import type { DB } from './db/open.ts';
+import { SANCTIONING } from './approvals/move-applied.ts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export interface LogEntry { id: number; ts: number; agent: string | null; level: Level; event: string; message: string; data: Record<string, unknown> }
@@ -12,10 +12,9 @@ export interface AuditEntry {
  * The reconciliation log (every step) and the audit trail (every decision), both in sqlite,
  * the log also as JSON lines on stderr so a journal or a pipe keeps it when the db is gone.
  */
-export class ReconLog extends EventEmitter {
+export class ReconLog {
   private insertLog; private insertAudit;
-  constructor(private db: DB, private opts: { stderr?: boolean; now?: () => number } = {}) {
-    super();
+  constructor(private db: DB, private opts: { stderr?: boolean; now?: () => number; onEntry?: (e: LogEntry) => void } = {}) {
     this.insertLog = db.prepare('INSERT INTO log (ts, agent, level, event, message, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertAudit = db.prepare(`INSERT INTO audit (ts, actor, action, agent, approval_id, base, head, patch_hash, reason, data)
       VALUES (@ts, @actor, @action, @agent, @approvalId, @base, @head, @patchHash, @reason, @data)`);
@@ -33,7 +32,7 @@ export class ReconLog extends EventEmitter {
     const id = Number(this.insertLog.run(ts, agent, level, event, message, JSON.stringify(data)).lastInsertRowid);
     const entry: LogEntry = { id, ts, agent, level, event, message, data };
     if (this.opts.stderr !== false) process.stderr.write(`${JSON.stringify({ ts: new Date(ts).toISOString(), level, agent, event, msg: message, ...data })}\n`);
-    this.emit('log', entry);
+    this.opts.onEntry?.(entry);
     return entry;
   }
 
@@ -46,11 +45,23 @@ export class ReconLog extends EventEmitter {
       ts: this.now(), actor: e.actor, action: e.action, agent: e.agent ?? null, approvalId: e.approvalId ?? null,
       base: e.base ?? null, head: e.head ?? null, patchHash: e.patchHash ?? null, reason: e.reason ?? null, data: JSON.stringify(e.data ?? {}),
     });
-    this.emit('audit', e);
   }
 
+  /** An audit row with exactly these action, agent, SHA pair and request exists. */
+  hasAudit(e: { action: string; agent: string; base?: string | null; head?: string | null; approvalId?: number | null }): boolean {
+    return !!this.db.prepare('SELECT 1 FROM audit WHERE action = ? AND agent = ? AND base IS ? AND head IS ? AND approval_id IS ? LIMIT 1')
+      .get(e.action, e.agent, e.base ?? null, e.head ?? null, e.approvalId ?? null);
+  }
+
+  /** Some sanctioning decision (SANCTIONING) put `sha` on the agent's `applied`. */
   isSanctionedApplied(agent: string, sha: string): boolean {
-    return !!this.db.prepare("SELECT 1 FROM audit WHERE agent = ? AND head = ? AND action IN ('approve','fast-forward','create-applied','repair') LIMIT 1").get(agent, sha);
+    return !!this.db.prepare(`SELECT 1 FROM audit WHERE agent = ? AND head = ? AND action IN (${SANCTIONING.map(() => '?').join(',')}) LIMIT 1`).get(agent, sha, ...SANCTIONING);
+  }
+
+  /** The newest sanctioned `applied` revision of the agent (where repair moves it back to). */
+  lastSanctioned(agent: string): string | null {
+    const r = this.db.prepare(`SELECT head FROM audit WHERE agent = ? AND head IS NOT NULL AND action IN (${SANCTIONING.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 1`).get(agent, ...SANCTIONING) as { head: string } | undefined;
+    return r?.head ?? null;
   }
 
   list(q: { agent?: string; since?: number; limit?: number; afterId?: number } = {}): LogEntry[] {

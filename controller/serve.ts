@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { Controller, IDLE_AGENT, PROJECT_ROOT } from './controller.ts';
+import { IDLE_AGENT, PROJECT_ROOT, type Controller } from './controller.ts';
+import { createCore, type Core } from './core.ts';
 import { checkConfigRevision } from './config-check.ts';
 import { openDb } from './db/open.ts';
 import { statePaths } from './paths.ts';
-import { ProcessRuntime } from './runtime/process.ts';
-import type { Runtime } from './runtime/types.ts';
+import { createRuntime, type Runtime } from './runtime/index.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
 import { HyperhiveError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../repos/receive.ts';
@@ -18,13 +18,14 @@ import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/serv
 import { statsRoutes } from '../web/routes/stats.ts';
 import { Bus } from './bus/index.ts';
 import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
-import { Spawner } from './spawn.ts';
+import type { Spawner } from './spawn.ts';
+import { can } from './lifecycle.ts';
 import { busRouter } from '../web/routes/bus.ts';
 
 export interface ServeOptions {
   state: string;
   listen: string;
-  runtime: 'process' | 'nspawn';
+  runtime: 'process' | 'nspawn' | 'fake';
   systemd: 'auto' | 'on' | 'off';
   demo?: boolean;
   /** 'idle' for the built-in idle agent, or a full argv; default: the harness. */
@@ -65,6 +66,8 @@ export function maxFileBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
 
 export interface Served {
   controller: Controller;
+  /** Every part, for tests that look inside (production consumers get their parts from serve()). */
+  core: Core;
   bus: Bus;
   spawner: Spawner;
   server: http.Server;
@@ -96,43 +99,41 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const maxFileBytes = o.maxFileBytes ?? maxFileBytesFromEnv();
   // The controller is long-lived and large: git starts from small shell workers, not from a fork of it.
   if (process.env.HYPERHIVE_GIT_RUNNER !== '0') useGitRunner(true);
-  if (o.runtime !== 'process') throw new HyperhiveError('bad_request', `runtime ${JSON.stringify(o.runtime)} is not available in this build yet: use --runtime process`);
+  const runtime: Runtime = createRuntime({ kind: o.runtime, systemd: o.systemd });
   const paths = statePaths(o.state);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const db = openDb(paths.db);
-  const runtime: Runtime = new ProcessRuntime();
   let url = o.publicUrl ?? '';
   const hookToken = crypto.randomBytes(24).toString('base64url');
   const agentCli = o.agentCli ?? defaultAgentCli();
   const command = o.agentCommand === 'idle' ? IDLE_AGENT : o.agentCommand ?? HARNESS;
-  const controller = new Controller({
+  const core = createCore({
     db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
     agentClone: o.agentClone, maxFileBytes,
   });
+  const { controller, spawner } = core;
   const gitHttp = createGitHttpHandler({
     reposDir: paths.repos,
-    authenticate: (h) => controller.tokens.authenticate(tokenFromAuthorization(h)),
-    agentExists: (n) => { const a = controller.agents.get(n); return !!a && a.state !== 'kept'; },
+    authenticate: (h) => controller.authenticate(tokenFromAuthorization(h)),
+    agentExists: (n) => { const a = controller.findAgent(n); return !!a && can(a.state, 'serve-git'); },
     // The hooks run inside git-receive-pack: they reach back to say what the push raised.
     hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken, HYPERHIVE_MAX_FILE_BYTES: String(maxFileBytes) }),
-    log: (m) => controller.log.warn(null, 'git-http', m),
+    log: (m) => core.log.warn(null, 'git-http', m),
   });
   // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.
-  const bus = new Bus(db, { retentionMs: o.busRetentionMs, onListenerError: (e) => controller.log.warn(null, 'bus', `listener: ${(e as Error).message}`) });
-  const spawner = new Spawner(controller);
-  spawner.register();
-  const unwireSystem = wireSystemMessages(controller, bus);
-  const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { controller.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
+  const bus = new Bus(db, { retentionMs: o.busRetentionMs, onListenerError: (e) => core.log.warn(null, 'bus', `listener: ${(e as Error).message}`) });
+  const unwireSystem = wireSystemMessages({ events: core.events, agents: core.agents, approvals: core.approvalStore, log: core.log }, bus);
+  const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();
   const mcp = createMcpHandler({ controller, bus, spawner, baseUrl: () => url });
   const deps: AppDeps = {
     controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
   };
-  const stats = new StatsService(controller, { bus: () => asStatsBus(deps.bus), ...o.stats });
+  const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
   (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
   o.extendApp?.(deps, controller);
   const app = createApp(deps);
@@ -158,7 +159,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   if (o.demo) await demoFleet(controller, bus, out);
   let closed = false;
   return {
-    controller, bus, spawner, server, url,
+    controller, core, bus, spawner, server, url,
     async close() {
       if (closed) return;
       closed = true;
@@ -189,7 +190,7 @@ function demoEnv(name: string): Record<string, string> {
 async function demoFleet(c: Controller, bus: Bus, out: (l: string) => void): Promise<void> {
   let created = false;
   for (const name of DEMO_AGENTS) {
-    if (c.agents.get(name)) continue;
+    if (c.findAgent(name)) continue;
     await c.createAgent(name, { kind: 'operator', name: 'operator' });
     out(`demo: created agent ${name} (scripted agent: templates/demo/${name}.json)`);
     created = true;

@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import type { Controller } from '../controller/controller.ts';
+import type { DomainEvent } from '../controller/events.ts';
 import { authenticate, type AuthOptions } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
 import { apiRouter } from './routes/api.ts';
@@ -36,7 +37,7 @@ export function createApp(deps: AppDeps): Koa {
   // Message bodies stay out of the stream: the pages re-fetch what they show.
   deps.bus?.onMessage?.((m) => events.publish('message', { id: m.id, from: m.from, to: m.to }));
   const auth: AuthOptions = {
-    tokens: deps.controller.tokens,
+    tokens: { authenticate: (t) => deps.controller.authenticate(t) },
     // The UI's cookie session; bearer tokens keep working without it (and without CSRF).
     session: (ctx) => {
       const s = sessionFromCookie(ctx, sessions);
@@ -59,7 +60,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorMiddleware);
   app.use(staticAssets());
   app.use(authenticate(auth));
-  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.paths.operatorToken });
+  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile });
   app.use(pages.routes());
   for (const make of deps.apiRoutes ?? []) app.use(make(auth).routes());
   const api = apiRouter({ controller: deps.controller, auth, baseUrl: deps.baseUrl, hookToken: deps.hookToken });
@@ -74,9 +75,33 @@ export function createApp(deps: AppDeps): Koa {
   return app;
 }
 
-/** Controller and runtime changes become SSE events; the browser re-renders what they touch. */
-function wireEvents(c: Controller, events: Broadcaster): void {
-  c.on('change', (e: Record<string, unknown>) => events.publish('change', e));
-  c.on('log', (e: { id: number; agent: string | null; event: string }) => events.publish('log', { id: e.id, agent: e.agent, event: e.event }));
-  c.runtime.on('event', (e: { agent: string; type: string; revision: string | null }) => events.publish('runtime', { agent: e.agent, type: e.type, revision: e.revision }));
+/**
+ * Domain events become SSE events; the browser re-renders what they touch. Ids and names only, never
+ * bodies: the pages re-fetch what they show. The wire names (`change` with `what`, `log`, `runtime`)
+ * are what the page scripts listen for.
+ */
+function wireEvents(c: Controller, events: Broadcaster): () => void {
+  return c.events.subscribe((e) => {
+    const sse = toSse(e);
+    if (sse) events.publish(sse[0], sse[1]);
+  });
+}
+
+export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null {
+  switch (e.type) {
+    case 'request.raised': case 'request.superseded': case 'request.updated': case 'request.decided':
+      return ['change', { agent: e.agent, what: 'approval', id: e.id }];
+    case 'agent.changed':
+      return ['change', { agent: e.agent, what: e.what === 'live' || e.what === 'status' ? e.what : 'agent' }];
+    case 'turn':
+      return ['change', { agent: e.agent, what: 'agent' }];
+    case 'message':
+      return ['change', { what: 'message', id: e.id, from: e.from, to: e.to, kind: e.kind, agent: e.to === 'operator' || e.to === 'system' ? null : e.to }];
+    case 'runtime':
+      return ['runtime', { agent: e.agent, type: e.event.type, revision: e.event.revision }];
+    case 'log':
+      return ['log', { id: e.entry.id, agent: e.entry.agent, event: e.entry.event }];
+    case 'agent.resumed':
+      return null;
+  }
 }

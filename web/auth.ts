@@ -4,7 +4,7 @@ import { tokenFromAuthorization } from '../controller/auth/index.ts';
 import { HyperhiveError } from '../controller/errors.ts';
 
 export interface AuthOptions {
-  tokens: TokenRegistry;
+  tokens: Pick<TokenRegistry, 'authenticate'>;
   /** Resolves a session cookie to an identity (the web UI's login); null when absent or expired. */
   session?: (ctx: Context) => Identity | null;
   /** Called for cookie-authenticated state-changing requests; throws when the CSRF token is wrong. */

@@ -65,10 +65,19 @@ export class ApprovalStore {
     return this.db.transaction(fn)();
   }
 
-  /** Approved but not yet carried out: the controller died between recording the decision and moving `applied`. */
-  approvedUnapplied(agent: string, base: string): Approval | null {
-    const r = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status = 'approved' AND base = ? AND json_extract(data, '$.applied') IS NULL ORDER BY id DESC LIMIT 1").get(agent, base) as Record<string, unknown> | undefined;
-    return r ? fromRow(r) : null;
+  /**
+   * Approved requests of any kind whose effect was not carried out (`data.applied` unset): the
+   * controller died between recording the decision and completing it. Oldest first.
+   */
+  approvedIncomplete(agent: string): Approval[] {
+    const rows = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND status = 'approved' AND json_extract(data, '$.applied') IS NULL ORDER BY id ASC").all(agent) as Record<string, unknown>[];
+    return rows.map(fromRow);
+  }
+
+  /** Marks an approved request carried out (`data.applied`), the marker approvedIncomplete reads. */
+  markCompleted(id: number): Approval {
+    this.db.prepare("UPDATE approvals SET data = json_set(data, '$.applied', json('true')) WHERE id = ?").run(id);
+    return this.get(id)!;
   }
 
   findDecided(agent: string, base: string, head: string, status: ApprovalStatus): Approval | null {
@@ -98,7 +107,7 @@ export class ApprovalStore {
     this.db.prepare('INSERT OR REPLACE INTO approval_votes (approval_id, voter, decision, reason, at) VALUES (?, ?, ?, ?, ?)').run(id, voter, decision, reason, this.now());
   }
 
-  votes(id: number): { voter: string; decision: string; reason: string | null; at: number }[] {
+  votes(id: number): { voter: string; decision: 'approve' | 'reject'; reason: string | null; at: number }[] {
     return this.db.prepare('SELECT voter, decision, reason, at FROM approval_votes WHERE approval_id = ? ORDER BY at').all(id) as never;
   }
 }

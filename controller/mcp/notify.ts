@@ -1,6 +1,9 @@
-import type { Approval } from '../approvals/store.ts';
+import type { AgentStore } from '../agents/store.ts';
+import type { Approval, ApprovalStore } from '../approvals/store.ts';
 import type { Bus } from '../bus/index.ts';
-import type { Controller } from '../controller.ts';
+import type { EventStream } from '../events.ts';
+import { can } from '../lifecycle.ts';
+import type { ReconLog } from '../log.ts';
 import { MANAGER } from '../names.ts';
 
 const DECIDED = new Set(['approved', 'rejected', 'failed']);
@@ -23,26 +26,32 @@ export function decisionText(a: Approval): string {
   return `${what} failed: ${a.error ?? 'unknown error'}.`;
 }
 
+export interface SystemMessageDeps {
+  events: EventStream;
+  agents: Pick<AgentStore, 'get'>;
+  approvals: Pick<ApprovalStore, 'get'>;
+  log: Pick<ReconLog, 'warn'>;
+}
+
 /**
  * Messages from `system`: a decided request goes to its proposer and to the manager; a sub-agent's
- * process exiting goes to the manager, and makes whatever that agent had in hand come again. Every
- * stored message also becomes a controller 'change' event ({what: 'message', id, from, to, kind, agent}).
+ * process ending goes to the manager, and makes whatever that agent had in hand come again. Every
+ * stored message also becomes a `message` domain event (ids and names only, never bodies).
  * Returns the function that unhooks it all.
  */
-export function wireSystemMessages(c: Controller, bus: Bus, o: SystemMessagesOptions = {}): () => void {
+export function wireSystemMessages(d: SystemMessageDeps, bus: Bus, o: SystemMessagesOptions = {}): () => void {
   const now = o.now ?? Date.now;
   const crashEveryMs = o.crashEveryMs ?? 60_000;
   // In memory: after a restart a decision is not announced twice, and a missed one is at worst missed.
   const told = new Set<string>();
   const lastCrash = new Map<string, number>();
   const send = (to: string, body: string) => {
-    try { bus.send({ from: 'system', to, kind: 'event', body }); } catch (e) { c.log.warn(null, 'system-message', `cannot tell ${to}: ${(e as Error).message}`); }
+    try { bus.send({ from: 'system', to, kind: 'event', body }); } catch (e) { d.log.warn(null, 'system-message', `cannot tell ${to}: ${(e as Error).message}`); }
   };
-  const isAgent = (n: string | null): n is string => !!n && !!c.agents.get(n) && c.agents.get(n)!.state !== 'kept';
+  const isAgent = (n: string | null): n is string => { const r = n ? d.agents.get(n) : null; return !!r && can(r.state, 'be-told'); };
 
-  const onChange = (e: { what?: string; id?: number }) => {
-    if (e?.what !== 'approval' || typeof e.id !== 'number') return;
-    const a = c.approvals.get(e.id);
+  const offDecided = d.events.on('request.decided', (e) => {
+    const a = d.approvals.get(e.id);
     if (!a || !DECIDED.has(a.status)) return;
     const key = `${a.id}:${a.status}`;
     if (told.has(key)) return;
@@ -52,22 +61,17 @@ export function wireSystemMessages(c: Controller, bus: Bus, o: SystemMessagesOpt
     if (isAgent(a.proposer)) to.add(a.proposer);
     if (isAgent(MANAGER)) to.add(MANAGER);
     for (const r of to) send(r, body);
-  };
-  const onRuntime = (e: { agent: string; type: string; message?: string }) => {
-    if (e.type !== 'exited') return;
-    // Whatever the dead process received but never answered comes again to its next process.
-    try { bus.redeliver(e.agent); } catch { /* not a mailbox name: nothing to redeliver */ }
-    if (e.agent === MANAGER || !isAgent(MANAGER)) return;
-    const t = now();
-    if (t - (lastCrash.get(e.agent) ?? -Infinity) < crashEveryMs) return;
-    lastCrash.set(e.agent, t);
-    send(MANAGER, `agent ${e.agent}: ${e.message ?? 'its process exited'}`);
-  };
-  c.on('change', onChange);
-  c.runtime.on('event', onRuntime);
-  // Live UI updates (the app forwards controller 'change' events as SSE): ids and names only, never bodies.
-  const offMessage = bus.onMessage((m) => {
-    c.emit('change', { what: 'message', id: m.id, from: m.from, to: m.to, kind: m.kind, agent: m.to === 'operator' || m.to === 'system' ? null : m.to });
   });
-  return () => { c.off('change', onChange); c.runtime.off('event', onRuntime); offMessage(); };
+  const offRuntime = d.events.on('runtime', ({ agent, event: e }) => {
+    if (e.type !== 'exited' && e.type !== 'crashed') return;
+    // Whatever the dead process received but never answered comes again to its next process.
+    try { bus.redeliver(agent); } catch { /* not a mailbox name: nothing to redeliver */ }
+    if (agent === MANAGER || !isAgent(MANAGER)) return;
+    const t = now();
+    if (t - (lastCrash.get(agent) ?? -Infinity) < crashEveryMs) return;
+    lastCrash.set(agent, t);
+    send(MANAGER, `agent ${agent}: ${e.message}`);
+  });
+  const offMessage = bus.onMessage((m) => d.events.publish({ type: 'message', id: m.id, from: m.from, to: m.to, kind: m.kind }));
+  return () => { offDecided(); offRuntime(); offMessage(); };
 }

@@ -1,3 +1,4 @@
+import { can } from '../lifecycle.ts';
 import type { Action, Condition, Observed, Plan } from './types.ts';
 
 const short = (sha: string | null | undefined): string => (sha ? sha.slice(0, 7) : 'none');
@@ -25,13 +26,11 @@ export function plan(o: Observed): Plan {
     return stalled('ObjectsMissing', `cannot read commits: ${o.objectsError ?? 'unknown error'}`, o);
   }
 
-  // 1. An approval recorded before a crash is carried out before anything else is decided.
-  if (o.approvedUnapplied) {
-    const a = o.approvedUnapplied;
-    actions.push(a.headDescends
-      ? { type: 'complete-approval', id: a.id, base: applied, head: a.head }
-      : { type: 'fail-approval', id: a.id, error: `approved head ${short(a.head)} no longer descends from applied ${short(applied)}` });
-    return { actions, conditions: [cond('Reconciling', true, 'CompletingApproval', `moving applied to approved ${short(a.head)}`)], requeueAt: null };
+  // 1. An approval recorded before a crash is carried out (by its kind) before anything else is decided.
+  if (o.approvedIncomplete) {
+    const a = o.approvedIncomplete;
+    actions.push({ type: 'complete-approval', id: a.id, kind: a.kind });
+    return { actions, conditions: [cond('Reconciling', true, 'CompletingApproval', `completing approved ${a.kind} request #${a.id}`)], requeueAt: null };
   }
 
   // 2. The one open request is always the net change applied..proposed — for active agents only:
@@ -42,7 +41,7 @@ export function plan(o: Observed): Plan {
     actions.push({ type: 'supersede', id, by: open!.id, reason: `request #${open!.id} is the agent's open request; only one is open at a time` });
   }
   const sameTree = o.trees.applied === o.trees.proposed;
-  if (o.agent.state !== 'active') {
+  if (!can(o.agent.state, 'raise')) {
     // nothing to raise
   } else if (sameTree) {
     if (open) actions.push({ type: 'supersede', id: open.id, reason: 'proposed has the same tree as applied: nothing to approve' });
@@ -57,14 +56,21 @@ export function plan(o: Observed): Plan {
     }
   }
 
-  // 3. The runtime runs exactly `applied`, for active agents that are not suspended.
+  // 3. The runtime runs exactly `applied`, for active agents that are not suspended: prepared
+  // first (slow, beside what runs), then activated.
   let requeueAt: number | null = null;
   const rt = o.runtime;
-  if (o.agent.state === 'active') {
+  const runs = can(o.agent.state, 'run');
+  if (o.prepared !== null && (o.prepared !== applied || !runs)) {
+    actions.push({ type: 'discard-prepared', revision: o.prepared, reason: !runs ? `agent is ${o.agent.state}` : `applied is now ${short(applied)}` });
+  }
+  if (runs) {
     const drift = rt.revision !== applied || rt.state === 'none' || rt.state === 'stopped' || rt.state === 'crashed';
     if (drift && !o.agent.suspended) {
       if (o.nextAttemptAt !== null && o.nextAttemptAt > o.now) requeueAt = o.nextAttemptAt;
-      else actions.push({ type: 'apply-runtime', revision: applied, reason: rt.revision === null ? 'not running' : rt.revision !== applied ? `runs ${short(rt.revision)}, applied is ${short(applied)}` : `runtime ${rt.state}` });
+      else if (o.prepared === applied) actions.push({ type: 'activate-runtime', revision: applied });
+      else if (rt.building !== applied) actions.push({ type: 'prepare-runtime', revision: applied, reason: rt.revision === null ? 'not running' : rt.revision !== applied ? `runs ${short(rt.revision)}, applied is ${short(applied)}` : `runtime ${rt.state}` });
+      // else: its build is under way; the build's end wakes the agent.
     }
   } else if (rt.state !== 'none' && rt.state !== 'stopped') {
     actions.push({ type: 'stop-runtime', reason: `agent is ${o.agent.state}` });
@@ -89,14 +95,16 @@ function conditions(o: Observed, actions: Action[], requeueAt: number | null): C
   const pendingNote = actions.some((a) => a.type === 'raise' && a.status === 'pending') || o.openRequest?.status === 'pending'
     ? '; a change waits for approval' : '';
   let ready: Condition;
-  if (o.agent.state !== 'active') ready = cond('Ready', true, o.agent.state === 'kept' ? 'Kept' : o.agent.state === 'draft' ? 'Draft' : 'PendingApproval', `agent is ${o.agent.state}: no runtime`);
+  if (!can(o.agent.state, 'run')) ready = cond('Ready', true, o.agent.state === 'kept' ? 'Kept' : o.agent.state === 'draft' ? 'Draft' : 'PendingApproval', `agent is ${o.agent.state}: no runtime`);
   else if (o.agent.suspended) ready = cond('Ready', rt.revision === applied && rt.state === 'running', 'Suspended', `suspended: no applies (runs ${short(rt.revision)}, applied ${short(applied)})`);
   else if (requeueAt !== null) ready = cond('Ready', false, 'ApplyFailed', `apply of ${short(applied)} failed ${o.failures} time(s); next attempt in ${Math.max(0, Math.round((requeueAt - o.now) / 1000))}s`);
   else if (rt.state === 'running' && rt.revision === applied) ready = cond('Ready', true, 'Running', `running applied revision ${short(applied)}${pendingNote}`);
+  else if (rt.building === applied) ready = cond('Ready', false, 'Building', `preparing ${short(applied)}${rt.revision ? ` while ${short(rt.revision)} runs` : ''}`);
   else if (rt.state === 'backoff') ready = cond('Ready', false, 'Restarting', `agent process exited; restarting ${short(rt.revision)} with backoff`);
   else ready = cond('Ready', false, 'Progressing', `applying ${short(applied)}`);
-  const reconciling = busy || requeueAt !== null
-    ? cond('Reconciling', true, requeueAt !== null ? 'Backoff' : 'Progressing', actions.map(describe).join('; ') || 'waiting for backoff')
+  const building = can(o.agent.state, 'run') && rt.building === applied && rt.revision !== applied;
+  const reconciling = busy || requeueAt !== null || building
+    ? cond('Reconciling', true, requeueAt !== null ? 'Backoff' : building && !busy ? 'Building' : 'Progressing', actions.map(describe).join('; ') || (building ? `preparing ${short(applied)}` : 'waiting for backoff'))
     : cond('Reconciling', false, 'Idle', 'desired state reached');
   const stalledC = o.failures >= 5 && requeueAt !== null
     ? cond('Stalled', true, 'ApplyFailing', `apply failed ${o.failures} times in a row; still retrying with backoff`)
@@ -106,12 +114,13 @@ function conditions(o: Observed, actions: Action[], requeueAt: number | null): C
 
 export function describe(a: Action): string {
   switch (a.type) {
-    case 'complete-approval': return `complete approval #${a.id} (${short(a.base)}→${short(a.head)})`;
-    case 'fail-approval': return `approval #${a.id} cannot be applied: ${a.error}`;
+    case 'complete-approval': return `complete approved ${a.kind} request #${a.id}`;
     case 'fast-forward': return `fast-forward applied ${short(a.from)}→${short(a.to)} (same tree, nothing changes in what runs)`;
     case 'supersede': return `supersede request #${a.id}: ${a.reason}`;
     case 'raise': return `raise ${a.status} request ${short(a.base)}..${short(a.head)}`;
-    case 'apply-runtime': return `apply ${short(a.revision)} to the runtime (${a.reason})`;
+    case 'prepare-runtime': return `prepare ${short(a.revision)} for the runtime (${a.reason})`;
+    case 'activate-runtime': return `activate ${short(a.revision)} in the runtime`;
+    case 'discard-prepared': return `discard prepared ${short(a.revision)} (${a.reason})`;
     case 'stop-runtime': return `stop the runtime (${a.reason})`;
   }
 }

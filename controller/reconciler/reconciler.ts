@@ -1,12 +1,13 @@
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentStore } from '../agents/store.ts';
-import { CONFIG_ERROR_PREFIX, type ApprovalStore } from '../approvals/store.ts';
-import type { ReconLog } from '../log.ts';
+import type { MoveApplied } from '../approvals/move-applied.ts';
+import { CONFIG_ERROR_PREFIX, type Approval, type ApprovalStore } from '../approvals/store.ts';
+import type { EventStream } from '../events.ts';
+import type { Level, ReconLog } from '../log.ts';
 import type { StatePaths } from '../paths.ts';
-import type { AgentSpec, Runtime, RuntimeEvent } from '../runtime/types.ts';
-import { readRefs, treeOfWithSource, isAncestor, casRef } from '../../repos/refs.ts';
+import type { AgentSpec, Prepared, Runtime, RuntimeEvent } from '../runtime/types.ts';
+import { readRefs, treeOfWithSource, isAncestor } from '../../repos/refs.ts';
 import { looseObjectPath } from '../../repos/objects.ts';
 import { diffSummary, patchHash } from '../../repos/diff.ts';
 import { gcAuto } from '../../repos/maintenance.ts';
@@ -21,8 +22,12 @@ export interface ReconcilerDeps {
   paths: StatePaths;
   agents: AgentStore;
   approvals: ApprovalStore;
+  /** Completes an approved request a crash cut short, through its kind's handler (the approvals service). */
+  completeApproval: (id: number) => Promise<Approval>;
+  moveApplied: MoveApplied;
   status: StatusStore;
   log: ReconLog;
+  events: EventStream;
   runtime: Runtime;
   refEvents: RefEventReader;
   specFor: (name: string) => AgentSpec;
@@ -36,15 +41,20 @@ export interface ReconcilerDeps {
   gcDelayMs?: number;
 }
 
-export const SANCTIONING = ['approve', 'fast-forward', 'create-applied', 'repair'];
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
+
+const RUNTIME_LEVEL: Partial<Record<RuntimeEvent['type'], Level>> = { crashed: 'warn', 'build-failed': 'error', warning: 'warn' };
 
 /**
  * The loop around plan(): events only enqueue an agent's name; each pass observes, plans, applies.
- * Emits 'change' ({agent, what}) after every pass that did something, for SSE and tests.
+ * Publishes `agent.changed` (status) after every pass that did something. A revision is prepared
+ * outside the agent's slot (a build may take minutes; approvals go on meanwhile) and activated in it.
  */
-export class Reconciler extends EventEmitter {
+export class Reconciler {
   readonly queue: KeyedQueue;
+  /** Revisions prepared and not yet activated, and the builds under way, by agent. */
+  private prepared = new Map<string, Prepared>();
+  private builds = new Map<string, { revision: string; done: Promise<void> }>();
   private treeCache = new Map<string, { tree: string; loose: boolean }>();
   private cacheClearedAt = 0;
   private prunedAt = 0;
@@ -53,16 +63,19 @@ export class Reconciler extends EventEmitter {
   private resyncTimer: NodeJS.Timeout | null = null;
   private now: () => number;
 
+  private offRuntime: () => void;
+
   constructor(private d: ReconcilerDeps) {
-    super();
     this.now = d.now ?? Date.now;
     this.queue = new KeyedQueue((name) => this.reconcile(name), {
       concurrency: d.concurrency ?? 8,
       onError: (name, e) => d.log.error(name, 'reconcile-error', `reconcile failed: ${(e as Error).message}`),
     });
-    d.runtime.on('event', (e: RuntimeEvent) => {
-      d.log.info(e.agent, `runtime-${e.type}`, e.message, { revision: e.revision, ...e.data });
-      this.enqueue(e.agent);
+    this.offRuntime = d.runtime.onEvent((e) => {
+      const { type, agent, message, ...data } = e;
+      d.log.write(agent, RUNTIME_LEVEL[type] ?? 'info', `runtime-${type}`, message, data);
+      d.events.publish({ type: 'runtime', agent, event: e });
+      this.enqueue(agent);
     });
   }
 
@@ -83,8 +96,12 @@ export class Reconciler extends EventEmitter {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const t of this.gcTimers.values()) clearTimeout(t.timer);
     this.gcTimers.clear();
+    this.offRuntime();
     this.queue.close();
     await this.queue.idle();
+    await Promise.allSettled([...this.builds.values()].map((b) => b.done));
+    for (const p of this.prepared.values()) await this.d.runtime.discard(p).catch(() => undefined);
+    this.prepared.clear();
   }
 
   /** Reads new hook events and enqueues the agents they touched. */
@@ -137,16 +154,16 @@ export class Reconciler extends EventEmitter {
 
   private sanctionedCache = new Map<string, string>();
 
-  /** Was `sha` put on applied by the controller (approval, fast-forward, creation, repair)? Only those may run. */
+  /** Was `sha` put on applied by a sanctioning decision (SANCTIONING)? Only those may run. */
   sanctioned(name: string, sha: string): boolean {
     if (this.sanctionedCache.get(name) === sha) return true;
-    const ok = this.d.log.isSanctionedApplied(name, sha) || this.d.approvals.list({ agent: name, status: ['approved'] }).some((a) => a.head === sha);
+    const ok = this.d.log.isSanctionedApplied(name, sha);
     if (ok) this.sanctionedCache.set(name, sha);
     return ok;
   }
 
   lastSanctioned(name: string): string | null {
-    return this.d.log.auditTrail({ agent: name }).find((e) => SANCTIONING.includes(e.action) && e.head)?.head ?? null;
+    return this.d.log.lastSanctioned(name);
   }
 
   async observe(name: string): Promise<Observed | null> {
@@ -157,15 +174,12 @@ export class Reconciler extends EventEmitter {
     let trees: Observed['trees'] = { applied: null, proposed: null };
     let objectsError: string | null = null;
     let proposedDescends = false;
-    let approvedUnapplied: Observed['approvedUnapplied'] = null;
     if (refs.applied && refs.proposed) {
       try {
         // Independent git reads run side by side: each is a process start.
         const [ta, tp, desc] = await Promise.all([this.tree(repo, refs.applied), this.tree(repo, refs.proposed), this.ancestor(repo, refs.applied, refs.proposed)]);
         trees = { applied: ta, proposed: tp };
         proposedDescends = desc;
-        const au = this.d.approvals.approvedUnapplied(name, refs.applied);
-        if (au?.head) approvedUnapplied = { id: au.id, head: au.head, headDescends: await this.ancestor(repo, refs.applied, au.head).catch(() => false) };
       } catch (e) {
         objectsError = (e as Error).message.split('\n')[0]!.slice(0, 300);
       }
@@ -174,6 +188,7 @@ export class Reconciler extends EventEmitter {
     const st = this.d.status.get(name);
     const appliedSanctioned = !refs.applied || this.sanctioned(name, refs.applied);
     const rt = this.d.runtime.status(name);
+    const incomplete = this.d.approvals.approvedIncomplete(name)[0];
     return {
       now: this.now(),
       agent: { name, state: rec.state, suspended: rec.suspended },
@@ -182,8 +197,11 @@ export class Reconciler extends EventEmitter {
       openRequest: open ? { id: open.id, base: open.base, head: open.head, status: open.status as 'pending' | 'diverged' } : null,
       olderOpen: older.map((r) => r.id),
       rejectedPair: !!(refs.applied && refs.proposed && this.d.approvals.findDecided(name, refs.applied, refs.proposed, 'rejected')),
-      approvedUnapplied,
-      runtime: { state: rt.state, revision: rt.revision },
+      approvedIncomplete: incomplete ? { id: incomplete.id, kind: incomplete.kind } : null,
+      // The reconciler's own record of its build first: the runtime clears `building` a moment
+      // before the reconciler holds the prepared revision.
+      runtime: { state: rt.state, revision: rt.revision, building: this.builds.get(name)?.revision ?? rt.building },
+      prepared: this.prepared.get(name)?.revision ?? null,
       failures: st.failures,
       nextAttemptAt: st.nextAttemptAt,
       lastApplied: st.lastAppliedRevision,
@@ -215,7 +233,7 @@ export class Reconciler extends EventEmitter {
     for (const a of p.actions) await this.act(name, a, observeMs);
     if (p.requeueAt !== null) this.queue.enqueueAt(name, p.requeueAt);
     if (p.actions.length) this.enqueue(name); // look again: the actions changed what is observed
-    if (p.actions.length || before !== JSON.stringify(p.conditions)) this.emit('change', { agent: name, what: 'status' });
+    if (p.actions.length || before !== JSON.stringify(p.conditions)) this.d.events.publish({ type: 'agent.changed', agent: name, what: 'status' });
   }
 
   /**
@@ -309,7 +327,7 @@ export class Reconciler extends EventEmitter {
         this.d.approvals.update(id, { data, error: `${CONFIG_ERROR_PREFIX}${check.error}` });
         this.d.log.warn(name, 'config-invalid', `request #${id}: the proposed config does not evaluate, so it cannot be approved: ${check.error}`, { approval: id });
       }
-      this.emit('change', { agent: name, what: 'approval', id });
+      this.d.events.publish({ type: 'request.updated', agent: name, id });
     } catch (e) {
       if (!this.stopped) this.d.log.warn(name, 'config-check-failed', `request #${id}: could not evaluate the config: ${(e as Error).message}`, { approval: id });
     }
@@ -321,31 +339,19 @@ export class Reconciler extends EventEmitter {
     const { log, approvals, status } = this.d;
     switch (a.type) {
       case 'complete-approval': {
-        await casRef(repo, 'applied', a.head, a.base, { pusher: 'controller' });
-        const ap = approvals.get(a.id)!;
-        approvals.update(a.id, { data: { ...ap.data, applied: true } });
-        status.update(name, (s) => { s.lastAppliedRevision = a.head; s.history.push({ ts: this.now(), op: 'applied-ref', revision: a.head, result: 'ok', message: `applied moved to ${short(a.head)} (request #${a.id}, completed after restart)` }); });
-        log.info(name, 'applied-moved', `applied ${short(a.base)}→${short(a.head)} for approved request #${a.id} (completed after a restart)`, { approval: a.id, base: a.base, head: a.head });
-        this.emit('change', { agent: name, what: 'approval', id: a.id });
-        return;
-      }
-      case 'fail-approval': {
-        approvals.update(a.id, { status: 'failed', error: a.error });
-        log.error(name, 'approval-failed', `request #${a.id}: ${a.error}`, { approval: a.id });
-        this.emit('change', { agent: name, what: 'approval', id: a.id });
+        await this.d.completeApproval(a.id);
         return;
       }
       case 'fast-forward': {
-        await casRef(repo, 'applied', a.to, a.from, { pusher: 'controller' });
+        await this.d.moveApplied(name, a.from, a.to, 'fast-forward', 'controller', { note: 'same tree' });
         status.update(name, (s) => { s.lastAppliedRevision = a.to; s.history.push({ ts: this.now(), op: 'fast-forward', revision: a.to, result: 'info', message: 'same tree as applied: moved without a request' }); });
         log.info(name, 'fast-forward', `applied ${short(a.from)}→${short(a.to)} without a request: proposed has applied's tree, nothing changes in what runs`, { from: a.from, to: a.to });
-        this.d.log.audit({ actor: 'controller', action: 'fast-forward', agent: name, base: a.from, head: a.to, reason: 'same tree' });
         return;
       }
       case 'supersede': {
         approvals.update(a.id, { status: 'superseded', reason: a.reason, ...(a.by !== undefined ? { supersededBy: a.by } : {}) });
         log.info(name, 'request-superseded', `request #${a.id} superseded: ${a.reason}`, { approval: a.id, ...(a.by !== undefined ? { by: a.by } : {}) });
-        this.emit('change', { agent: name, what: 'approval', id: a.id });
+        this.d.events.publish({ type: 'request.superseded', agent: name, id: a.id, by: a.by ?? null });
         return;
       }
       case 'raise': {
@@ -389,29 +395,39 @@ export class Reconciler extends EventEmitter {
           const t = setTimeout(() => { if (!this.stopped) void this.annotateConfig(name, req.id, repo, a.head); }, 50);
           t.unref();
         }
-        this.emit('change', { agent: name, what: 'approval', id: req.id });
+        if (a.supersedes !== null) this.d.events.publish({ type: 'request.superseded', agent: name, id: a.supersedes, by: req.id });
+        this.d.events.publish({ type: 'request.raised', agent: name, id: req.id, kind: 'change' });
         this.scheduleGc(name);
         return;
       }
-      case 'apply-runtime': {
+      case 'prepare-runtime': {
         status.update(name, (s) => { s.lastAttemptedRevision = a.revision; });
         log.info(name, 'apply-started', `applying ${short(a.revision)} to the ${this.d.runtime.kind} runtime (${a.reason})`, { revision: a.revision });
+        this.startBuild(name, a.revision);
+        return;
+      }
+      case 'activate-runtime': {
+        const p = this.prepared.get(name);
+        if (!p || p.revision !== a.revision) return;
+        this.prepared.delete(name);
         try {
-          await this.d.runtime.apply(this.d.specFor(name), a.revision);
+          await this.d.runtime.activate(p);
           status.update(name, (s) => {
             s.lastAppliedRevision = a.revision; s.failures = 0; s.nextAttemptAt = null;
             s.history.push({ ts: this.now(), op: 'apply', revision: a.revision, result: 'ok', message: `runtime runs ${short(a.revision)}` });
           });
           log.info(name, 'apply-succeeded', `runtime runs ${short(a.revision)}`, { revision: a.revision });
         } catch (e) {
-          const bo = this.d.backoff ?? { minMs: 1000, maxMs: 300_000 };
-          const s = status.update(name, (s) => {
-            s.failures += 1;
-            s.nextAttemptAt = this.now() + Math.min(bo.maxMs, bo.minMs * 2 ** (s.failures - 1));
-            s.history.push({ ts: this.now(), op: 'apply', revision: a.revision, result: 'failed', message: (e as Error).message.slice(0, 500) });
-          });
-          log.error(name, 'apply-failed', `apply of ${short(a.revision)} failed (attempt ${s.failures}, next in ${Math.round((s.nextAttemptAt! - this.now()) / 1000)}s): ${(e as Error).message}`, { revision: a.revision });
+          this.applyFailed(name, a.revision, e as Error);
         }
+        return;
+      }
+      case 'discard-prepared': {
+        const p = this.prepared.get(name);
+        if (!p || p.revision !== a.revision) return;
+        this.prepared.delete(name);
+        await this.d.runtime.discard(p).catch((e) => log.warn(name, 'discard-failed', `could not discard prepared ${short(a.revision)}: ${(e as Error).message}`));
+        log.info(name, 'prepared-discarded', `prepared ${short(a.revision)} discarded: ${a.reason}`, { revision: a.revision });
         return;
       }
       case 'stop-runtime': {
@@ -420,5 +436,37 @@ export class Reconciler extends EventEmitter {
         return;
       }
     }
+  }
+
+  /**
+   * Prepares `revision` beside what runs, outside the agent's slot: a build of minutes must not hold
+   * up that agent's approvals. Its end (ready, or failed with backoff) wakes the agent; a build that
+   * a newer one overtook is discarded.
+   */
+  private startBuild(name: string, revision: string): void {
+    const done = this.d.runtime.prepare(this.d.specFor(name), revision).then(
+      async (p) => {
+        if (this.stopped || this.builds.get(name)?.revision !== revision) { await this.d.runtime.discard(p).catch(() => undefined); return; }
+        const old = this.prepared.get(name);
+        this.prepared.set(name, p);
+        if (old) await this.d.runtime.discard(old).catch(() => undefined);
+      },
+      (e) => { if (!this.stopped && this.builds.get(name)?.revision === revision) this.applyFailed(name, revision, e as Error); },
+    ).finally(() => {
+      if (this.builds.get(name)?.revision === revision) this.builds.delete(name);
+      if (!this.stopped) this.enqueue(name);
+    });
+    this.builds.set(name, { revision, done });
+  }
+
+  /** A failed prepare or activation: counted, with the next attempt after an exponential backoff. */
+  private applyFailed(name: string, revision: string, e: Error): void {
+    const bo = this.d.backoff ?? { minMs: 1000, maxMs: 300_000 };
+    const s = this.d.status.update(name, (s) => {
+      s.failures += 1;
+      s.nextAttemptAt = this.now() + Math.min(bo.maxMs, bo.minMs * 2 ** (s.failures - 1));
+      s.history.push({ ts: this.now(), op: 'apply', revision, result: 'failed', message: e.message.slice(0, 500) });
+    });
+    this.d.log.error(name, 'apply-failed', `apply of ${short(revision)} failed (attempt ${s.failures}, next in ${Math.round((s.nextAttemptAt! - this.now()) / 1000)}s): ${e.message}`, { revision });
   }
 }

@@ -1,4 +1,5 @@
 import type { AgentState } from '../agents/store.ts';
+import type { ApprovalKind } from '../approvals/store.ts';
 import type { RuntimeState } from '../runtime/types.ts';
 
 export interface Condition { type: 'Ready' | 'Reconciling' | 'Stalled'; status: 'True' | 'False'; reason: string; message: string }
@@ -18,9 +19,12 @@ export interface Observed {
   olderOpen: number[];
   /** A request for exactly (applied, proposed) was rejected: not raised again. */
   rejectedPair: boolean;
-  /** Approved with base = current applied, but applied not yet moved (the controller died in between). */
-  approvedUnapplied: { id: number; head: string; headDescends: boolean } | null;
-  runtime: { state: RuntimeState; revision: string | null };
+  /** The oldest approved request of any kind not yet carried out (the controller died in between). */
+  approvedIncomplete: { id: number; kind: ApprovalKind } | null;
+  /** What runs (`revision`) and what is being prepared beside it (`building`). */
+  runtime: { state: RuntimeState; revision: string | null; building: string | null };
+  /** The revision the reconciler holds prepared, ready to activate. */
+  prepared: string | null;
   /** Backoff after failed runtime applies. */
   failures: number;
   nextAttemptAt: number | null;
@@ -32,12 +36,15 @@ export interface Observed {
 }
 
 export type Action =
-  | { type: 'complete-approval'; id: number; base: string; head: string }
-  | { type: 'fail-approval'; id: number; error: string }
+  | { type: 'complete-approval'; id: number; kind: ApprovalKind }
   | { type: 'fast-forward'; from: string; to: string }
   | { type: 'supersede'; id: number; reason: string; by?: number }
   | { type: 'raise'; base: string; head: string; status: 'pending' | 'diverged'; supersedes: number | null }
-  | { type: 'apply-runtime'; revision: string; reason: string }
+  /** Slow, outside the agent's slot: the old revision runs on meanwhile. */
+  | { type: 'prepare-runtime'; revision: string; reason: string }
+  /** Fast, inside the slot: stop, swap, start. */
+  | { type: 'activate-runtime'; revision: string }
+  | { type: 'discard-prepared'; revision: string; reason: string }
   | { type: 'stop-runtime'; reason: string };
 
 export interface Plan { actions: Action[]; conditions: Condition[]; requeueAt: number | null }

@@ -1,195 +1,120 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { checkoutRevision, checkedOutRevision } from './checkout.ts';
-import { setupClone, gitRemoteUrl } from '../../repos/agent-clone.ts';
-import { identityFor } from '../../repos/identity.ts';
-import { noneStatus, type AgentSpec, type Runtime, type RuntimeStatus } from './types.ts';
+import { checkedOutRevision, installStaged, stageRevision } from './checkout.ts';
+import { SupervisedRuntime, type Exit, type Launched, type SupervisorOptions } from './supervisor.ts';
+import { contractEnv, type AgentSpec, type Prepared } from './types.ts';
+import { ensureWorkingClone } from './working-clone.ts';
 
-interface Entry {
-  spec: AgentSpec;
-  revision: string;
-  child: ChildProcess | null;
-  /** A process a previous controller started and this one took over (not its child: watched through /proc). */
-  adoptedPid: number | null;
-  status: RuntimeStatus;
-  backoffMs: number;
-  timer: NodeJS.Timeout | null;
-  stopping: boolean;
-  exited: Promise<void> | null;
-}
-
-export interface ProcessRuntimeOptions {
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** A run this long resets the backoff: it was not a crash loop. */
-  healthyAfterMs?: number;
-  stopTimeoutMs?: number;
+export interface ProcessRuntimeOptions extends SupervisorOptions {
   /** How often an adopted process (not a child) is checked for having exited. */
   adoptPollMs?: number;
 }
 
+/** A staged checkout, or a process of an earlier controller to take over (then nothing was staged). */
+interface ProcessPrepared extends Prepared { staged: string | null; adoptPid: number | null }
+
 const NOTE = 'process runtime: the agent runs as a local child process; it isolates nothing';
 
 /**
- * The embedded default backend: the agent's command as a local child process in its own process group,
- * with its checkout of `applied` and its state dir, restarted with exponential backoff when it exits.
+ * The embedded default backend: the agent's command as a local child process in its own process
+ * group, with its checkout of `applied` and its state dir; the host paths are the agent's paths.
+ * A controller restarted while its agents ran takes over the one running exactly what is to be
+ * applied, started the same way, so its turn goes on; any other process of that agent is stopped.
  */
-export class ProcessRuntime extends EventEmitter implements Runtime {
-  readonly kind = 'process';
+export class ProcessRuntime extends SupervisedRuntime<ProcessPrepared> {
+  readonly kind = 'process' as const;
   readonly isolated = false;
-  private entries = new Map<string, Entry>();
-  private o: Required<ProcessRuntimeOptions>;
+  protected readonly note = NOTE;
+  private readonly adoptPollMs: number;
   /** Agent processes in /proc when this runtime first looked, by agent and state dir: what a killed controller left. */
   private orphans: Map<string, number[]> | null = null;
 
   constructor(opts: ProcessRuntimeOptions = {}) {
-    super();
-    this.o = { minBackoffMs: 1000, maxBackoffMs: 60_000, healthyAfterMs: 30_000, stopTimeoutMs: 5000, adoptPollMs: 250, ...opts };
+    super(opts);
+    this.adoptPollMs = opts.adoptPollMs ?? 250;
   }
 
-  status(name: string): RuntimeStatus {
-    const e = this.entries.get(name);
-    return e ? { ...e.status } : noneStatus(false, NOTE);
-  }
-
-  async apply(spec: AgentSpec, revision: string): Promise<void> {
-    const prev = this.entries.get(spec.name);
-    if (!prev) {
+  protected async stage(spec: AgentSpec, revision: string, first: boolean): Promise<ProcessPrepared> {
+    if (first) {
       // Scanned once, before this runtime starts anything, so none of its own processes are in it.
       this.orphans ??= scanAgentProcesses();
-      const key = orphanKey(spec.name, spec.stateDir);
+      const key = orphanKey(spec.name, spec.mounts.state.source);
       const found = this.orphans.get(key) ?? [];
       this.orphans.delete(key);
-      // A controller restarted (or killed) while its agents ran: the one running exactly what is to be
-      // applied, started the same way, is taken over instead of restarted, so its turn goes on.
       const keep = await adoptable(spec, revision);
       await killStale(spec, found, keep);
-      if (keep !== null) { this.adopt(spec, revision, keep); this.ensureClone(spec, revision); return; }
+      if (keep !== null) return { name: spec.name, revision, spec, staged: null, adoptPid: keep };
     }
-    if (prev) await this.halt(prev);
-    await checkoutRevision(spec.repo, revision, spec.configDir);
-    fs.mkdirSync(spec.stateDir, { recursive: true });
-    const e: Entry = prev ?? { spec, revision, child: null, adoptedPid: null, status: noneStatus(false, NOTE), backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null };
-    e.spec = spec; e.revision = revision; e.stopping = false; e.backoffMs = this.o.minBackoffMs;
-    e.status = { ...e.status, state: 'starting', revision };
-    this.entries.set(spec.name, e);
-    this.launch(e);
-    this.emit('event', { agent: spec.name, type: 'applied', revision, message: `applied ${revision.slice(0, 7)}` });
-    this.ensureClone(spec, revision);
+    const staged = await stageRevision(spec.repo, revision, spec.mounts.config.source);
+    return { name: spec.name, revision, spec, staged, adoptPid: null };
   }
 
-  private ensureClone(spec: AgentSpec, revision: string): void {
-    if (spec.prepareClone && !fs.existsSync(path.join(spec.stateDir, 'repo', '.git'))) {
-      // The agent commits with plain git: a clone whose origin is the controller, token read at use
-      // time. Made once, beside the start (a clone must not slow every apply); the agent pulls itself.
-      void prepareCloneAtomically(spec)
-        .catch((err) => this.emit('event', { agent: spec.name, type: 'applied', revision, message: `working clone not prepared: ${(err as Error).message}` }));
-    }
+  protected async install(p: ProcessPrepared): Promise<void> {
+    if (p.staged) await installStaged(p.staged, p.spec.mounts.config.source);
   }
 
-  private launch(e: Entry): void {
-    const { spec } = e;
-    const logFd = fs.openSync(path.join(path.dirname(spec.stateDir), 'runtime.log'), 'a');
-    const [cmd, ...args] = spec.command;
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: spec.stateDir,
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      ...spec.env,
-      HYPERHIVE_AGENT: spec.name,
-      HYPERHIVE_URL: spec.controllerUrl,
-      HYPERHIVE_TOKEN_FILE: spec.tokenFile,
-      HYPERHIVE_CONFIG_DIR: spec.configDir,
-      HYPERHIVE_STATE_DIR: spec.stateDir,
-    };
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd!, args, { cwd: spec.stateDir, env, stdio: ['ignore', logFd, logFd], detached: true });
-    } finally {
-      fs.closeSync(logFd);
-    }
-    e.child = child;
-    const startedAt = Date.now();
-    e.status = { ...e.status, state: 'running', revision: e.revision, pid: child.pid ?? null, startedAt };
-    writePid(spec, child.pid ?? null, e.revision);
-    e.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => { e.child = null; this.exitedNow(e, code, signal, startedAt); resolve(); });
-      child.once('error', (err) => {
-        this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `cannot start ${cmd}: ${err.message}` });
-      });
-    });
-    this.emit('event', { agent: spec.name, type: 'started', revision: e.revision, message: `started pid ${child.pid} on ${e.revision.slice(0, 7)}` });
+  protected async release(p: ProcessPrepared): Promise<void> {
+    if (p.staged) await fsp.rm(p.staged, { recursive: true, force: true });
   }
 
-  /** The agent's process is gone: record it and, unless it was stopped, start it again after a backoff. */
-  private exitedNow(e: Entry, code: number | null, signal: string | null, startedAt: number): void {
-    const { spec } = e;
-    e.status = { ...e.status, pid: null, lastExit: { code, signal, at: Date.now() } };
-    writePid(spec, null, e.revision);
-    if (e.stopping) { e.status.state = 'stopped'; return; }
-    if (Date.now() - startedAt >= this.o.healthyAfterMs) e.backoffMs = this.o.minBackoffMs;
-    const delay = e.backoffMs;
-    e.backoffMs = Math.min(e.backoffMs * 2, this.o.maxBackoffMs);
-    e.status.state = 'backoff';
-    e.status.restarts += 1;
-    this.emit('event', { agent: spec.name, type: 'exited', revision: e.revision, message: `agent process exited (code ${code}, signal ${signal}); restarting in ${delay} ms`, data: { code, signal, delay } });
-    e.timer = setTimeout(() => { e.timer = null; if (!e.stopping) this.launch(e); }, delay);
-  }
-
-  /** Takes over a running agent process a previous controller started (its exit status is not ours to read). */
-  private adopt(spec: AgentSpec, revision: string, pid: number): void {
-    const startedAt = processStartedAt(pid) ?? Date.now();
-    const e: Entry = {
-      spec, revision, child: null, adoptedPid: pid, backoffMs: this.o.minBackoffMs, timer: null, stopping: false, exited: null,
-      status: { ...noneStatus(false, NOTE), state: 'running', revision, pid, startedAt },
-    };
-    this.entries.set(spec.name, e);
-    e.exited = new Promise((resolve) => {
-      const poll = setInterval(() => {
-        if (!exited(pid)) return;
-        clearInterval(poll);
-        e.adoptedPid = null;
-        this.exitedNow(e, null, null, startedAt);
-        resolve();
-      }, this.o.adoptPollMs);
+  protected takeOver(p: ProcessPrepared): { launched: Launched; startedAt: number } | null {
+    const pid = p.adoptPid;
+    if (pid === null || exited(pid)) return null;
+    const poll = this.adoptPollMs;
+    const done = new Promise<Exit>((resolve) => {
+      const t = setInterval(() => { if (exited(pid)) { clearInterval(t); resolve({ code: null, signal: null }); } }, poll);
       // Not unref'd: like a child process, a watched agent keeps the controller's loop alive (a stop
       // awaiting its exit would otherwise end the process with nothing left to run).
     });
-    this.emit('event', { agent: spec.name, type: 'adopted', revision, message: `took over pid ${pid} running ${revision.slice(0, 7)}, started by a previous controller`, data: { pid } });
+    return { launched: { pid, exited: done, kill: (sig) => killGroup(pid, sig) }, startedAt: processStartedAt(pid) ?? this.o.now() };
   }
 
-  private async halt(e: Entry): Promise<void> {
-    e.stopping = true;
-    if (e.timer) { clearTimeout(e.timer); e.timer = null; }
-    const pid = e.child?.pid ?? e.adoptedPid;
-    if (pid) {
-      const done = e.exited;
-      killGroup(pid, 'SIGTERM');
-      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.o.stopTimeoutMs).unref());
-      if ((await Promise.race([done, timeout])) === 'timeout') { killGroup(pid, 'SIGKILL'); await done; }
+  protected launch(spec: AgentSpec): Launched {
+    const stateDir = spec.mounts.state.source;
+    const logFd = fs.openSync(path.join(path.dirname(stateDir), 'runtime.log'), 'a');
+    const [cmd, ...args] = spec.command;
+    let child;
+    try {
+      child = spawn(cmd!, args, { cwd: stateDir, env: processEnv(spec), stdio: ['ignore', logFd, logFd], detached: true });
+    } finally {
+      fs.closeSync(logFd);
     }
-    e.status = { ...e.status, state: 'stopped', pid: null };
+    const exitedP = new Promise<Exit>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      // A command that cannot start (ENOENT, EACCES) gets 'error' and no 'exit'.
+      child.once('error', (err) => { if (child.pid === undefined) resolve({ code: null, signal: null, error: `${cmd}: ${err.message}` }); });
+    });
+    return { pid: child.pid ?? null, exited: exitedP, kill: (sig) => { if (child.pid) killGroup(child.pid, sig); } };
   }
 
-  async stop(name: string): Promise<void> {
-    const e = this.entries.get(name);
-    if (!e) return;
-    await this.halt(e);
-    this.emit('event', { agent: name, type: 'stopped', revision: e.revision, message: 'stopped' });
-  }
+  protected recordRunning(spec: AgentSpec, pid: number | null, revision: string): void { writePid(spec, pid, revision); }
+  protected recordEnded(spec: AgentSpec, revision: string): void { writePid(spec, null, revision); }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.entries.values()].map((e) => this.halt(e)));
+  protected afterStart(spec: AgentSpec, revision: string): void {
+    if (!spec.workingClone) return;
+    // Beside the start, not before it: a clone must not slow every apply; the agent pulls itself.
+    void ensureWorkingClone(spec).catch((err) => this.emit({ type: 'warning', agent: spec.name, revision, message: `working clone not prepared: ${(err as Error).message}` }));
   }
+}
+
+/** What the agent's process sees: a minimal environment plus the spec's and the Contract's. */
+function processEnv(spec: AgentSpec): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: spec.mounts.state.target,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    ...spec.env,
+    ...contractEnv(spec),
+  };
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try { process.kill(-pid, signal); } catch { try { process.kill(pid, signal); } catch { /* gone */ } }
 }
 
-const pidFile = (spec: AgentSpec): string => path.join(path.dirname(spec.stateDir), 'runtime.pid');
+const pidFile = (spec: AgentSpec): string => path.join(path.dirname(spec.mounts.state.source), 'runtime.pid');
 
 function writePid(spec: AgentSpec, pid: number | null, revision: string): void {
   try {
@@ -238,7 +163,7 @@ function exited(pid: number): boolean {
 async function killStale(spec: AgentSpec, orphans: number[], keep: number | null = null): Promise<void> {
   const pids = new Set(orphans);
   try { const rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')) as { pid?: number }; if (rec?.pid) pids.add(rec.pid); } catch { /* none or torn */ }
-  const stateDir = path.resolve(spec.stateDir);
+  const stateDir = path.resolve(spec.mounts.state.source);
   if (keep !== null) pids.delete(keep);
   const mine = [...pids].filter((pid) => {
     const env = environOf(pid);
@@ -275,28 +200,11 @@ async function adoptable(spec: AgentSpec, revision: string): Promise<number | nu
   try { rec = JSON.parse(fs.readFileSync(pidFile(spec), 'utf8')); } catch { return null; }
   const pid = rec?.pid;
   if (!pid || rec?.revision !== revision || exited(pid)) return null;
-  if (await checkedOutRevision(spec.configDir) !== revision) return null;
+  if (await checkedOutRevision(spec.mounts.config.source) !== revision) return null;
   const env = environOf(pid);
   const argv = cmdlineOf(pid);
   if (!env || !argv || argv.length !== spec.command.length || argv.some((a, i) => a !== spec.command[i])) return null;
-  const want: Record<string, string> = {
-    ...spec.env,
-    HYPERHIVE_AGENT: spec.name, HYPERHIVE_URL: spec.controllerUrl, HYPERHIVE_TOKEN_FILE: spec.tokenFile,
-    HYPERHIVE_CONFIG_DIR: spec.configDir, HYPERHIVE_STATE_DIR: spec.stateDir,
-  };
+  const want: Record<string, string> = { ...spec.env, ...contractEnv(spec) };
   for (const [k, v] of Object.entries(want)) if (env.get(k) !== v) return null;
   return pid;
-}
-
-/** Builds the clone beside its place and renames it in, so the agent never sees a half-configured one. */
-async function prepareCloneAtomically(spec: AgentSpec): Promise<void> {
-  const dir = path.join(spec.stateDir, 'repo');
-  const tmp = path.join(spec.stateDir, `.repo-tmp-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  try {
-    await setupClone({ dir: tmp, remote: gitRemoteUrl(spec.controllerUrl, spec.name), username: spec.name, tokenFile: path.resolve(spec.tokenFile), identity: identityFor(spec.name) });
-    if (!fs.existsSync(dir)) fs.renameSync(tmp, dir);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
 }

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { TEMPLATES_DIR, type Controller } from '../controller.ts';
+import type { Core } from '../core.ts';
+import { can } from '../lifecycle.ts';
 import { Compactor, readNotesSize, type CompactorDeps } from '../compaction.ts';
 import type { Condition } from '../reconciler/types.ts';
 import { Metrics } from '../metrics.ts';
@@ -50,10 +52,14 @@ export class StatsService {
   private subscribedTo: StatsBus | null = null;
   private notesPending = new Set<string>();
   private stopped = false;
+  private offEvents: (() => void)[] = [];
 
-  constructor(private readonly c: Controller, private readonly o: StatsServiceOptions = {}) {
-    this.store = new StatsStore(c.db, o.store);
-    this.conditions = new HarnessConditions(c.db);
+  private readonly c: Controller;
+  constructor(private readonly core: Pick<Core, 'db' | 'controller' | 'agents' | 'log' | 'paths' | 'events'>, private readonly o: StatsServiceOptions = {}) {
+    const c = this.c = core.controller;
+    const { log, events } = core;
+    this.store = new StatsStore(core.db, o.store);
+    this.conditions = new HarnessConditions(core.db);
     this.bus = o.bus ?? (() => { const b = (c as unknown as { bus?: unknown }).bus; return isBus(b) ? b : null; });
     this.metrics = new Metrics({
       agents: async () => (await c.listAgents({ all: true })).map((a) => ({ name: a.name, state: a.state, conditions: a.conditions })),
@@ -62,38 +68,38 @@ export class StatsService {
     });
     this.stuck = new StuckDetector({
       bus: () => this.bus(),
-      agents: () => c.agents.list().filter((a) => a.state === 'active' && !a.suspended).map((a) => a.name),
+      agents: () => core.agents.list().filter((a) => can(a.state, 'run') && !a.suspended).map((a) => a.name),
       lastTurnAt: (a) => this.lastTurnAt(a),
       setStuck: (a, m) => this.changed(a, this.conditions.set(a, 'Stuck', m)),
       clearStuck: (a) => this.changed(a, this.conditions.clear(a, ['Stuck'])),
-      log: (a, m) => c.log.warn(a, 'stuck', m),
+      log: (a, m) => log.warn(a, 'stuck', m),
       thresholdMs: o.stuckMs,
     });
     this.compactor = o.compaction === false ? null : new Compactor({
-      repo: (a) => c.paths.repo(a),
-      workDir: (a) => path.join(c.paths.state(a), '.compaction'),
+      repo: (a) => core.paths.repo(a),
+      workDir: (a) => path.join(core.paths.state(a), '.compaction'),
       promptFile: path.join(TEMPLATES_DIR, 'prompts', 'compact.md'),
-      exclusive: (a, fn) => c.reconciler.queue.exclusive(a, fn),
-      log: { info: (a, e, m, d) => c.log.info(a, e, m, d), warn: (a, e, m, d) => c.log.warn(a, e, m, d) },
-      audit: (e) => c.log.audit(e),
+      exclusive: (a, fn) => c.exclusive(a, fn),
+      log: { info: (a, e, m, d) => log.info(a, e, m, d), warn: (a, e, m, d) => log.warn(a, e, m, d) },
+      audit: (e) => log.audit(e),
       onCompacted: (a, r) => {
         this.store.record(a, 'compactions', 1);
         this.store.record(a, 'notes_bytes', r.after);
         this.metrics.compacted(a);
-        c.emit('change', { agent: a, what: 'live' });
+        events.publish({ type: 'agent.changed', agent: a, what: 'live' });
       },
       ...(o.compaction || {}),
     });
     c.addConditionSource((name, base) => this.conditions.merge(name, base));
-    c.on('resume', (e: { agent: string }) => {
+    this.offEvents.push(events.on('agent.resumed', (e) => {
       this.stuck.end(e.agent);
       this.changed(e.agent, this.conditions.clear(e.agent));
-    });
-    c.on('change', (e: { agent?: string; what?: string }) => {
+    }));
+    this.offEvents.push(events.subscribe((e) => {
       if (this.stopped) return;
-      if (e.what === 'live' && e.agent) this.sampleNotes(e.agent);
-      if (e.what === 'approval') this.store.record(FLEET, 'approvals_pending', this.approvalsPending());
-    });
+      if (e.type === 'agent.changed' && e.what === 'live') this.sampleNotes(e.agent);
+      if (e.type === 'request.raised' || e.type === 'request.superseded' || e.type === 'request.decided') this.store.record(FLEET, 'approvals_pending', this.approvalsPending());
+    }));
   }
 
   get controller(): Controller { return this.c; }
@@ -115,7 +121,7 @@ export class StatsService {
 
   /** Emits a change event (SSE → UI) when a condition changed; returns whether it did. */
   private changed(agent: string, did: boolean): boolean {
-    if (did && !this.stopped) this.c.emit('change', { agent, what: 'agent' });
+    if (did && !this.stopped) this.core.events.publish({ type: 'agent.changed', agent, what: 'status' });
     return did;
   }
 
@@ -125,15 +131,15 @@ export class StatsService {
     const r = validateTurnReport(body);
     const before = this.conditions.get(agent).map((x) => x.reason);
     const res = ingestTurn({
-      stats: this.store, conditions: this.conditions, log: this.c.log,
+      stats: this.store, conditions: this.conditions, log: this.core.log,
       onTurn: (a, rep) => { this.metrics.turn(a, rep); this.lastTurn.set(a, Date.now()); },
     }, agent, r);
     this.stuck.end(agent);
     for (const x of this.conditions.get(agent)) {
-      if (!before.includes(x.reason)) this.c.log.warn(agent, 'stalled', `Stalled (${x.reason}): ${x.message}${x.reason === 'AuthFailed' ? ' — until an operator resumes the agent or a new message comes' : ''}`, { reason: x.reason });
+      if (!before.includes(x.reason)) this.core.log.warn(agent, 'stalled', `Stalled (${x.reason}): ${x.message}${x.reason === 'AuthFailed' ? ' — until an operator resumes the agent or a new message comes' : ''}`, { reason: x.reason });
     }
-    for (const reason of before) if (!this.conditions.has(agent, reason)) this.c.log.info(agent, 'unstalled', `${reason} cleared by a ${r.class} turn`, { reason });
-    this.c.emit('change', { agent, what: res.conditionsChanged ? 'agent' : 'turn' });
+    for (const reason of before) if (!this.conditions.has(agent, reason)) this.core.log.info(agent, 'unstalled', `${reason} cleared by a ${r.class} turn`, { reason });
+    this.core.events.publish(res.conditionsChanged ? { type: 'agent.changed', agent, what: 'status' } : { type: 'turn', agent, ok: r.class === 'ok' });
     await this.sampleNotesNow(agent);
     return { ok: true, points: res.points, conditions: (await this.c.getAgent(agent)).conditions };
   }
@@ -147,7 +153,7 @@ export class StatsService {
   private async sampleNotesNow(agent: string): Promise<void> {
     if (this.stopped) return;
     try {
-      const size = await readNotesSize(this.c.paths.repo(agent));
+      const size = await readNotesSize(this.core.paths.repo(agent));
       if (size === null || this.stopped) return;
       this.store.record(agent, 'notes_bytes', size);
       this.compactor?.maybeCompact(agent, size);
@@ -163,7 +169,7 @@ export class StatsService {
       // A new message is what the harness waits for after an auth failure: it will try again.
       this.unsubscribe = bus.onMessage((m) => {
         if (this.conditions.has(m.to, 'AuthFailed')) {
-          this.c.log.info(m.to, 'unstalled', `AuthFailed cleared: a new message from ${m.from} makes the harness try again`);
+          this.core.log.info(m.to, 'unstalled', `AuthFailed cleared: a new message from ${m.from} makes the harness try again`);
           this.changed(m.to, this.conditions.clear(m.to, ['AuthFailed']));
         }
       });
@@ -171,7 +177,7 @@ export class StatsService {
     const now = Date.now();
     if (bus) {
       const depths = bus.depths();
-      for (const a of this.c.agents.list()) if (a.state === 'active') this.store.record(a.name, 'inbox_depth', depths[a.name] ?? 0, now);
+      for (const a of this.core.agents.list()) if (can(a.state, 'run')) this.store.record(a.name, 'inbox_depth', depths[a.name] ?? 0, now);
     }
     this.store.record(FLEET, 'approvals_pending', this.approvalsPending(), now);
     this.stuck.check();
@@ -179,7 +185,7 @@ export class StatsService {
 
   start(): void {
     const every = (ms: number, fn: () => void) => {
-      const t = setInterval(() => { try { fn(); } catch (e) { this.c.log.warn(null, 'stats', `${fn.name || 'stats task'} failed: ${(e as Error).message}`); } }, ms);
+      const t = setInterval(() => { try { fn(); } catch (e) { this.core.log.warn(null, 'stats', `${fn.name || 'stats task'} failed: ${(e as Error).message}`); } }, ms);
       t.unref();
       this.timers.push(t);
     };
@@ -193,6 +199,7 @@ export class StatsService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.unsubscribe?.();
+    for (const off of this.offEvents) off();
     this.compactor?.stop();
     await this.compactor?.idle();
     this.store.close();

@@ -36,7 +36,7 @@ export function apiRouter(o: ApiOptions): Router {
   r.get('/health', (ctx) => {
     // 200 only once the controller accepts work (started: tokens loaded, loop running).
     if (!c.started) { ctx.status = 503; ctx.body = { ok: false, starting: true }; return; }
-    ctx.body = { ok: true, runtime: c.runtime.kind };
+    ctx.body = { ok: true, runtime: c.runtimeKind };
   });
 
   r.post('/internal/pushed', async (ctx) => {
@@ -79,7 +79,7 @@ export function apiRouter(o: ApiOptions): Router {
   r.get('/approvals/:id', op, async (ctx) => {
     const id = idParam(ctx);
     const a = c.getApproval(id);
-    ctx.body = { ...a, patch: await c.approvalPatch(id), commits: await c.approvalCommits(id), votes: c.approvals.votes(id) };
+    ctx.body = { ...a, patch: await c.approvalPatch(id), commits: await c.approvalCommits(id), votes: c.votes(id) };
   });
   r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(idParam(ctx)); });
   r.post('/approvals/:id/approve', op, async (ctx) => {
@@ -96,10 +96,10 @@ export function apiRouter(o: ApiOptions): Router {
     if (since !== undefined && !Number.isFinite(since)) throw new HyperhiveError('bad_request', 'since must be a number (ms since the epoch)');
     const agent = typeof ctx.query.agent === 'string' && ctx.query.agent ? ctx.query.agent : undefined;
     const afterId = ctx.query.after !== undefined ? Number(ctx.query.after) : undefined;
-    ctx.body = c.log.list({ agent, since, afterId, limit: ctx.query.limit ? Number(ctx.query.limit) : undefined });
+    ctx.body = c.logEntries({ agent, since, afterId, limit: ctx.query.limit ? Number(ctx.query.limit) : undefined });
   });
   r.get('/audit', op, (ctx) => {
-    ctx.body = c.log.auditTrail({ agent: typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined });
+    ctx.body = c.auditTrail({ agent: typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined });
   });
   return r;
 }
