@@ -1,4 +1,4 @@
-import { parseArgs, UsageError, type FlagSpec } from './cli/args.ts';
+import { parseFlags, UsageError, type FlagSpec, type Parsed } from './cli/args.ts';
 import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { isHyperhiveError } from './errors.ts';
@@ -11,7 +11,7 @@ interface Command {
   flags: FlagSpec;
   min: number;
   max: number;
-  run(p: { positional: string[]; flags: Record<string, string | boolean> }, io: IO): Promise<number>;
+  run(p: Parsed, io: IO): Promise<number>;
   /** Takes its argv as is (no flag parsing): commands that mimic another program's argv. */
   raw?: boolean;
 }
@@ -269,7 +269,7 @@ export async function main(argv: string[], io: IO = defaultIO): Promise<number> 
   const rest = argv.slice(name.split(' ').length);
   try {
     if (cmd.raw) return await cmd.run({ positional: rest, flags: {} }, io);
-    const p = parseArgs(rest, cmd.flags);
+    const p = parseFlags(rest, cmd.flags);
     if (p.flags.help) { io.out(`usage: hyperhive ${cmd.usage}\n\n${cmd.summary}.${cmd.help ? `\n${cmd.help}` : ''}`); return 0; }
     if (p.positional.length < cmd.min || p.positional.length > cmd.max) throw new UsageError(`expected ${cmd.min === cmd.max ? cmd.min : `${cmd.min} to ${cmd.max}`} argument(s), got ${p.positional.length}`);
     return await cmd.run(p, io);

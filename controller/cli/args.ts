@@ -1,32 +1,36 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Bad usage: the CLI prints it with the command's usage line and exits 2. */
 export class UsageError extends Error {}
 
 export interface FlagSpec { [name: string]: 'string' | 'boolean' }
 export interface Parsed { positional: string[]; flags: Record<string, string | boolean> }
 
-/** A small strict parser: unknown flags are usage errors (exit 2), `--flag=value` and `--flag value` both work. */
-export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
-  const positional: string[] = [];
-  const flags: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') { positional.push(...argv.slice(i + 1)); break; }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = a.slice(2, eq < 0 ? undefined : eq);
-      const kind = spec[name];
-      if (!kind) throw new UsageError(`unknown option --${name}`);
-      if (kind === 'boolean') {
-        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-        flags[name] = true;
-      } else {
-        const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-        if (v === undefined) throw new UsageError(`--${name} needs a value`);
-        flags[name] = v;
-      }
-    } else if (a.startsWith('-') && a.length > 1 && a !== '-') {
-      if (a === '-h') { flags.help = true; continue; }
-      throw new UsageError(`unknown option ${a}`);
-    } else positional.push(a);
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** node's own strict parser (`--flag value`, `--flag=value`, `--`, `-h` for `--help`); its errors become UsageErrors. */
+export function parseFlags(argv: string[], spec: FlagSpec): Parsed {
+  const options: Options = {};
+  for (const [name, type] of Object.entries(spec)) options[name] = name === 'help' ? { type, short: 'h' } : { type };
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    return { positional: positionals, flags: { ...values } as Record<string, string | boolean> };
+  } catch (e) {
+    if (!(e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw e;
+    throw new UsageError(explain(argv, options) ?? (e as Error).message);
   }
-  return { positional, flags };
+}
+
+/** node names the problem in prose of its own; a lenient pass over the same argv finds the token, for the short messages the CLI has always given. */
+function explain(argv: string[], options: Options): string | null {
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const o = options[t.name];
+    if (!o) return `unknown option ${t.rawName} (an argument starting with '-' goes after '--')`;
+    if (o.type === 'boolean' && t.value !== undefined) return `${t.rawName} takes no value`;
+    if (o.type === 'string' && t.value === undefined) return `${t.rawName} needs a value`;
+    if (o.type === 'string' && !t.inlineValue && t.value?.startsWith('-')) return `${t.rawName} needs a value (got ${JSON.stringify(t.value)}; write ${t.rawName}=${t.value} if that is the value)`;
+  }
+  return null;
 }

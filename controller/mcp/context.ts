@@ -1,4 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { Identity } from '../auth/index.ts';
 import type { Bus } from '../bus/index.ts';
 import type { Controller } from '../controller.ts';
@@ -25,11 +26,27 @@ export interface ToolContext {
 
 export const isManagerOrOperator = (who: Identity): boolean => who.kind === 'operator' || who.name === MANAGER;
 
-/** Manager-only tools: operators may use them too (they can do all of it through the API anyway). */
+/**
+ * Manager-only tools: operators may use them too (they can do all of it through the API anyway).
+ * Defence in depth: those tools are registered only for the manager and operators, and check again here.
+ */
 export function requireManager(ctx: ToolContext, tool: string): void {
   if (!isManagerOrOperator(ctx.who)) {
     throw new HyperhiveError('forbidden', `${tool} is a manager-only tool: agent ${ctx.who.name} may not call it (send the manager a message instead)`);
   }
+}
+
+/**
+ * The input of a tool that acts on the caller's repo (read_config, propose_change, write_notes): the
+ * `agent` argument exists only for those who may name another agent. Strict, as the advertised JSON
+ * schema already says (additionalProperties: false): dropping a sub-agent's stray `agent` silently
+ * would act on its own repo instead of refusing.
+ */
+export function repoToolInput<S extends z.ZodRawShape>(ctx: ToolContext, shape: S, agent: string) {
+  const manages = isManagerOrOperator(ctx.who);
+  const full = manages ? { ...shape, agent: z.string().optional().describe(agent) } : shape;
+  return z.object(full as S & { agent: z.ZodOptional<z.ZodString> })
+    .strict(manages ? undefined : `takes only ${Object.keys(shape).join(', ')}: it acts on your own repo (only the manager names another agent)`);
 }
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { tokenFromAuthorization, type Identity } from '../auth/index.ts';
-import type { McpDeps, ToolContext } from './context.ts';
+import { isManagerOrOperator, type McpDeps, type ToolContext } from './context.ts';
 import { registerBusTools } from './tools/bus.ts';
 import { registerConfigTools } from './tools/config.ts';
 import { registerManagerTools } from './tools/manager.ts';
@@ -12,20 +12,32 @@ import { registerSpawnTools } from './tools/spawn.ts';
 export const MCP_PATH = '/mcp';
 export const SERVER_NAME = 'hyperhive';
 
-const INSTRUCTIONS = `hyperhive runs a fleet of AI agents; you are one of them (whoami tells you which).
+const COMMON = `hyperhive runs a fleet of AI agents; you are one of them (whoami tells you which).
 Talk to other agents, the manager and the operator (a human) only with send and recv.
-Your config (agent.nix, hyperhive.json, prompt.md) changes only through propose_change and an operator's approval;
-your notes (write_notes) and model take effect at once. Tools marked "Manager only" are for the manager agent.`;
+Your config (agent.nix, hyperhive.json, prompt.md) changes only through propose_change and an operator's approval;`;
 
-/** The MCP server for one caller: every tool sees that caller's identity and nothing else. */
+/** What the caller is told matches the tools it is given: a sub-agent hears nothing of the manager's. */
+function instructionsFor(who: Identity): string {
+  return isManagerOrOperator(who)
+    ? `${COMMON}
+notes (write_notes) and a sub-agent's model (set_model) take effect at once. The tools marked "Manager only" run the fleet:
+list_agents and agent_status to look, request_spawn* to grow it, apply_commit to endorse a request, request_rollback.
+read_config, propose_change and write_notes take agent to act on a sub-agent's repo.`
+    : `${COMMON}
+your notes (write_notes) take effect at once. The manager or an operator sets your model; ask the manager for anything beyond your own repo.`;
+}
+
+/** The MCP server for one caller: every tool sees that caller's identity and nothing else, and it lists only the tools that identity may call. */
 export function buildMcpServer(deps: McpDeps, who: Identity, signal: AbortSignal): McpServer {
-  const server = new McpServer({ name: SERVER_NAME, version: '0.1.0' }, { instructions: INSTRUCTIONS, capabilities: { tools: {} } });
+  const server = new McpServer({ name: SERVER_NAME, version: '0.1.0' }, { instructions: instructionsFor(who), capabilities: { tools: {} } });
   const ctx: ToolContext = { deps, who, signal };
   registerBusTools(server, ctx);
   registerSelfTools(server, ctx);
   registerConfigTools(server, ctx);
-  registerManagerTools(server, ctx);
-  registerSpawnTools(server, ctx);
+  if (isManagerOrOperator(who)) {
+    registerManagerTools(server, ctx);
+    registerSpawnTools(server, ctx);
+  }
   return server;
 }
 

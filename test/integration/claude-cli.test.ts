@@ -54,6 +54,8 @@ const cliPresent = fs.existsSync(CLAUDE);
     for (const tool of ['mcp__hyperhive__send', 'mcp__hyperhive__recv', 'mcp__hyperhive__whoami', 'mcp__hyperhive__propose_change']) {
       t.true(init.tools.includes(tool), `${tool} among the CLI's tools`);
     }
+    // alpha is a sub-agent: the CLI is handed none of the manager's tools.
+    t.deepEqual(init.tools.filter((x: string) => /^mcp__hyperhive__(list_agents|agent_status|set_model|apply_commit|request_)/.test(x)), []);
     // Without credentials the turn itself fails (not logged in): expected, and it says so.
     const result = lines.find((l) => l.type === 'result');
     t.log(`result: ${result ? `${result.subtype} ${String(result.result ?? '').slice(0, 120)}` : 'none'}; exit ${r.code}`);

@@ -1,7 +1,11 @@
 // Every MCP tool through the SDK's Client over real HTTP on loopback against a real server:
 // identity from the token, manager-only tools, bad inputs naming the field.
 import test from 'ava';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { registerManagerTools } from '../../controller/mcp/tools/manager.ts';
+import { registerSpawnTools } from '../../controller/mcp/tools/spawn.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
 import { agentToken, call, connect, ok } from './mcp-fixture.ts';
 
@@ -27,12 +31,30 @@ const { alpha, beta, manager, operator } = new Proxy({} as Record<string, Client
 void alpha; void beta; void manager; void operator;
 const c = (n: string): Client => clients[n]!;
 
-test.serial('the server is hyperhive and lists every tool', async (t) => {
+const MANAGER_ONLY = ['agent_status', 'apply_commit', 'list_agents', 'request_rollback', 'request_spawn', 'request_spawn_commit', 'request_spawn_draft', 'set_model'];
+const EVERYONE = ['propose_change', 'read_config', 'recv', 'send', 'whoami', 'write_notes'];
+const REPO_TOOLS = ['propose_change', 'read_config', 'write_notes'];
+
+test.serial('the server is hyperhive and lists the tools each identity may call', async (t) => {
   t.is(c('alpha').getServerVersion()?.name, 'hyperhive');
-  const names = (await c('alpha').listTools()).tools.map((x) => x.name).sort();
-  t.deepEqual(names, ['agent_status', 'apply_commit', 'list_agents', 'propose_change', 'read_config', 'recv', 'request_rollback',
-    'request_spawn', 'request_spawn_commit', 'request_spawn_draft', 'send', 'set_model', 'whoami', 'write_notes']);
-  for (const tool of (await c('alpha').listTools()).tools) t.true((tool.description ?? '').length > 60, `${tool.name} has a description for a model`);
+  for (const who of ['manager', 'operator']) {
+    const tools = (await c(who).listTools()).tools;
+    t.deepEqual(tools.map((x) => x.name).sort(), [...EVERYONE, ...MANAGER_ONLY].sort(), who);
+    for (const tool of tools.filter((x) => REPO_TOOLS.includes(x.name))) t.truthy((tool.inputSchema.properties as Record<string, unknown>).agent, `${who}: ${tool.name} takes agent`);
+    t.regex(c(who).getInstructions() ?? '', /Manager only/);
+  }
+  for (const who of ['alpha', 'beta']) {
+    const tools = (await c(who).listTools()).tools;
+    t.deepEqual(tools.map((x) => x.name).sort(), EVERYONE, `${who} lists none of the manager's tools`);
+    for (const tool of tools) {
+      t.true((tool.description ?? '').length > 60, `${tool.name} has a description for a model`);
+      t.false(JSON.stringify(tool).includes('Manager only') || MANAGER_ONLY.some((m) => JSON.stringify(tool).includes(m)), `${who}: ${tool.name} says nothing of the manager's tools`);
+      t.false('agent' in (tool.inputSchema.properties ?? {}), `${who}: ${tool.name} takes no agent`);
+    }
+    const told = c(who).getInstructions() ?? '';
+    t.regex(told, /propose_change/);
+    t.false(/Manager only/.test(told) || MANAGER_ONLY.some((m) => told.includes(m)), `${who}'s instructions name no tool it lacks: ${told}`);
+  }
 });
 
 test.serial('no token, a wrong token, or a GET: refused before any MCP handling', async (t) => {
@@ -128,9 +150,11 @@ test.serial('read_config: applied, proposed, live, listing, and what is refused'
   t.is((await ok(c('alpha'), 'read_config', { path: 'model' })).ref, 'live', 'model and notes.md default to live');
   // the manager reads a sub-agent's repo; a sub-agent may not
   t.is((await ok(c('manager'), 'read_config', { path: 'prompt.md', agent: 'alpha' })).agent, 'alpha');
+  // A sub-agent's schema has no agent: naming one is refused, not dropped (which would read its own repo).
   const denied = await call(c('beta'), 'read_config', { path: 'prompt.md', agent: 'alpha' });
   t.true(denied.isError);
-  t.regex(denied.text, /^forbidden: agent: only the manager/);
+  t.regex(denied.text, /read_config: takes only path, ref: it acts on your own repo \(only the manager names another agent\)/);
+  t.true((await call(c('beta'), 'read_config', { path: 'prompt.md', agent: 'beta' })).isError, 'not even its own name');
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ path: 'missing.txt' }, /not_found: path: file missing\.txt not found at applied/],
     [{ path: '../etc/passwd' }, /bad_request: path: invalid path/],
@@ -157,7 +181,8 @@ test.serial('write_notes commits notes.md on live as the agent; others may not',
   t.true((await ok(c('alpha'), 'write_notes', { content: '# alpha\nremember this\n' })).unchanged);
   const denied = await call(c('beta'), 'write_notes', { content: 'hijack', agent: 'alpha' });
   t.true(denied.isError);
-  t.regex(denied.text, /forbidden/);
+  t.regex(denied.text, /takes only content, message: it acts on your own repo/);
+  t.not((await ok(c('beta'), 'read_config', { path: 'notes.md' })).content, 'hijack', 'nor written to its own notes');
   t.is((await ok(c('manager'), 'write_notes', { content: 'from the manager', agent: 'beta' })).agent, 'beta');
   const big = await call(c('alpha'), 'write_notes', { content: 'x'.repeat(1024 * 1024 + 1) });
   t.regex(big.text, /too_large: content is \d+ bytes/);
@@ -175,7 +200,7 @@ test.serial('propose_change commits on proposed as the caller and names the requ
 
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ files: { 'notes.md': 'x' }, message: 'm' }, /files: notes\.md does not belong in the config.*write_notes/],
-    [{ files: { model: 'opus' }, message: 'm' }, /files: model .*set_model/],
+    [{ files: { model: 'opus' }, message: 'm' }, /files: model does not belong in the config: .*\(the manager or an operator sets it\)/],
     [{ files: { 'nope.txt': null }, message: 'm' }, /not_found: files: cannot delete nope\.txt/],
     [{ files: { 'prompt.md': 'You are alpha, careful and brief.\n' }, message: 'm' }, /conflict: files: nothing changes/],
     [{ files: { 'hyperhive.json': '{"tools": 3}' }, message: 'm' }, /bad_request: files: .*tools/],
@@ -192,18 +217,40 @@ test.serial('propose_change commits on proposed as the caller and names the requ
   }
   t.is((await s.api('GET', '/api/agents/alpha')).body.proposed, r.commit, 'no refused call moved proposed');
   const other = await call(c('beta'), 'propose_change', { files: { 'x.txt': 'x' }, message: 'm', agent: 'alpha' });
-  t.regex(other.text, /^forbidden: agent: only the manager/);
+  t.true(other.isError);
+  t.regex(other.text, /takes only files, message: it acts on your own repo/);
+  t.regex((await call(c('manager'), 'propose_change', { files: { model: 'opus' }, message: 'm', agent: 'alpha' })).text, /\(use set_model\)/);
+  t.regex((await call(c('manager'), 'read_config', { path: 'prompt.md', bogus: 1 })).text, /bogus/, 'strict for the manager too');
 });
 
-test.serial('manager-only tools refuse other agents, saying so', async (t) => {
+test.serial('a sub-agent calling a manager-only tool by name gets the unknown-tool error', async (t) => {
   for (const [tool, args] of [['list_agents', {}], ['agent_status', { name: 'beta' }], ['set_model', { name: 'beta', model: 'opus' }],
     ['apply_commit', { name: 'beta', commit: 'abcd', note: 'n' }], ['request_rollback', { name: 'beta', revision: 'abcd' }],
     ['request_spawn', { name: 'sneaky' }], ['request_spawn_draft', { name: 'sneaky' }], ['request_spawn_commit', { name: 'sneaky', commit: 'abcd' }]] as const) {
     const r = await call(c('beta'), tool, args);
     t.true(r.isError, tool);
-    t.regex(r.text, new RegExp(`^forbidden: ${tool} is a manager-only tool`));
+    t.regex(r.text, new RegExp(`Tool ${tool} not found`));
   }
   t.is((await s.api('GET', '/api/agents/sneaky')).status, 404);
+});
+
+test.serial('defence in depth: the manager-only tools, were they registered for a sub-agent, still refuse it', async (t) => {
+  // Bypasses buildMcpServer's per-identity registration on purpose, on the real controller.
+  const server = new McpServer({ name: 'hyperhive', version: '0' });
+  const ctx = { deps: { controller: s.controller, bus: s.bus, spawner: s.spawner, baseUrl: () => s.url }, who: { kind: 'agent' as const, name: 'beta' }, signal: new AbortController().signal };
+  registerManagerTools(server, ctx);
+  registerSpawnTools(server, ctx);
+  const [client, served] = InMemoryTransport.createLinkedPair();
+  await server.connect(served);
+  const direct = new Client({ name: 'direct', version: '0' });
+  await direct.connect(client);
+  t.teardown(() => direct.close());
+  const tools = (await direct.listTools()).tools.map((x) => x.name);
+  t.deepEqual([...tools].sort(), MANAGER_ONLY);
+  for (const tool of tools) {
+    const r = await call(direct, tool, { name: 'beta', model: 'opus', commit: 'abcd', note: 'n', revision: 'abcd' });
+    t.regex(r.text, new RegExp(`^forbidden: ${tool} is a manager-only tool: agent beta may not call it`), tool);
+  }
 });
 
 test.serial('list_agents and agent_status show conditions, inbox and open requests', async (t) => {

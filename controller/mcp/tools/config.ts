@@ -9,7 +9,7 @@ import { identityFor } from '../../../repos/identity.ts';
 import { listTree, readFileAt } from '../../../repos/read.ts';
 import { readRefs } from '../../../repos/refs.ts';
 import { checkUpdate, LIVE_FILES, type UpdateFacts } from '../../../repos/receive.ts';
-import { guarded, ok, short, targetAgent, type ToolContext } from '../context.ts';
+import { guarded, isManagerOrOperator, ok, repoToolInput, short, targetAgent, type ToolContext } from '../context.ts';
 
 const REFS = ['applied', 'proposed', 'live'] as const;
 type RefName = typeof REFS[number];
@@ -46,7 +46,8 @@ export async function proposeChange(c: Controller, who: Identity, name: string, 
   for (const [p, content] of entries) {
     try { checkRepoPath(p); } catch (e) { throw new HyperhiveError('bad_request', `files: ${(e as Error).message}`, { field: 'files' }); }
     if ((LIVE_FILES as readonly string[]).includes(p)) {
-      throw new HyperhiveError('bad_request', `files: ${p} does not belong in the config: it lives on the live branch (use ${p === 'model' ? 'set_model' : 'write_notes'})`, { field: 'files' });
+      const use = p !== 'model' ? 'use write_notes' : isManagerOrOperator(who) ? 'use set_model' : 'the manager or an operator sets it';
+      throw new HyperhiveError('bad_request', `files: ${p} does not belong in the config: it lives on the live branch (${use})`, { field: 'files' });
     }
     if (content !== null) total += Buffer.byteLength(content, 'utf8');
   }
@@ -103,15 +104,15 @@ export async function proposeChange(c: Controller, who: Identity, name: string, 
 
 export function registerConfigTools(server: McpServer, ctx: ToolContext): void {
   const c = ctx.deps.controller;
+  const manages = isManagerOrOperator(ctx.who);
 
   server.registerTool('read_config', {
     title: 'Read a file of your repo',
-    description: 'Read one file of your agent repo at a ref: "applied" (the config you run; the default), "proposed" (config changes waiting for approval) or "live" (notes.md and model; the default for those two). Files include agent.nix, hyperhive.json, prompt.md on applied/proposed, and notes.md, model on live. Pass path "." to list the files at that ref. The manager may pass agent to read a sub-agent\'s repo. Returns {path, ref, revision, content, encoding} (encoding "base64" for binary files).',
-    inputSchema: {
+    description: `Read one file of your agent repo at a ref: "applied" (the config you run; the default), "proposed" (config changes waiting for approval) or "live" (notes.md and model; the default for those two). Files include agent.nix, hyperhive.json, prompt.md on applied/proposed, and notes.md, model on live. Pass path "." to list the files at that ref.${manages ? ' The manager may pass agent to read a sub-agent\'s repo.' : ''} Returns {path, ref, revision, content, encoding} (encoding "base64" for binary files).`,
+    inputSchema: repoToolInput(ctx, {
       path: z.string().min(1).describe('Repo-relative file path, e.g. "prompt.md", "hyperhive.json", "notes.md"; "." lists the files.'),
       ref: z.enum(REFS).optional().describe('"applied" (default; "live" for notes.md and model), "proposed" or "live".'),
-      agent: z.string().optional().describe('Manager only: whose repo to read (default: your own).'),
-    },
+    }, 'Whose repo to read: a sub-agent\'s or a draft\'s (default: your own; an operator has none and names one).'),
   }, guarded(ctx, async ({ path, ref, agent }: { path: string; ref?: RefName; agent?: string }) => {
     const name = targetAgent(ctx, agent, 'read_config');
     const r: RefName = ref ?? (path === 'notes.md' || path === 'model' ? 'live' : 'applied');
@@ -137,12 +138,11 @@ export function registerConfigTools(server: McpServer, ctx: ToolContext): void {
 
   server.registerTool('propose_change', {
     title: 'Propose a config change',
-    description: 'Propose a change to your own config (agent.nix, hyperhive.json, prompt.md, or other config files) without a git checkout: writes the given files (null deletes a file) as one commit on your proposed branch. Nothing changes for you until an operator approves the request this raises; the reply names it. notes.md and model are not config: use write_notes (and the manager set_model). The manager may pass agent to propose for a sub-agent or a draft. Returns {commit, request: {id, status, url} | null, note}.',
-    inputSchema: {
+    description: `Propose a change to your own config (agent.nix, hyperhive.json, prompt.md, or other config files) without a git checkout: writes the given files (null deletes a file) as one commit on your proposed branch. Nothing changes for you until an operator approves the request this raises; the reply names it. notes.md and model are not config: ${manages ? 'use write_notes and set_model. The manager may pass agent to propose for a sub-agent or a draft' : 'use write_notes (the manager or an operator sets your model)'}. Returns {commit, request: {id, status, url} | null, note}.`,
+    inputSchema: repoToolInput(ctx, {
       files: z.record(z.string(), z.string().nullable()).describe('Map of repo-relative path to the whole new file content, or null to delete the file.'),
       message: z.string().min(1).max(2000).describe('Commit message: what the change does and why (the operator reads it).'),
-      agent: z.string().optional().describe('Manager only: whose repo to change (default: your own).'),
-    },
+    }, 'Whose repo to change: a sub-agent\'s or a draft\'s (default: your own; an operator has none and names one).'),
   }, guarded(ctx, async ({ files, message, agent }: { files: Record<string, string | null>; message: string; agent?: string }) => {
     const name = targetAgent(ctx, agent, 'propose_change');
     const r = await proposeChange(c, ctx.who, name, files, message, ctx.deps.baseUrl());

@@ -7,12 +7,13 @@ import { identityFor } from '../../../repos/identity.ts';
 import { readFileAt } from '../../../repos/read.ts';
 import { readRefs } from '../../../repos/refs.ts';
 import { liveWritable } from '../../../repos/receive.ts';
-import { guarded, ok, short, targetAgent, type ToolContext } from '../context.ts';
+import { guarded, isManagerOrOperator, ok, repoToolInput, short, targetAgent, type ToolContext } from '../context.ts';
 
 export const MAX_NOTES_BYTES = 1024 * 1024;
 
 export function registerSelfTools(server: McpServer, ctx: ToolContext): void {
   const c = ctx.deps.controller;
+  const manages = isManagerOrOperator(ctx.who);
 
   server.registerTool('whoami', {
     title: 'Who am I',
@@ -30,12 +31,11 @@ export function registerSelfTools(server: McpServer, ctx: ToolContext): void {
 
   server.registerTool('write_notes', {
     title: 'Write your notes',
-    description: 'Replace your durable notes (notes.md on your live branch) with new content. Your notes are your memory across turns and restarts: the harness gives them back to you at every turn. They take effect at once, without approval, and restart nothing. Write the whole file (read it first with read_config path "notes.md", ref "live", to keep what you had). The manager may pass agent to write a sub-agent\'s notes. Returns the new live commit.',
-    inputSchema: {
+    description: `Replace your durable notes (notes.md on your live branch) with new content. Your notes are your memory across turns and restarts: the harness gives them back to you at every turn. They take effect at once, without approval, and restart nothing. Write the whole file (read it first with read_config path "notes.md", ref "live", to keep what you had).${manages ? ' The manager may pass agent to write a sub-agent\'s notes.' : ''} Returns the new live commit.`,
+    inputSchema: repoToolInput(ctx, {
       content: z.string().describe('The whole new notes.md (markdown, at most 1 MB; may be empty).'),
       message: z.string().min(1).max(500).optional().describe('Commit message (default "Update notes").'),
-      agent: z.string().optional().describe('Manager only: whose notes to write (default: your own).'),
-    },
+    }, 'Whose notes to write: a sub-agent\'s (default: your own; an operator has none and names one).'),
   }, guarded(ctx, async ({ content, message, agent }: { content: string; message?: string; agent?: string }) => {
     const name = targetAgent(ctx, agent, 'write_notes');
     const bytes = Buffer.byteLength(content, 'utf8');
