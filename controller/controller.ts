@@ -25,6 +25,10 @@ import { commitFiles, commitTree } from '../repos/commit.ts';
 import { identityFor } from '../repos/identity.ts';
 import { ensureHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
 import { isFullSha } from '../repos/git.ts';
+import type { OpDeps } from './ops/deps.ts';
+import { endorse } from './ops/endorse.ts';
+import { proposeFiles } from './ops/propose-files.ts';
+import { writeNotes } from './ops/write-notes.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -100,11 +104,24 @@ export class Controller {
   repoOf(name: string): string { assertAgentName(name); return this.paths.repo(name); }
   stateDirOf(name: string): string { assertAgentName(name); return this.paths.state(name); }
 
+  private readonly ops: OpDeps;
+
   constructor(private readonly d: ControllerDeps) {
     this.events = d.events;
     this.paths = d.paths; this.agents = d.agents; this.store = d.approvalStore; this.status = d.status;
     this.log = d.log; this.reconciler = d.reconciler; this.runtime = d.runtime;
+    this.ops = {
+      repo: (n) => this.paths.repo(n), requireAgent: (n) => this.requireAgent(n), exclusive: (n, fn) => this.exclusive(n, fn),
+      settled: (n) => this.settled(n), store: this.store, log: this.log, events: this.events,
+    };
   }
+
+  /** Commits files on the agent's `proposed` as `who` under the receive rules; see ops/propose-files.ts. */
+  proposeFiles(name: string, files: Record<string, string | null>, message: string, who: Identity): Promise<string> { return proposeFiles(this.ops, name, files, message, who); }
+  /** Replaces the agent's notes on `live`; see ops/write-notes.ts. */
+  writeNotes(name: string, content: string, message: string | undefined, who: Identity): Promise<{ commit: string; unchanged: boolean; bytes: number }> { return writeNotes(this.ops, name, content, message, who); }
+  /** The manager's note on the exact head of an open request; see ops/endorse.ts. */
+  endorse(name: string, commit: string, note: string, who: Identity): Promise<Approval> { return endorse(this.ops, name, commit, note, who); }
 
   /** Loads tokens, reinstalls hooks (the project may have moved), and starts the loop. */
   async start(): Promise<void> {

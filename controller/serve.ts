@@ -128,7 +128,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const unwireSystem = wireSystemMessages({ events: core.events, agents: core.agents, approvals: core.approvalStore, log: core.log }, bus);
   const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();
-  const mcp = createMcpHandler({ controller, bus, spawner, baseUrl: () => url });
+  const mcp = createMcpHandler({ controller, bus, spawner, log: core.log, baseUrl: () => url });
   const deps: AppDeps = {
     controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth })],

@@ -78,9 +78,10 @@ export class ApprovalService {
         const a = this.get(id);
         if (a.status !== 'pending') throw notPending(a);
         await h.check?.(a);
-        verdict = this.record(a, by.name, 'approve', note ?? null, h);
-        if (verdict.status !== 'approved') {
-          this.d.log.info(a.agent, 'voted', `${label(a)}: approval ${verdict.approvals} of ${verdict.required} by ${by.name}`, { approval: id, by: by.name });
+        const v = this.record(a, by.name, 'approve', note ?? null, h);
+        verdict = v;
+        if (v.status === 'pending') {
+          this.d.log.info(a.agent, 'voted', `${label(a)}: approval ${v.approvals} of ${v.required} by ${by.name}`, { approval: id, by: by.name });
           return this.get(id);
         }
         let summary: string | void;

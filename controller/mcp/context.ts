@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../auth/index.ts';
 import type { Bus } from '../bus/index.ts';
 import type { Controller } from '../controller.ts';
+import type { ReconLog } from '../log.ts';
 import { HyperhiveError, isHyperhiveError } from '../errors.ts';
 import { MANAGER } from '../names.ts';
 import type { Spawner } from '../spawn.ts';
@@ -12,6 +13,7 @@ export interface McpDeps {
   controller: Controller;
   bus: Bus;
   spawner: Spawner;
+  log: Pick<ReconLog, 'warn'>;
   /** The controller's base URL (links to requests in replies). */
   baseUrl: () => string;
 }

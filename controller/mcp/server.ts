@@ -55,7 +55,7 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== MCP_PATH && path !== `${MCP_PATH}/`) return false;
-    const who = deps.controller.tokens.authenticate(tokenFromAuthorization(req.headers.authorization));
+    const who = deps.controller.authenticate(tokenFromAuthorization(req.headers.authorization));
     if (!who) {
       sendJson(res, 401, { error: { code: 'unauthorized', message: 'authentication required: send `Authorization: Bearer <agent token>` (the agent\'s token file, $HYPERHIVE_TOKEN_FILE)' } },
         { 'www-authenticate': 'Bearer realm="hyperhive"' });
@@ -78,7 +78,7 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       await server.connect(transport);
       await transport.handleRequest(req, res);
     } catch (e) {
-      deps.controller.log.warn(who.kind === 'agent' ? who.name : null, 'mcp', `MCP request failed: ${(e as Error).message}`);
+      deps.log.warn(who.kind === 'agent' ? who.name : null, 'mcp', `MCP request failed: ${(e as Error).message}`);
       if (!res.headersSent) sendJson(res, 500, { jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null });
       else res.end();
     }

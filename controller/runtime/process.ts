@@ -59,7 +59,7 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessPrepared> {
     if (p.staged) await fsp.rm(p.staged, { recursive: true, force: true });
   }
 
-  protected takeOver(p: ProcessPrepared): { launched: Launched; startedAt: number } | null {
+  protected override takeOver(p: ProcessPrepared): { launched: Launched; startedAt: number } | null {
     const pid = p.adoptPid;
     if (pid === null || exited(pid)) return null;
     const poll = this.adoptPollMs;
@@ -89,10 +89,10 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessPrepared> {
     return { pid: child.pid ?? null, exited: exitedP, kill: (sig) => { if (child.pid) killGroup(child.pid, sig); } };
   }
 
-  protected recordRunning(spec: AgentSpec, pid: number | null, revision: string): void { writePid(spec, pid, revision); }
-  protected recordEnded(spec: AgentSpec, revision: string): void { writePid(spec, null, revision); }
+  protected override recordRunning(spec: AgentSpec, pid: number | null, revision: string): void { writePid(spec, pid, revision); }
+  protected override recordEnded(spec: AgentSpec, revision: string): void { writePid(spec, null, revision); }
 
-  protected afterStart(spec: AgentSpec, revision: string): void {
+  protected override afterStart(spec: AgentSpec, revision: string): void {
     if (!spec.workingClone) return;
     // Beside the start, not before it: a clone must not slow every apply; the agent pulls itself.
     void ensureWorkingClone(spec).catch((err) => this.emit({ type: 'warning', agent: spec.name, revision, message: `working clone not prepared: ${(err as Error).message}` }));

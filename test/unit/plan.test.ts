@@ -8,8 +8,8 @@ const base = (o: Partial<Observed> = {}): Observed => ({
   agent: { name: 'w', state: 'active', suspended: false },
   refs: { applied: A, proposed: A },
   trees: { applied: 't1', proposed: 't1' },
-  objectsError: null, proposedDescends: true, openRequest: null, olderOpen: [], rejectedPair: false, approvedUnapplied: null,
-  runtime: { state: 'running', revision: A }, failures: 0, nextAttemptAt: null, lastApplied: A,
+  objectsError: null, proposedDescends: true, openRequest: null, olderOpen: [], rejectedPair: false, approvedIncomplete: null,
+  runtime: { state: 'running', revision: A, building: null }, prepared: null, failures: 0, nextAttemptAt: null, lastApplied: A,
   appliedSanctioned: true, lastSanctioned: A,
   ...o,
 });
@@ -56,25 +56,39 @@ test('same tree, descending: fast-forward without a request, open request supers
   t.deepEqual(p.actions.map((a) => a.type), ['supersede', 'fast-forward']);
 });
 
-test('an approval recorded before a crash is completed first', (t) => {
-  const p = plan(base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, approvedUnapplied: { id: 9, head: P, headDescends: true } }));
-  t.deepEqual(p.actions, [{ type: 'complete-approval', id: 9, base: A, head: P }]);
-  const bad = plan(base({ approvedUnapplied: { id: 9, head: P, headDescends: false } }));
-  t.is(bad.actions[0]!.type, 'fail-approval');
+test('an approval recorded before a crash is completed first, by its kind, before anything else', (t) => {
+  const p = plan(base({ refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, approvedIncomplete: { id: 9, kind: 'change' } }));
+  t.deepEqual(p.actions, [{ type: 'complete-approval', id: 9, kind: 'change' }]);
+  const spawn = plan(base({ agent: { name: 'w', state: 'pending', suspended: false }, approvedIncomplete: { id: 3, kind: 'spawn' } }));
+  t.deepEqual(spawn.actions, [{ type: 'complete-approval', id: 3, kind: 'spawn' }]);
+  t.is(spawn.conditions[0]!.reason, 'CompletingApproval');
+});
+
+test('a revision is prepared, then activated; a build under way is waited for; a stale one is discarded', (t) => {
+  const drift = { runtime: { state: 'running' as const, revision: A, building: null } , refs: { applied: P, proposed: P } };
+  t.deepEqual(plan(base(drift)).actions, [{ type: 'prepare-runtime', revision: P, reason: `runs ${A.slice(0, 7)}, applied is ${P.slice(0, 7)}` }]);
+  const building = plan(base({ ...drift, runtime: { state: 'running', revision: A, building: P } }));
+  t.deepEqual(building.actions, [], 'the build under way is not started again');
+  t.is(building.conditions.find((c) => c.type === 'Ready')!.reason, 'Building');
+  t.is(building.conditions.find((c) => c.type === 'Reconciling')!.reason, 'Building');
+  t.deepEqual(plan(base({ ...drift, prepared: P })).actions, [{ type: 'activate-runtime', revision: P }]);
+  t.deepEqual(types(base({ ...drift, prepared: A })), ['discard-prepared', 'prepare-runtime'], 'prepared for an older applied');
+  t.deepEqual(types(base({ agent: { name: 'w', state: 'kept', suspended: false }, prepared: A })), ['discard-prepared', 'stop-runtime']);
+  t.deepEqual(types(base({ ...drift, prepared: P, agent: { name: 'w', state: 'active', suspended: true } })), [], 'suspended: nothing is activated');
 });
 
 test('drift: runtime not on applied → apply; backoff respected; suspended and inactive agents', (t) => {
-  t.deepEqual(types(base({ runtime: { state: 'none', revision: null } })), ['apply-runtime']);
-  t.deepEqual(types(base({ runtime: { state: 'running', revision: P } })), ['apply-runtime']);
-  t.deepEqual(types(base({ runtime: { state: 'crashed', revision: A } })), ['apply-runtime']);
-  t.deepEqual(types(base({ runtime: { state: 'backoff', revision: A } })), [], 'the runtime restarts it itself');
-  const bo = plan(base({ runtime: { state: 'none', revision: null }, failures: 2, nextAttemptAt: 5000 }));
+  t.deepEqual(types(base({ runtime: { state: 'none', revision: null, building: null } })), ['prepare-runtime']);
+  t.deepEqual(types(base({ runtime: { state: 'running', revision: P, building: null } })), ['prepare-runtime']);
+  t.deepEqual(types(base({ runtime: { state: 'crashed', revision: A, building: null } })), ['prepare-runtime']);
+  t.deepEqual(types(base({ runtime: { state: 'backoff', revision: A, building: null } })), [], 'the runtime restarts it itself');
+  const bo = plan(base({ runtime: { state: 'none', revision: null, building: null }, failures: 2, nextAttemptAt: 5000 }));
   t.deepEqual(bo.actions, []);
   t.is(bo.requeueAt, 5000);
   t.is(bo.conditions.find((c) => c.type === 'Ready')!.reason, 'ApplyFailed');
-  t.deepEqual(types(base({ agent: { name: 'w', state: 'active', suspended: true }, runtime: { state: 'running', revision: P } })), []);
+  t.deepEqual(types(base({ agent: { name: 'w', state: 'active', suspended: true }, runtime: { state: 'running', revision: P, building: null } })), []);
   t.deepEqual(types(base({ agent: { name: 'w', state: 'kept', suspended: false } })), ['stop-runtime']);
-  t.deepEqual(types(base({ agent: { name: 'w', state: 'draft', suspended: false }, runtime: { state: 'none', revision: null } })), []);
+  t.deepEqual(types(base({ agent: { name: 'w', state: 'draft', suspended: false }, runtime: { state: 'none', revision: null, building: null } })), []);
 });
 
 test('missing refs, missing objects and an unsanctioned applied stall with a reason and do nothing', (t) => {
@@ -96,7 +110,7 @@ test('missing refs, missing objects and an unsanctioned applied stall with a rea
 
 test('draft, pending and kept agents raise no change requests', (t) => {
   for (const state of ['draft', 'pending', 'kept'] as const) {
-    const p = plan(base({ agent: { name: 'w', state, suspended: false }, refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, runtime: { state: 'none', revision: null } }));
+    const p = plan(base({ agent: { name: 'w', state, suspended: false }, refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, runtime: { state: 'none', revision: null, building: null } }));
     t.deepEqual(p.actions, [], state);
   }
 });

@@ -1,23 +1,18 @@
-import crypto from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Identity } from '../../auth/index.ts';
 import type { Controller } from '../../controller.ts';
 import { HyperhiveError } from '../../errors.ts';
-import { checkRepoPath, commitFiles } from '../../../repos/commit.ts';
-import { identityFor } from '../../../repos/identity.ts';
+import { checkRepoPath } from '../../../repos/commit.ts';
 import { listTree, readFileAt } from '../../../repos/read.ts';
 import { readRefs } from '../../../repos/refs.ts';
-import { checkUpdate, LIVE_FILES, type UpdateFacts } from '../../../repos/receive.ts';
+import { LIVE_FILES } from '../../../repos/receive.ts';
 import { guarded, isManagerOrOperator, ok, repoToolInput, short, targetAgent, type ToolContext } from '../context.ts';
 
 const REFS = ['applied', 'proposed', 'live'] as const;
 type RefName = typeof REFS[number];
 export const MAX_READ_BYTES = 1024 * 1024;
 export const MAX_PROPOSE_BYTES = 4 * 1024 * 1024;
-const CHECKED_CONTENTS = ['agent.nix', 'hyperhive.json'];
-
-const blobSha = (content: Buffer): string => crypto.createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** File content as text when it is UTF-8 without NULs, else base64. */
@@ -52,42 +47,10 @@ export async function proposeChange(c: Controller, who: Identity, name: string, 
     if (content !== null) total += Buffer.byteLength(content, 'utf8');
   }
   if (total > MAX_PROPOSE_BYTES) throw new HyperhiveError('too_large', `files: ${total} bytes in all; propose_change takes at most ${MAX_PROPOSE_BYTES} bytes (push larger changes with git)`, { field: 'files' });
-  const rec = c.requireAgent(name);
-  if (rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${name} was destroyed (kept): nothing can be proposed to it`);
-  const repo = c.paths.repo(name);
+  const commit = await c.proposeFiles(name, files, message, who);
 
-  const commit = await c.reconciler.queue.exclusive(name, async () => {
-    const { proposed } = await readRefs(repo);
-    if (!proposed) throw new HyperhiveError('conflict', `agent ${name} has no proposed branch; an operator can restore it with \`hyperhive repair ${name}\``);
-    const existing = new Map((await listTree(repo, proposed)).map((f) => [f.path, f.sha]));
-    const changes: UpdateFacts['changes'] = [];
-    const contents: Record<string, string> = {};
-    for (const [p, content] of entries) {
-      if (content === null) {
-        if (!existing.has(p)) throw new HyperhiveError('not_found', `files: cannot delete ${p}: it is not in ${name}'s proposed (${short(proposed)})`, { field: 'files' });
-        changes.push({ path: p, status: 'D' });
-      } else {
-        const old = existing.get(p);
-        if (old === blobSha(Buffer.from(content, 'utf8'))) continue;
-        changes.push({ path: p, status: old ? 'M' : 'A' });
-        if (CHECKED_CONTENTS.includes(p)) contents[p] = content;
-      }
-    }
-    if (changes.length === 0) throw new HyperhiveError('conflict', `files: nothing changes: every file already has that content on ${name}'s proposed (${short(proposed)})`, { field: 'files' });
-    // The push rules, minus the agent.nix parse (the reconciler's evaluation catches that before approval).
-    const pusher = { kind: who.kind === 'operator' ? 'operator' as const : 'agent' as const, name: who.name };
-    const { reasons } = checkUpdate(pusher, name, 'proposed', { ref: 'refs/heads/proposed', old: proposed, new: proposed }, { fastForward: true, changes, contents, oversized: [] });
-    if (reasons.length) throw new HyperhiveError('bad_request', `files: ${reasons.join('; ')}`, { field: 'files' });
-    const sha = await commitFiles(repo, { branch: 'proposed', files, message, author: identityFor(who.name), expectedOld: proposed, pusher: who.name });
-    c.log.info(name, 'proposed', `change ${short(sha)} proposed by ${who.name} through MCP (${changes.map((x) => `${x.status} ${x.path}`).join(', ')})`, { commit: sha, by: who.name });
-    return sha;
-  });
-  c.reconciler.enqueue(name);
-  await c.reconciler.settled(name);
-  c.emit('change', { agent: name, what: 'proposed' });
-
-  const open = c.approvals.openChange(name);
-  const state = c.agents.get(name)?.state;
+  const open = c.openChange(name);
+  const state = c.findAgent(name)?.state;
   if (open && open.head === commit) {
     const request = { id: open.id, status: open.status, base: open.base, head: open.head, paths: open.paths, url: `${baseUrl}/approvals/${open.id}` };
     const note = open.status === 'diverged'
@@ -116,7 +79,7 @@ export function registerConfigTools(server: McpServer, ctx: ToolContext): void {
   }, guarded(ctx, async ({ path, ref, agent }: { path: string; ref?: RefName; agent?: string }) => {
     const name = targetAgent(ctx, agent, 'read_config');
     const r: RefName = ref ?? (path === 'notes.md' || path === 'model' ? 'live' : 'applied');
-    const repo = c.paths.repo(name);
+    const repo = c.repoOf(name);
     const revision = (await readRefs(repo))[r];
     if (!revision) throw new HyperhiveError('not_found', `ref: ${name} has no ${r} branch`, { field: 'ref' });
     const clean = path.replace(/^\.\/+/, '').replace(/\/+$/, '');

@@ -5,7 +5,6 @@ import { OPEN_STATUSES } from '../../approvals/store.ts';
 import type { AgentView } from '../../controller.ts';
 import { HyperhiveError } from '../../errors.ts';
 import { MANAGER, MODEL_PATTERN, NAME_PATTERN } from '../../names.ts';
-import { resolveRev } from '../../../repos/refs.ts';
 import { guarded, ok, requireManager, short, type ToolContext } from '../context.ts';
 
 export const nameArg = (what: string) => z.string().regex(NAME_PATTERN, 'an agent name: lowercase letter first, then lowercase letters, digits or -, at most 32 characters').describe(what);
@@ -50,8 +49,8 @@ export function registerManagerTools(server: McpServer, ctx: ToolContext): void 
   }, guarded(ctx, async ({ name }: { name: string }) => {
     requireManager(ctx, 'agent_status');
     const a = await c.getAgent(name);
-    const requests = c.approvals.list({ agent: name }).slice(-10).map((r) => requestView(r, url()));
-    const log = c.log.list({ agent: name, limit: 15 }).map((e) => ({ ts: e.ts, level: e.level, event: e.event, message: e.message }));
+    const requests = c.listApprovals({ agent: name }).slice(-10).map((r) => requestView(r, url()));
+    const log = c.logEntries({ agent: name, limit: 15 }).map((e) => ({ ts: e.ts, level: e.level, event: e.event, message: e.message }));
     return ok({
       agent: { ...agentSummary(a, ctx.deps.bus.depth(name), []), live: a.live, runtime: a.runtime, lastAppliedRevision: a.lastAppliedRevision, lastAttemptedRevision: a.lastAttemptedRevision, history: a.history.slice(-10) },
       requests, log,
@@ -82,20 +81,8 @@ export function registerManagerTools(server: McpServer, ctx: ToolContext): void 
     },
   }, guarded(ctx, async ({ name, commit, note }: { name: string; commit: string; note: string }) => {
     requireManager(ctx, 'apply_commit');
-    c.requireAgent(name);
-    const open = c.approvals.openChange(name);
-    if (!open) throw new HyperhiveError('not_found', `name: ${name} has no open change request (nothing waits for approval)`, { field: 'name' });
-    const full = await resolveRev(c.paths.repo(name), commit.toLowerCase());
-    if (!full || full !== open.head) {
-      throw new HyperhiveError('conflict', `commit: request #${open.id} of ${name} is for head ${short(open.head)}, not ${full ? short(full) : commit}; only its exact head can be endorsed`, { field: 'commit', approval: open.id, head: open.head });
-    }
-    if (open.status !== 'pending') throw new HyperhiveError('conflict', `request #${open.id} is ${open.status}: only a pending request can be endorsed`);
-    const endorsement = { by: ctx.who.name, note, at: Date.now(), head: full };
-    const updated = c.approvals.update(open.id, { note: `${ctx.who.name}: ${note}`, data: { ...open.data, endorsement } });
-    c.log.info(name, 'endorsed', `request #${open.id} (${short(full)}) endorsed by ${ctx.who.name}: ${note.slice(0, 200)}`, { approval: open.id });
-    c.log.audit({ actor: ctx.who.name, action: 'endorse', agent: name, approvalId: open.id, base: open.base, head: full, reason: note });
-    c.emit('change', { agent: name, what: 'approval', id: open.id });
-    return ok({ request: requestView(updated, url()) }, `request #${open.id} endorsed; an operator decides: ${url()}/approvals/${open.id}`);
+    const updated = await c.endorse(name, commit, note, ctx.who);
+    return ok({ request: requestView(updated, url()) }, `request #${updated.id} endorsed; an operator decides: ${url()}/approvals/${updated.id}`);
   }));
 
   server.registerTool('request_rollback', {

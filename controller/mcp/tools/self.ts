@@ -2,14 +2,9 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { HyperhiveError } from '../../errors.ts';
 import { MANAGER } from '../../names.ts';
-import { commitFiles } from '../../../repos/commit.ts';
-import { identityFor } from '../../../repos/identity.ts';
-import { readFileAt } from '../../../repos/read.ts';
-import { readRefs } from '../../../repos/refs.ts';
-import { liveWritable } from '../../../repos/receive.ts';
 import { guarded, isManagerOrOperator, ok, repoToolInput, short, targetAgent, type ToolContext } from '../context.ts';
 
-export const MAX_NOTES_BYTES = 1024 * 1024;
+export { MAX_NOTES_BYTES } from '../../ops/write-notes.ts';
 
 export function registerSelfTools(server: McpServer, ctx: ToolContext): void {
   const c = ctx.deps.controller;
@@ -38,23 +33,7 @@ export function registerSelfTools(server: McpServer, ctx: ToolContext): void {
     }, 'Whose notes to write: a sub-agent\'s (default: your own; an operator has none and names one).'),
   }, guarded(ctx, async ({ content, message, agent }: { content: string; message?: string; agent?: string }) => {
     const name = targetAgent(ctx, agent, 'write_notes');
-    const bytes = Buffer.byteLength(content, 'utf8');
-    if (bytes > MAX_NOTES_BYTES) throw new HyperhiveError('too_large', `content is ${bytes} bytes; notes are at most ${MAX_NOTES_BYTES} bytes`, { field: 'content' });
-    const pusher = { kind: ctx.who.kind === 'operator' ? 'operator' as const : 'agent' as const, name: ctx.who.name };
-    if (!liveWritable(pusher, name).has('notes.md')) throw new HyperhiveError('forbidden', `agent ${ctx.who.name} may not write ${name}'s notes`);
-    const rec = c.requireAgent(name);
-    if (rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${name} was destroyed (kept): its notes are read-only`);
-    const repo = c.paths.repo(name);
-    const result = await c.reconciler.queue.exclusive(name, async () => {
-      const { live } = await readRefs(repo);
-      if (!live) throw new HyperhiveError('conflict', `agent ${name} has no live branch; an operator can restore it with \`hyperhive repair ${name}\``);
-      const old = await readFileAt(repo, live, 'notes.md');
-      if (old && old.toString('utf8') === content) return { commit: live, unchanged: true };
-      const sha = await commitFiles(repo, { branch: 'live', files: { 'notes.md': content }, message: message ?? 'Update notes', author: identityFor(ctx.who.name), expectedOld: live, pusher: ctx.who.name });
-      c.log.info(name, 'notes-written', `notes.md written by ${ctx.who.name} on live ${short(sha)} (${bytes} bytes)`, { live: sha });
-      return { commit: sha, unchanged: false };
-    });
-    if (!result.unchanged) c.emit('change', { agent: name, what: 'live' });
-    return ok({ agent: name, ...result, bytes }, result.unchanged ? 'notes unchanged (same content)' : `notes written: live is ${short(result.commit)}`);
+    const result = await c.writeNotes(name, content, message, ctx.who);
+    return ok({ agent: name, ...result }, result.unchanged ? 'notes unchanged (same content)' : `notes written: live is ${short(result.commit)}`);
   }));
 }
