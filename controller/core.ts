@@ -2,7 +2,8 @@ import { AgentStore } from './agents/store.ts';
 import { changeKind } from './approvals/kinds/change.ts';
 import { appliedMover, type MoveApplied } from './approvals/move-applied.ts';
 import { ApprovalService, type AgentLocks } from './approvals/service.ts';
-import { ApprovalStore } from './approvals/store.ts';
+import { ApprovalStore, type Approval } from './approvals/store.ts';
+import type { QuorumPolicy } from './approvals/decide.ts';
 import { TokenRegistry } from './auth/index.ts';
 import { Controller, IDLE_AGENT, PROJECT_ROOT } from './controller.ts';
 import type { DB } from './db/open.ts';
@@ -34,6 +35,8 @@ export interface CoreOptions {
   maxFileBytes?: number;
   /** Backoff of failed applies (tests shorten it). */
   backoff?: { minMs: number; maxMs: number };
+  /** How many operators must approve a request (one vote decides until the quorum rules exist). */
+  approvalPolicy?: (a: Approval) => QuorumPolicy;
 }
 
 /**
@@ -73,7 +76,7 @@ export function createCore(o: CoreOptions): Core {
     exclusive: (name, fn) => reconciler.queue.exclusive(name, fn),
     enqueue: (name) => reconciler.enqueue(name),
   };
-  const approvals = new ApprovalService({ store: approvalStore, log, events, locks });
+  const approvals = new ApprovalService({ store: approvalStore, log, events, locks, policy: o.approvalPolicy });
   approvals.register('change', changeKind({ repo: o.paths.repo, store: approvalStore, status, moveApplied, checkConfig: o.checkConfig }));
   const specFor = (name: string): AgentSpec => ({
     name, repo: o.paths.repo(name),

@@ -1,4 +1,4 @@
-import type { TestFn } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +56,7 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
   if (reason) test(`${target.name}: conformance suite skipped`, (t) => { t.log(`skipped: ${reason}`); t.pass(); });
 
   let n = 0;
-  async function fixture(t: Parameters<Parameters<TestFn>[1]>[0]): Promise<Fixture> {
+  async function fixture(t: ExecutionContext): Promise<Fixture> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hh-conf-${target.name}-`));
     const agent = `a${++n}`;
     const repo = path.join(dir, 'repos', `${agent}.git`);
