@@ -6,7 +6,8 @@ import { readJson } from '../../body.ts';
 import { approvalPage, type ApprovalCommit } from '../../views/approval.ts';
 import { parseDiffFormat } from '../../views/diff.ts';
 import { SizedLru } from '../../views/lru.ts';
-import { html, idOf, sessionOf, short, who, type PageContext } from './context.ts';
+import { idParam } from '../../params.ts';
+import { html, sessionOf, short, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
 
@@ -15,6 +16,7 @@ export function approvalRouter(d: PageContext): Router {
   const c = d.controller;
   const diffs = d.diffs;
   const r = new Router();
+  const requestId = (ctx: Context): number => idParam(ctx.params.id, 'request id');
 
   /** Commits of base..head: immutable, so cached once every proposer is known (push records can lag). */
   const commitLists = new SizedLru<ApprovalCommit[]>(2_000);
@@ -28,7 +30,7 @@ export function approvalRouter(d: PageContext): Router {
   }
 
   r.get('/approvals/:id', ...d.guard, async (ctx) => {
-    const a = c.getApproval(idOf(ctx));
+    const a = c.getApproval(requestId(ctx));
     const format = parseDiffFormat(ctx.query.view);
     // Independent reads in parallel: each may be a git process.
     const [agent, diff, commitList] = await Promise.all([
@@ -60,7 +62,7 @@ export function approvalRouter(d: PageContext): Router {
   });
 
   r.get('/approvals/:id/file', ...d.guard, async (ctx) => {
-    const a = c.getApproval(idOf(ctx));
+    const a = c.getApproval(requestId(ctx));
     const path = typeof ctx.query.path === 'string' ? ctx.query.path : '';
     if (!path) throw new HyperhiveError('bad_request', 'query parameter "path" is required');
     if (!a.base || !a.head) throw new HyperhiveError('not_found', `request #${a.id} has no diff`);
@@ -70,7 +72,7 @@ export function approvalRouter(d: PageContext): Router {
   });
 
   const decide = (action: 'approve' | 'reject') => async (ctx: Context) => {
-    const id = c.getApproval(idOf(ctx)).id;
+    const id = c.getApproval(requestId(ctx)).id;
     const form = await readJson(ctx);
     await formAction(ctx, { to: `/approvals/${id}`, refusedPrefix: `${action === 'approve' ? 'Approval' : 'Rejection'} refused: ` }, async () => {
       if (action === 'approve') {

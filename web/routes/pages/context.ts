@@ -52,12 +52,6 @@ export function html(ctx: Context, body: { value: string }, status = 200): void 
   ctx.body = body.value;
 }
 
-export function idOf(ctx: Context, what = 'request'): number {
-  const id = Number(ctx.params.id);
-  if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `${what} id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
-  return id;
-}
-
 /** Inbox depth for a page, or null when there is no bus (or it cannot answer): the page then says "unknown". */
 export function inboxDepth(o: PagesOptions, name: string): number | null {
   try { return o.bus ? o.bus.depth(name) : null; } catch { return null; }

@@ -3,7 +3,8 @@ import { HyperhiveError } from '../../../controller/errors.ts';
 import { readJson } from '../../body.ts';
 import { inboxPage, type InboxMessage } from '../../views/inbox.ts';
 import { answerOperatorMessage } from '../bus.ts';
-import { html, idOf, OPERATOR, requireBus, sessionOf, who, type PageContext } from './context.ts';
+import { idParam, intValue } from '../../params.ts';
+import { html, OPERATOR, requireBus, sessionOf, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
 
@@ -30,8 +31,7 @@ export function inboxRouter(d: PageContext): Router {
     const form = await readJson(ctx);
     await formAction(ctx, { to: '/inbox' }, () => {
       // The form names the newest message it showed, so one that arrived meanwhile stays unread.
-      const upTo = form.upTo === undefined || form.upTo === '' ? Number.MAX_SAFE_INTEGER : Number(form.upTo);
-      if (!Number.isInteger(upTo) || upTo < 0) throw new HyperhiveError('bad_request', `upTo must be a message id (a non-negative integer), got ${JSON.stringify(String(form.upTo).slice(0, 50))}`);
+      const upTo = form.upTo === undefined || form.upTo === '' ? Number.MAX_SAFE_INTEGER : intValue(form.upTo, 'upTo', { unit: 'a message id' });
       const n = bus.ack(OPERATOR, upTo);
       return `${n} message${n === 1 ? '' : 's'} marked read`;
     });
@@ -39,7 +39,7 @@ export function inboxRouter(d: PageContext): Router {
 
   r.post('/inbox/:id/answer', ...d.guard, async (ctx) => {
     const bus = requireBus(d);
-    const id = idOf(ctx, 'message');
+    const id = idParam(ctx.params.id, 'message id');
     const q = bus.get(id);
     if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
     const form = await readJson(ctx);
