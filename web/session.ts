@@ -146,7 +146,7 @@ export interface LoginResult { ok: true; session: Session; next: string }
 export interface LoginFailure { ok: false; status: number; message: string }
 
 /** Exchanges the posted operator token for a session (and sets its cookie); no cookie on failure. */
-export function login(ctx: Koa.Context, form: Record<string, unknown>, tokens: TokenRegistry, store: SessionStore): LoginResult | LoginFailure {
+export function login(ctx: Koa.Context, form: Record<string, unknown>, tokens: Pick<TokenRegistry, 'authenticate'>, store: SessionStore): LoginResult | LoginFailure {
   if (!sameOrigin(ctx)) return { ok: false, status: 403, message: 'login refused: the form was posted from another origin' };
   const token = typeof form.token === 'string' ? form.token.trim() : '';
   if (!token) return { ok: false, status: 400, message: 'paste the operator token (the contents of operator.token in the state dir)' };

@@ -1,17 +1,14 @@
 import anyTest, { type TestFn } from 'ava';
 import http from 'node:http';
-import type { AppDeps } from '../../web/app.ts';
-import { createApp } from '../../web/app.ts';
-import { api, loginSession, pushCommit, startServer, waitFor, type TestServer } from '../e2e/fixtures.ts';
+import { api, loginSession, pushCommit, waitFor, type TestServer } from '../e2e/fixtures.ts';
+import { webFixture, type Route, type WebFixture } from '../helpers/web.ts';
 
 // Every authenticated route of the app, enumerated from the mounted routers (so a route added later is
 // covered without editing this file): 401 without auth (pages: redirect to the login form), 403 for a
 // cookie write without the CSRF token, 404 for an unknown agent or request, 400 with a message for
 // bad input, 413 for a body over 1 MB. Real server on 127.0.0.1:0, real git, real sqlite.
 
-interface Route { method: string; path: string }
-interface Ctx { server: TestServer; routes: Route[]; cookie: string; csrf: string; approvalId: number }
-const test = anyTest as TestFn<Ctx>;
+const test = anyTest as TestFn<WebFixture>;
 
 const PUBLIC = new Set(['GET /login', 'POST /login', 'GET /api/health']);
 /** Authenticated by their own secret, not the operator's session. */
@@ -23,18 +20,7 @@ const fill = (p: string, o: { name?: string; id?: string } = {}) => p.replace(':
 
 test.before(async (t) => {
   t.timeout(120_000);
-  let deps: AppDeps | undefined;
-  const server = await startServer('hh-webapi-', { extendApp: (d) => { deps = d; } });
-  // A second app built from the same deps only to read its route table; requests go to the real server.
-  const routes: Route[] = [];
-  for (const m of createApp(deps!).middleware as { router?: { stack: { methods: string[]; path: string }[] } }[]) {
-    for (const l of m.router?.stack ?? []) for (const method of l.methods) if (method !== 'HEAD') routes.push({ method, path: l.path });
-  }
-  t.is((await api(server, 'POST', '/api/agents', { name: 'alpha' })).status, 201);
-  const head = pushCommit(server.state, 'alpha', { 'prompt.md': 'api test\n' }, 'api test change');
-  const req = await waitFor('request', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?status=pending')).body.find((a) => a.head === head), 60_000);
-  const { cookie, csrf } = await loginSession(server);
-  t.context = { server, routes, cookie, csrf, approvalId: req.id };
+  t.context = await webFixture('hh-webapi-');
 });
 
 test.after.always(async (t) => { await t.context?.server?.close(); });

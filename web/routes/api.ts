@@ -4,6 +4,7 @@ import type { Controller } from '../../controller/controller.ts';
 import type { Identity } from '../../controller/auth/index.ts';
 import { HyperhiveError } from '../../controller/errors.ts';
 import { readJson } from '../body.ts';
+import { idParam, intQuery } from '../params.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
 
 export interface ApiOptions {
@@ -20,11 +21,9 @@ const str = (v: unknown, field: string): string => {
   if (typeof v !== 'string' || !v.trim()) throw new HyperhiveError('bad_request', `field "${field}" is required and must be a non-empty string`);
   return v;
 };
-const idParam = (ctx: Context): number => {
-  const id = Number(ctx.params.id);
-  if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `request id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
-  return id;
-};
+const requestId = (ctx: Context): number => idParam(ctx.params.id, 'request id');
+/** The most entries one GET /api/log returns (the log store's own cap). */
+const LOG_LIMIT = 5000;
 const STATUSES = ['pending', 'approved', 'rejected', 'superseded', 'diverged', 'expired', 'failed'];
 
 /** The Contract's JSON API for operators. Agents' routes (turns, MCP, git) are mounted by their modules. */
@@ -77,26 +76,26 @@ export function apiRouter(o: ApiOptions): Router {
     ctx.body = c.listApprovals({ status, agent, kind: typeof ctx.query.kind === 'string' ? ctx.query.kind : undefined });
   });
   r.get('/approvals/:id', op, async (ctx) => {
-    const id = idParam(ctx);
+    const id = requestId(ctx);
     const a = c.getApproval(id);
     ctx.body = { ...a, patch: await c.approvalPatch(id), commits: await c.approvalCommits(id), votes: c.votes(id) };
   });
-  r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(idParam(ctx)); });
+  r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(requestId(ctx)); });
   r.post('/approvals/:id/approve', op, async (ctx) => {
     const body = await readJson(ctx);
-    ctx.body = await c.approve(idParam(ctx), who(ctx), typeof body.note === 'string' ? body.note : undefined);
+    ctx.body = await c.approve(requestId(ctx), who(ctx), typeof body.note === 'string' ? body.note : undefined);
   });
   r.post('/approvals/:id/reject', op, async (ctx) => {
     const body = await readJson(ctx);
-    ctx.body = await c.reject(idParam(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason');
+    ctx.body = await c.reject(requestId(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason');
   });
 
   r.get('/log', op, (ctx) => {
-    const since = ctx.query.since !== undefined ? Number(ctx.query.since) : undefined;
-    if (since !== undefined && !Number.isFinite(since)) throw new HyperhiveError('bad_request', 'since must be a number (ms since the epoch)');
+    const since = intQuery(ctx, 'since', { unit: 'ms since the epoch' });
+    const afterId = intQuery(ctx, 'after', { unit: 'a log entry id' });
+    const limit = intQuery(ctx, 'limit', { min: 1, max: LOG_LIMIT });
     const agent = typeof ctx.query.agent === 'string' && ctx.query.agent ? ctx.query.agent : undefined;
-    const afterId = ctx.query.after !== undefined ? Number(ctx.query.after) : undefined;
-    ctx.body = c.logEntries({ agent, since, afterId, limit: ctx.query.limit ? Number(ctx.query.limit) : undefined });
+    ctx.body = c.logEntries({ agent, since, afterId, limit });
   });
   r.get('/audit', op, (ctx) => {
     ctx.body = c.auditTrail({ agent: typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined });

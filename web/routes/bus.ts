@@ -1,10 +1,10 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Bus, BusMessage } from '../../controller/bus/index.ts';
 import type { Controller } from '../../controller/controller.ts';
 import { HyperhiveError } from '../../controller/errors.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
 import { readJson } from '../body.ts';
+import { idParam, intQuery } from '../params.ts';
 
 export interface BusRoutesOptions {
   controller: Controller;
@@ -13,14 +13,6 @@ export interface BusRoutesOptions {
 }
 
 const OPERATOR = 'operator';
-
-function intQuery(ctx: Context, key: string, min: number, max: number): number | undefined {
-  const raw = ctx.query[key];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min || n > max) throw new HyperhiveError('bad_request', `${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function bodyText(v: unknown): string {
   if (typeof v !== 'string') throw new HyperhiveError('bad_request', 'field "body" is required: the message text');
@@ -36,7 +28,7 @@ export function answerOperatorMessage(c: Controller, bus: Bus, id: number, text:
   const q = bus.get(id);
   if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
   if (q.from === 'system' || q.from === OPERATOR) throw new HyperhiveError('bad_request', `message #${id} is from ${q.from}, which reads no answers`);
-  const rec = c.agents.get(q.from);
+  const rec = c.findAgent(q.from);
   if (!rec || rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${q.from} ${rec ? 'was destroyed (kept)' : 'no longer exists'}: nobody to answer`);
   if (typeof text !== 'string' || !text.trim()) throw new HyperhiveError('bad_request', 'the answer is empty: write a message');
   const answer = bus.send({ from: OPERATOR, to: q.from, kind: 'answer', body: `(answer to your message #${id}) ${text}` });
@@ -55,8 +47,8 @@ export function busRouter(o: BusRoutesOptions): Router {
 
   // The operator's messages, oldest first: ?unread=1 only un-acked ones, ?since=<id> after a cursor, ?limit=N.
   r.get('/inbox', op, (ctx) => {
-    const since = intQuery(ctx, 'since', 0, Number.MAX_SAFE_INTEGER);
-    const limit = intQuery(ctx, 'limit', 1, 1000);
+    const since = intQuery(ctx, 'since', { unit: 'a message id' });
+    const limit = intQuery(ctx, 'limit', { min: 1, max: 1000 });
     const unread = ctx.query.unread === '1' || ctx.query.unread === 'true';
     ctx.body = bus.list({ recipient: OPERATOR, since, limit, unacked: unread || undefined });
   });
@@ -64,7 +56,7 @@ export function busRouter(o: BusRoutesOptions): Router {
   // Un-acked messages per mailbox: every agent (0 when none), the operator, and any other recipient with some.
   r.get('/inbox/depths', op, (ctx) => {
     const out: Record<string, number> = { [OPERATOR]: 0 };
-    for (const a of c.agents.list()) out[a.name] = 0;
+    for (const a of c.agentRecords()) out[a.name] = 0;
     Object.assign(out, bus.depths());
     ctx.body = out;
   });
@@ -79,8 +71,7 @@ export function busRouter(o: BusRoutesOptions): Router {
 
   // Answers a message of the operator's inbox: the answer goes to its sender, and the inbox is read up to it.
   r.post('/inbox/:id/answer', op, async (ctx) => {
-    const id = Number(ctx.params.id);
-    if (!Number.isInteger(id) || id <= 0) throw new HyperhiveError('bad_request', `message id must be a positive integer, got ${JSON.stringify(ctx.params.id)}`);
+    const id = idParam(ctx.params.id, 'message id');
     const answer = answerOperatorMessage(c, bus, id, bodyText((await readJson(ctx)).body));
     ctx.status = 201;
     ctx.body = answer;
@@ -100,8 +91,8 @@ export function busRouter(o: BusRoutesOptions): Router {
   r.get('/agents/:name/messages', op, (ctx) => {
     const name = ctx.params.name!;
     c.requireAgent(name);
-    const since = intQuery(ctx, 'since', 0, Number.MAX_SAFE_INTEGER);
-    const limit = intQuery(ctx, 'limit', 1, 1000) ?? 100;
+    const since = intQuery(ctx, 'since', { unit: 'a message id' });
+    const limit = intQuery(ctx, 'limit', { min: 1, max: 1000 }) ?? 100;
     const merged = new Map<number, BusMessage>();
     for (const m of bus.list({ recipient: name, since, limit })) merged.set(m.id, m);
     for (const m of bus.list({ from: name, since, limit })) merged.set(m.id, m);
