@@ -199,7 +199,9 @@ test('a raise is one transaction: a failing audit insert leaves no new request a
   const h2 = pushByPath(repo, { 'b.txt': 'two\n' });
   // The pass that tried (and failed) to raise h2 logged its plan.
   await waitFor(async () => ((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'planned' && e.message.includes(`..${h2.slice(0, 7)}`)), 'a raise attempted');
-  await new Promise((r) => setTimeout(r, 300));
+  // ... and failed: the pass's own error line, then no pass of the agent running or queued.
+  await waitFor(async () => ((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'reconcile-error' && /injected audit failure/.test(e.message)), 'the failed raise logged');
+  await s.controller.reconciler.settled('worker');
   const open = s.controller.db.prepare("SELECT id, head, status FROM approvals WHERE agent = 'worker' AND status IN ('pending', 'diverged')").all() as any[];
   t.deepEqual(open.map((r) => r.id), [r1.id], 'only the old request is open: neither a second request nor a superseded old one');
   t.false(((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'request-raised' && e.data?.head === h2), 'no log line for a request that does not exist');

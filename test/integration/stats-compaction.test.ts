@@ -49,19 +49,28 @@ test('notes.md over the threshold is compacted by a scripted agent session and c
   t.true(audit.some((a) => a.actor === 'system' && a.action === 'compact-notes' && a.head === tip));
   const n = await waitFor(async () => (await s.api('GET', '/api/stats?agent=alice&key=compactions')).body.points.length, 'compactions series');
   t.is(n, 1);
-  // small notes now: another turn compacts nothing
+  // Small notes now: another turn compacts nothing. The turn report answers once the notes were sized
+  // and the compactor asked (notes_bytes recorded, then the under-threshold decision, in one step).
+  const second = Date.now();
   await reportTurn(s, 'alice');
-  await new Promise((r) => setTimeout(r, 500));
+  const sized = await waitFor(async () => ((await s.api('GET', `/api/stats?agent=alice&key=notes_bytes&since=${second}`)).body.points as number[][]).find((p) => p[1] === SHORT.length + 1), 'the short notes sized after the second turn');
+  t.true(sized[1]! <= 1024);
   t.is(refOf(repo, 'live'), tip);
+  t.is((await events(s, 'alice')).filter((e) => e.event === 'compaction-started').length, 1, 'no second compaction started');
 });
 
 test('live moving during a compaction: nothing is overwritten, and it is tried again on the new notes', async (t) => {
   const dir = tmpDir('hh-compact-slow-');
-  // A tiny deterministic compactor: the first run waits (so live can move under it), every run keeps the first line.
+  // A tiny deterministic compactor: the first run waits until the test has moved live under it (the
+  // \`go\` file), every run keeps the first line.
   const cli = path.join(dir, 'compact.mjs');
+  const go = path.join(dir, 'go');
   fs.writeFileSync(cli, `import fs from 'node:fs';
-const flag = 'slept';
-if (!fs.existsSync(flag)) { fs.writeFileSync(flag, '1'); await new Promise((r) => setTimeout(r, 2500)); }
+const flag = 'waited';
+if (!fs.existsSync(flag)) {
+  fs.writeFileSync(flag, '1');
+  for (let i = 0; i < 1200 && !fs.existsSync(${JSON.stringify(go)}); i++) await new Promise((r) => setTimeout(r, 50));
+}
 const prompt = process.argv[process.argv.indexOf('-p') + 1];
 const notes = prompt.slice(prompt.indexOf('--- notes.md ---') + 17);
 const out = 'compacted from: ' + notes.split('\\n')[0];
@@ -76,6 +85,7 @@ console.log(JSON.stringify({ type: 'result', subtype: 'success', is_error: false
   await reportTurn(s, 'bob');
   await waitFor(async () => (await events(s, 'bob')).some((e) => e.event === 'compaction-started'), 'compaction to start', 60_000);
   const moved = await writeNotes(s, 'bob', `second version\n${BIG}`);
+  fs.writeFileSync(go, '1');
   await waitFor(async () => (await events(s, 'bob')).some((e) => e.event === 'compaction-deferred'), 'the compaction to notice live moved', 60_000);
   t.is(refOf(repo, 'live'), moved, 'the agent\'s newer notes are not overwritten');
   const tip = await waitFor(() => { const l = refOf(repo, 'live'); return l !== moved ? l : null; }, 'the retry to commit', 60_000);
