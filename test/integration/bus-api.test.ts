@@ -1,8 +1,9 @@
 // The operator's side of the bus over the HTTP API: inbox, answers, messages to agents, depths.
 import test from 'ava';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
-import { agentToken, call, connect, ok } from './mcp-fixture.ts';
+import { startServer, createAgents, type TestServer, agentToken } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { call, connect, ok } from '../helpers/mcp.ts';
 
 let s: TestServer;
 let manager: Client;
@@ -125,7 +126,7 @@ test.serial('every stored message is a change event for the UI (ids and names, n
 });
 
 test.serial('an agent process that dies with messages in hand gets them again; the manager is told', async (t) => {
-  const pid = await waitFor(() => s.controller.runtime.status('worker').pid, 'worker to run');
+  const pid = await waitFor('worker to run', () => s.controller.runtime.status('worker').pid);
   while ((await ok(manager, 'recv', {})).messages.length) { /* drain */ }
   const sent = await s.api('POST', '/api/agents/worker/messages', { body: 'do the thing' });
   const w = await connect(s.url, agentToken(s.state, 'worker'));

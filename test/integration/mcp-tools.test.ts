@@ -2,8 +2,9 @@
 // identity from the token, manager-only tools, bad inputs naming the field.
 import test from 'ava';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
-import { agentToken, call, connect, ok } from './mcp-fixture.ts';
+import { startServer, type TestServer, agentToken } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { call, connect, ok } from '../helpers/mcp.ts';
 
 let s: TestServer;
 const clients: Record<string, Client> = {};
@@ -65,7 +66,7 @@ test.serial('send and recv: identity from the token, in order, acked on the next
 
 test.serial('recv long-polls and answers as soon as a message arrives', async (t) => {
   const waiting = ok(c('beta'), 'recv', { wait_seconds: 60 }, 90_000);
-  await waitFor(() => s.bus.waiting('beta') > 0, 'beta to be waiting');
+  await waitFor('beta to be waiting', () => s.bus.waiting('beta') > 0);
   await ok(c('alpha'), 'send', { to: 'beta', body: 'wake up' });
   const got = await waiting;
   t.deepEqual(got.messages.map((m: any) => m.body), ['wake up']);
@@ -75,9 +76,9 @@ test.serial('recv long-polls and answers as soon as a message arrives', async (t
 test.serial('a recv whose client goes away hands nothing out; the message waits for the next recv', async (t) => {
   const gone = await connect(s.url, agentToken(s.state, 'beta'), 'test-beta-gone');
   const pending = call(gone, 'recv', { wait_seconds: 120 }, 150_000).catch((e) => e);
-  await waitFor(() => s.bus.waiting('beta') > 0, 'beta to be waiting');
+  await waitFor('beta to be waiting', () => s.bus.waiting('beta') > 0);
   await gone.close();
-  await waitFor(() => s.bus.waiting('beta') === 0, 'the abandoned recv to stop waiting');
+  await waitFor('the abandoned recv to stop waiting', () => s.bus.waiting('beta') === 0);
   await pending;
   await ok(c('alpha'), 'send', { to: 'beta', body: 'after the hang-up' });
   const got = (await ok(c('beta'), 'recv', {})).messages;

@@ -2,8 +2,9 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tmpDir } from '../helpers/core.ts';
-import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type AgentProcess, type CliServer } from '../helpers/crash-server.ts';
+import { tmpDir } from '../helpers/paths.ts';
+import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type AgentProcess, type CliServer } from '../helpers/cli-server.ts';
+import { operatorToken } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // Agents never outlive a dead controller for long: a real `hyperhive serve` is SIGKILLed (its process
@@ -32,7 +33,7 @@ async function fleet(t: import('ava').ExecutionContext, prefix: string, env: Rec
   const f: Fleet = { state, s: spawnCli(state, port, env), token: '', api: (m, r, b) => httpJson(f.s.url, m, r, { token: f.token, body: b }) };
   t.teardown(async () => { await f.s.kill9(); killAgentProcesses(state); fs.rmSync(state, { recursive: true, force: true }); });
   await waitHealthy(f.s);
-  f.token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
+  f.token = operatorToken(state);
   for (const name of agents) t.is((await f.api('POST', '/api/agents', { name })).status, 201);
   for (const name of agents) await running(f, name);
   return f;

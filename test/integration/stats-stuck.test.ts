@@ -1,7 +1,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * The stats service's sampling passes since `since` (ms): each records the agent's inbox_depth and then,
@@ -15,14 +16,14 @@ test('an agent with waiting messages and no turn for the threshold is Stalled (S
   t.teardown(() => s.close());
   for (const name of ['manager', 'worker']) t.is((await s.api('POST', '/api/agents', { name })).status, 201);
   s.bus.send({ from: 'manager', to: 'worker', body: 'please do the thing' });
-  const stalled = await waitFor(async () => {
+  const stalled = await waitFor('worker Stalled/Stuck', async () => {
     const c = (await s.api('GET', '/api/agents/worker')).body.conditions.find((x: { type: string; status: string }) => x.type === 'Stalled' && x.status === 'True');
     return c?.reason === 'Stuck' ? c : null;
-  }, 'worker Stalled/Stuck', 60_000);
+  }, 60_000);
   const stalledAt = Date.now();
   t.regex(stalled.message, /1 message\(s\) waiting for \d+ min without a turn/);
   // Three more checks of the same episode: still exactly one system message to the manager.
-  await waitFor(async () => (await passesSince(s, 'worker', stalledAt)).length >= 3, 'three more stuck checks');
+  await waitFor('three more stuck checks', async () => (await passesSince(s, 'worker', stalledAt)).length >= 3);
   const told = s.bus.list({ recipient: 'manager', from: 'system' });
   t.is(told.length, 1);
   t.regex(told[0]!.body, /^Agent worker looks stuck/);
@@ -51,10 +52,10 @@ test('an empty inbox is never stuck, however long since the last turn', async (t
   const created = Date.now();
   t.is((await s.api('POST', '/api/agents', { name: 'idle' })).status, 201);
   // Checks well past the threshold (the agent never took a turn): the positive signal that it could have been flagged.
-  const points = await waitFor(async () => {
+  const points = await waitFor('three stuck checks past three thresholds', async () => {
     const p = await passesSince(s, 'idle', created);
     return p.filter(([ts]) => ts! >= created + 3 * stuckMs).length >= 3 && p;
-  }, 'three stuck checks past three thresholds');
+  });
   t.false((await s.api('GET', '/api/agents/idle')).body.conditions.some((c: { reason: string }) => c.reason === 'Stuck'));
   t.true(points.every((p) => p[1] === 0), 'inbox depth sampled as 0');
   t.false(((await s.api('GET', '/api/log?agent=idle')).body as { event: string }[]).some((e) => e.event === 'stuck'), 'no stuck log line');
