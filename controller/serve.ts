@@ -21,6 +21,7 @@ import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
 import type { Spawner } from './spawn.ts';
 import { can } from './lifecycle.ts';
 import { busRouter } from '../web/routes/bus.ts';
+import { orphanTimeoutMs } from './harness/orphan.mjs';
 
 export interface ServeOptions {
   state: string;
@@ -64,6 +65,11 @@ export function maxFileBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
   return n;
 }
 
+/** $HYPERHIVE_ORPHAN_TIMEOUT_MS (default 10 min), passed to every agent; a value that is not a positive whole number stops the start with its name. */
+export function orphanTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  try { return orphanTimeoutMs(env); } catch (e) { throw new HyperhiveError('bad_request', (e as Error).message); }
+}
+
 export interface Served {
   controller: Controller;
   /** Every part, for tests that look inside (production consumers get their parts from serve()). */
@@ -97,6 +103,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const { host, port } = parseListen(o.listen);
   const maxFileBytes = o.maxFileBytes ?? maxFileBytesFromEnv();
+  const orphanMs = String(orphanTimeoutFromEnv());
   // The controller is long-lived and large: git starts from small shell workers, not from a fork of it.
   if (process.env.HYPERHIVE_GIT_RUNNER !== '0') useGitRunner(true);
   const runtime: Runtime = createRuntime({ kind: o.runtime, systemd: o.systemd });
@@ -110,7 +117,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const core = createCore({
     db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
     agentCommand: () => command,
-    agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
+    agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
     agentClone: o.agentClone, maxFileBytes,
   });

@@ -12,6 +12,8 @@ export interface HttpHarnessIOOptions {
   stateDir: string;
   /** For tests: a caller other than the SDK client on <url>/mcp. */
   caller?: McpToolCaller;
+  /** Called on every answer from the controller, refusals included (the orphan watchdog's sign of life). */
+  onAnswer?: () => void;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -47,7 +49,15 @@ export function toFileText(value: unknown): string {
 /** HarnessIO against the Contract: MCP tools on <url>/mcp, turn reports on the HTTP API. */
 export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): Promise<void> } {
   const token = () => readToken(o.tokenFile);
-  const mcp = o.caller ?? mcpToolCaller({ url: o.url, token, name: `hyperhive-harness-${o.agent}` });
+  const caller = o.caller ?? mcpToolCaller({ url: o.url, token, name: `hyperhive-harness-${o.agent}` });
+  const answered = () => o.onAnswer?.();
+  // A tool's error is an answer too (the controller is there); a transport failure is not.
+  const mcp: McpToolCaller = {
+    call: (tool, args, timeoutMs) => caller.call(tool, args, timeoutMs).then(
+      (v) => { answered(); return v; },
+      (e) => { if (e instanceof HyperhiveError) answered(); throw e; }),
+    close: () => caller.close(),
+  };
   const readLiveFile = async (file: string): Promise<string | undefined> => {
     try { return toFileText(await mcp.call('read_config', { path: file, ref: 'live' })); } catch (e) {
       // A missing notes.md is an empty memory, not an error; any other failure is.
@@ -77,6 +87,7 @@ export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): P
         headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
         body: JSON.stringify(report),
       });
+      answered();
       if (!res.ok) {
         const text = (await res.text().catch(() => '')).slice(0, 500);
         throw new HyperhiveError('internal', `turn report refused: HTTP ${res.status} ${text}`);

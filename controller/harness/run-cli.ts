@@ -19,6 +19,14 @@ export interface RunCliResult extends TurnOutcome { durationMs: number }
 
 const STDERR_TAIL = 16 * 1024;
 
+/** Process groups of the CLIs running now, so a harness that has to exit at once takes them with it. */
+const runningGroups = new Set<number>();
+
+/** Signals every running CLI's process group (synchronous: usable from a process 'exit' handler). */
+export function killRunningClis(signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const pid of runningGroups) { try { process.kill(-pid, signal); } catch { /* gone */ } }
+}
+
 /** Runs the CLI once: parses stdout as it comes, watches for silence, never throws. */
 export function runCli(o: RunCliOptions): Promise<RunCliResult> {
   const started = Date.now();
@@ -34,6 +42,8 @@ export function runCli(o: RunCliOptions): Promise<RunCliResult> {
       resolve({ stream: parser.end(), exitCode: null, killedForSilence: false, spawnError: spawnMessage(o.command, e), durationMs: Date.now() - started });
       return;
     }
+    const pid = child.pid;
+    if (pid) runningGroups.add(pid);
     const killGroup = (sig: NodeJS.Signals) => {
       try { if (child.pid) process.kill(-child.pid, sig); } catch { try { child.kill(sig); } catch { /* gone */ } }
     };
@@ -64,6 +74,7 @@ export function runCli(o: RunCliOptions): Promise<RunCliResult> {
       o.signal?.removeEventListener('abort', onAbort);
       // The group may outlive its leader (MCP servers): make sure nothing is left behind.
       killGroup('SIGKILL');
+      if (pid) runningGroups.delete(pid);
       resolve({ stream: parser.end(), exitCode: spawnError ? null : code, killedForSilence, stderr, spawnError, durationMs: Date.now() - started });
     });
   });

@@ -7,10 +7,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gitc, tmpDir } from '../helpers/core.ts';
-import { PROJECT_ROOT } from '../helpers/repos.ts';
+import { gitc } from '../helpers/git.ts';
+import { tmpDir, PROJECT_ROOT } from '../helpers/paths.ts';
 import { installHooks } from '../../repos/store.ts';
-import { freePort, spawnCli, waitHealthy, killAgentProcesses, type CliServer } from '../helpers/crash-server.ts';
+import { freePort, spawnCli, waitHealthy, killAgentProcesses, type CliServer } from '../helpers/cli-server.ts';
 
 export type Report = (name: string, value: number, unit: string, note?: string) => void;
 

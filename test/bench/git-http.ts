@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gitCli, mustGit, startFixture } from '../integration/git-http-fixture.ts';
+import { gitCli, mustGit } from '../helpers/git.ts';
+import { startGitHttp } from '../helpers/git-http.ts';
 
 type Report = (name: string, value: number, unit: string, note?: string) => void;
 
@@ -74,7 +75,7 @@ async function buildHistory(dir: string, bare: string): Promise<void> {
 }
 
 export async function benchGitHttp(report: Report): Promise<void> {
-  const f = await startFixture({ agents: ['bench', 'history'] });
+  const f = await startGitHttp({ agents: ['bench', 'history'] });
   try {
     const dir = path.join(f.dir, 'work', 'bench');
     await mustGit(['clone', '-q', '--branch', 'proposed', f.remote('bench', 'operator'), dir]);

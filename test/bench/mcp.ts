@@ -2,8 +2,8 @@
 // against a real server (token check, a stateless MCP server per request, zod validation, a durable
 // sqlite insert). Also a long-poll wake-up through /mcp: send by one client, a waiting recv of another.
 import fs from 'node:fs';
-import { startServer, createAgents } from '../helpers/core.ts';
-import { agentToken, connect, ok } from '../integration/mcp-fixture.ts';
+import { connect, ok } from '../helpers/mcp.ts';
+import { startServer, createAgents, agentToken } from '../helpers/server.ts';
 
 type Report = (name: string, value: number, unit: string, note?: string) => void;
 

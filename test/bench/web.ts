@@ -3,7 +3,9 @@
 // from `git push` (by path, the push included) until an SSE client on /api/events sees the new request.
 // Real server on 127.0.0.1:0, real git, real sqlite. Run with `npm run bench -- web`.
 import { DiffRenderer } from '../../web/views/diff.ts';
-import { api, largeChange, pushCommit, startServer, waitFor, type TestServer } from '../e2e/fixtures.ts';
+import { largeChange, pushByPath, repoOf } from '../helpers/git.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 type Report = (name: string, value: number, unit: string, note?: string) => void;
 
@@ -19,7 +21,7 @@ async function timeGet(s: TestServer, p: string): Promise<{ ms: number; bytes: n
 }
 
 async function requestFor(s: TestServer, agent: string, head: string): Promise<{ id: number }> {
-  return waitFor(`request for ${head.slice(0, 7)}`, async () => (await api<{ id: number; head: string }[]>(s, 'GET', `/api/approvals?agent=${agent}&status=pending`)).body.find((a) => a.head === head), 60_000);
+  return waitFor(`request for ${head.slice(0, 7)}`, async () => (await s.api<{ id: number; head: string }[]>('GET', `/api/approvals?agent=${agent}&status=pending`)).body.find((a) => a.head === head), 60_000);
 }
 
 /** Rewrites every line of 50 files of 100 lines: 10,000 changed lines (the brief's measured case). */
@@ -31,14 +33,14 @@ function rewriteChange(tag: string, version: string): Record<string, string> {
 
 export async function benchWeb(report: Report): Promise<void> {
   const diffs = new DiffRenderer();
-  const s = await startServer('hh-bench-web-', { extendApp: (deps) => { deps.diffs = diffs; } });
+  const s = await startServer({ prefix: 'hh-bench-web-', agentCommand: undefined, configCheck: true, agentClone: true, logToStderr: undefined, extendApp: (deps) => { deps.diffs = diffs; } });
   try {
-    await api(s, 'POST', '/api/agents', { name: 'bench' });
+    await s.api('POST', '/api/agents', { name: 'bench' });
 
     // ---- P6: approval page render -------------------------------------------------------------
     const cases: [string, Record<string, string>][] = [['5,000 added lines, 50 files', largeChange('p6')]];
     for (const [label, files] of cases) {
-      const head = pushCommit(s.state, 'bench', files, `bench: ${label}`);
+      const head = pushByPath(repoOf(s.state, 'bench'), files, { message: `bench: ${label}` });
       const { id } = await requestFor(s, 'bench', head);
       await timeGet(s, `/approvals/${id}`); // first request pays module warm-up; not counted
       const cold: number[] = [];
@@ -52,15 +54,15 @@ export async function benchWeb(report: Report): Promise<void> {
       const frag: number[] = [];
       for (let i = 0; i < 5; i++) { diffs.clearCache(); frag.push((await timeGet(s, `/approvals/${id}/file?path=${encodeURIComponent('p6/file-49.txt')}`)).ms); }
       report('P6 expand one collapsed file, cold', median(frag), 'ms', `median of ${frag.length}`);
-      await api(s, 'POST', `/api/approvals/${id}/reject`, { reason: 'bench' });
-      await api(s, 'POST', '/api/agents/bench/revert');
+      await s.api('POST', `/api/approvals/${id}/reject`, { reason: 'bench' });
+      await s.api('POST', '/api/agents/bench/revert');
     }
 
     // The brief's measured case: 50 files × 100 lines rewritten (10,000 changed lines).
-    pushCommit(s.state, 'bench', rewriteChange('rw', 'old'), 'bench: base for rewrite');
-    const base = await requestFor(s, 'bench', (await api<{ proposed: string }>(s, 'GET', '/api/agents/bench')).body.proposed);
-    await api(s, 'POST', `/api/approvals/${base.id}/approve`);
-    const rwHead = pushCommit(s.state, 'bench', rewriteChange('rw', 'new'), 'bench: rewrite 50 files');
+    pushByPath(repoOf(s.state, 'bench'), rewriteChange('rw', 'old'), { message: 'bench: base for rewrite' });
+    const base = await requestFor(s, 'bench', (await s.api<{ proposed: string }>('GET', '/api/agents/bench')).body.proposed);
+    await s.api('POST', `/api/approvals/${base.id}/approve`);
+    const rwHead = pushByPath(repoOf(s.state, 'bench'), rewriteChange('rw', 'new'), { message: 'bench: rewrite 50 files' });
     const rw = await requestFor(s, 'bench', rwHead);
     await timeGet(s, `/approvals/${rw.id}`);
     const rwCold: number[] = [];
@@ -75,8 +77,8 @@ export async function benchWeb(report: Report): Promise<void> {
     let fullBytes = 0;
     for (let i = 0; i < 3; i++) { const t0 = performance.now(); fullBytes = html(patch, { outputFormat: 'side-by-side', drawFileList: true }).length; full.push(performance.now() - t0); }
     report('diff2html alone, every file expanded (10,000 changed lines)', median(full), 'ms', `median of ${full.length}; ${(fullBytes / 1024 / 1024).toFixed(1)} MB of HTML — the baseline collapsing avoids`);
-    await api(s, 'POST', `/api/approvals/${rw.id}/reject`, { reason: 'bench' });
-    await api(s, 'POST', '/api/agents/bench/revert');
+    await s.api('POST', `/api/approvals/${rw.id}/reject`, { reason: 'bench' });
+    await s.api('POST', '/api/agents/bench/revert');
 
     // ---- SSE latency: git push → the client sees the request ---------------------------------
     const ac = new AbortController();
@@ -106,7 +108,7 @@ export async function benchWeb(report: Report): Promise<void> {
     const pushes: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      const head = pushCommit(s.state, 'bench', { 'prompt.md': `sse bench ${i}\n` }, `sse bench ${i}`);
+      const head = pushByPath(repoOf(s.state, 'bench'), { 'prompt.md': `sse bench ${i}\n` }, { message: `sse bench ${i}` });
       pushes.push(performance.now() - t0);
       const req = await requestFor(s, 'bench', head);
       const hit = await waitFor('SSE event', () => seen.find((e) => e.id === req.id && e.at >= t0), 60_000);

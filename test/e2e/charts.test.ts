@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { browserUnavailable, launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.ts';
-import { startServer } from '../helpers/core.ts';
+import { startServer } from '../helpers/server.ts';
 
 // Real Chromium against a real server: turn reports posted with the agent's token show up as uPlot
 // charts with data on the agent page, and live (without a reload) when more come.

@@ -1,6 +1,6 @@
 import { screenshot } from '../helpers/browser.ts';
 import { browserSuite } from './suite.ts';
-import { api, pushCommit } from './fixtures.ts';
+import { pushByPath, repoOf } from '../helpers/git.ts';
 
 // An agent's notes.md on its page in real Chromium: tables, task lists and nested lists render under
 // the page's CSP (no violation, so no inline style), and an image from outside is never fetched.
@@ -19,8 +19,8 @@ const NOTES = [
 e2e('notes: a table aligned by class, disabled task checkboxes, nested lists; no CSP violation and no image fetched', async (t) => {
   t.timeout(120_000);
   const { page, server } = t.context;
-  t.is((await api(server, 'POST', '/api/agents', { name: 'alpha' })).status, 201);
-  pushCommit(server.state, 'alpha', { 'notes.md': NOTES }, 'notes with a table and tasks', 'live');
+  t.is((await server.api('POST', '/api/agents', { name: 'alpha' })).status, 201);
+  pushByPath(repoOf(server.state, 'alpha'), { 'notes.md': NOTES }, { message: 'notes with a table and tasks', branch: 'live' });
   const foreign: string[] = [];
   page.on('request', (r) => { if (!r.url().startsWith(server.url)) foreign.push(r.url()); });
   await page.goto(url(t, '/login'));

@@ -2,7 +2,7 @@ import anyTest, { type TestFn } from 'ava';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ServeOptions } from '../../controller/serve.ts';
 import { browserUnavailable, launchBrowser, watchPageErrors } from '../helpers/browser.ts';
-import { startServer, type TestServer } from './fixtures.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
 
 export interface BrowserCtx { server: TestServer; browser: Browser; context: BrowserContext; page: Page; errors: string[] }
 
@@ -19,7 +19,7 @@ export function browserSuite(what: string, o: { prefix: string; serve?: Partial<
   test.before(async (t) => {
     if (unavailable) return;
     t.timeout(180_000);
-    const [server, browser] = await Promise.all([startServer(o.prefix, o.serve), launchBrowser()]);
+    const [server, browser] = await Promise.all([startServer({ prefix: o.prefix, configCheck: true, ...o.serve }), launchBrowser()]);
     const context = await browser.newContext({ viewport: o.viewport });
     context.setDefaultTimeout(o.timeoutMs);
     const page = await context.newPage();

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { screenshot } from '../helpers/browser.ts';
 import { browserSuite } from './suite.ts';
-import { api, git, largeChange, pushCommit, readRef, waitFor } from './fixtures.ts';
+import { gitc, largeChange, pushByPath, refOf, repoOf } from '../helpers/git.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // The operator UI in real Chromium against a real server (in-process, 127.0.0.1:0, temp state dir),
 // with pushes made by the git CLI into the agents' bare repos.
@@ -38,7 +39,7 @@ e2e('create an agent from the form; its page shows state, model chip and notes',
   await page.waitForURL(url(t, '/agents/alpha'));
   t.regex(await page.textContent('.hh-flash-ok') ?? '', /agent alpha created/);
   t.regex(await page.textContent('[data-testid=model-chip]') ?? '', /^model · \S+/);
-  t.is(await page.getAttribute('[data-testid=applied-revision]', 'data-sha'), readRef(t.context.server.state, 'alpha', 'applied'));
+  t.is(await page.getAttribute('[data-testid=applied-revision]', 'data-sha'), refOf(repoOf(t.context.server.state, 'alpha'), 'applied'));
   t.regex(await page.textContent('#state') ?? '', /not isolated/);
   await page.goto(url(t, '/'));
   t.is(await page.locator('tr[data-agent=alpha]').count(), 1);
@@ -50,7 +51,7 @@ e2e('a push appears live on the dashboard; the approval page shows the diff; app
   await page.goto(url(t, '/'));
   await page.waitForSelector('#live-status.hh-live-on');
   t.is(await page.locator('#queue tr[data-approval]').count(), 0);
-  const head = pushCommit(server.state, 'alpha', { 'prompt.md': 'You are alpha.\nBe brief and careful.\n', 'extra/config.txt': 'answer=42\n' }, 'Tune alpha prompt');
+  const head = pushByPath(repoOf(server.state, 'alpha'), { 'prompt.md': 'You are alpha.\nBe brief and careful.\n', 'extra/config.txt': 'answer=42\n' }, { message: 'Tune alpha prompt' });
   // No reload: the SSE event makes the page re-render its queue.
   const row = page.locator('#queue tr[data-approval]');
   await row.first().waitFor({ timeout: T });
@@ -66,7 +67,7 @@ e2e('a push appears live on the dashboard; the approval page shows the diff; app
   const inserted = (await page.locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).join('\n');
   t.regex(inserted, /Be brief and careful\./);
   t.regex(inserted, /answer=42/);
-  t.regex(await page.textContent('#commits') ?? '', /Tune alpha prompt[\s\S]*author Dev Person[\s\S]*proposer local/);
+  t.regex(await page.textContent('#commits') ?? '', /Tune alpha prompt[\s\S]*author tester[\s\S]*proposer local/);
   t.is(await page.locator('.d2h-files-diff').count() > 0, true, 'side-by-side by default');
   // The config check's verdict reaches the open page (live refresh) before the operator approves.
   await page.waitForSelector('[data-testid=config-check]:has-text("Config evaluates")', { timeout: T });
@@ -80,7 +81,7 @@ e2e('a push appears live on the dashboard; the approval page shows the diff; app
   await page.waitForSelector('.hh-flash-ok');
   t.regex(await page.textContent('.hh-flash-ok') ?? '', /approved: applied moved to/);
   t.is(await page.textContent('[data-testid=approval-status]'), 'approved');
-  t.is(readRef(server.state, 'alpha', 'applied'), head);
+  t.is(refOf(repoOf(server.state, 'alpha'), 'applied'), head);
   await page.goto(url(t, '/agents/alpha'));
   t.is(await page.getAttribute('[data-testid=applied-revision]', 'data-sha'), head);
   // The runtime picks the new revision up; the state row follows over SSE.
@@ -92,16 +93,16 @@ e2e('/model opus changes the chip and commits model on live as the operator', as
   t.timeout(120_000);
   const { page, server } = t.context;
   await page.goto(url(t, '/agents/alpha'));
-  const before = readRef(server.state, 'alpha', 'live');
+  const before = refOf(repoOf(server.state, 'alpha'), 'live');
   await page.fill('[data-testid=command-input]', '/model opus');
   await page.press('[data-testid=command-input]', 'Enter');
   await page.waitForSelector('.hh-flash-ok');
   t.is((await page.textContent('h1 [data-testid=model-chip]'))?.trim(), 'model · opus');
   const repo = path.join(server.state, 'repos', 'alpha.git');
-  const after = readRef(server.state, 'alpha', 'live');
+  const after = refOf(repoOf(server.state, 'alpha'), 'live');
   t.not(after, before);
-  t.is(git(repo, 'show', 'live:model').trim(), 'opus');
-  t.is(git(repo, 'log', '-1', '--format=%an', 'live').trim(), 'operator');
+  t.is(gitc(repo, 'show', 'live:model'), 'opus');
+  t.is(gitc(repo, 'log', '-1', '--format=%an', 'live'), 'operator');
 
   await page.fill('[data-testid=command-input]', '/frobnicate now');
   await page.press('[data-testid=command-input]', 'Enter');
@@ -118,13 +119,13 @@ e2e('/model opus changes the chip and commits model on live as the operator', as
 e2e('a stale approval is refused with the explanation and a link to the new request', async (t) => {
   t.timeout(180_000);
   const { page, server } = t.context;
-  t.is((await api(server, 'POST', '/api/agents', { name: 'beta' })).status, 201);
-  const first = pushCommit(server.state, 'beta', { 'prompt.md': 'beta v1\n' }, 'beta v1');
-  const req1 = await waitFor('request 1', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === first), T);
+  t.is((await server.api('POST', '/api/agents', { name: 'beta' })).status, 201);
+  const first = pushByPath(repoOf(server.state, 'beta'), { 'prompt.md': 'beta v1\n' }, { message: 'beta v1' });
+  const req1 = await waitFor('request 1', async () => (await server.api<{ id: number; head: string }[]>('GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === first), T);
   await page.goto(url(t, `/approvals/${req1.id}`));
   await page.waitForSelector('#live-status.hh-live-on');
-  const second = pushCommit(server.state, 'beta', { 'prompt.md': 'beta v2\n' }, 'beta v2');
-  const req2 = await waitFor('request 2', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === second), T);
+  const second = pushByPath(repoOf(server.state, 'beta'), { 'prompt.md': 'beta v2\n' }, { message: 'beta v2' });
+  const req2 = await waitFor('request 2', async () => (await server.api<{ id: number; head: string }[]>('GET', '/api/approvals?agent=beta&status=pending')).body.find((a) => a.head === second), T);
   // The open page learns of it over SSE and says what moved.
   // The banner can show before the reconciler has raised request 2; its link follows on the next refresh.
   await page.waitForSelector(`[data-testid=stale] a[href="/approvals/${req2.id}"]`, { timeout: T });
@@ -132,7 +133,7 @@ e2e('a stale approval is refused with the explanation and a link to the new requ
   await page.click('[data-testid=approve]');
   await page.waitForSelector('.hh-flash-error');
   t.regex(await page.textContent('.hh-flash-error') ?? '', new RegExp(`Approval refused: request #${req1.id} is superseded by request #${req2.id}`));
-  t.not(readRef(server.state, 'beta', 'applied'), first);
+  t.not(refOf(repoOf(server.state, 'beta'), 'applied'), first);
   await page.click(`[data-testid=stale] a[href="/approvals/${req2.id}"]`);
   await page.waitForURL(url(t, `/approvals/${req2.id}`));
   t.is(await page.textContent('[data-testid=approval-status]'), 'pending');
@@ -141,9 +142,9 @@ e2e('a stale approval is refused with the explanation and a link to the new requ
 e2e('a 5,000-line 50-file request loads with files collapsed; one expands on demand; reject then revert', async (t) => {
   t.timeout(240_000);
   const { page, server, errors } = t.context;
-  t.is((await api(server, 'POST', '/api/agents', { name: 'gamma' })).status, 201);
-  const head = pushCommit(server.state, 'gamma', largeChange('bulk'), 'Add 50 generated files');
-  const req = await waitFor('large request', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?agent=gamma&status=pending')).body.find((a) => a.head === head), T);
+  t.is((await server.api('POST', '/api/agents', { name: 'gamma' })).status, 201);
+  const head = pushByPath(repoOf(server.state, 'gamma'), largeChange('bulk'), { message: 'Add 50 generated files' });
+  const req = await waitFor('large request', async () => (await server.api<{ id: number; head: string }[]>('GET', '/api/approvals?agent=gamma&status=pending')).body.find((a) => a.head === head), T);
   await page.goto(url(t, `/approvals/${req.id}`));
   t.regex(await page.textContent('.hh-filelist-title') ?? '', /50 files changed, \+5000 −0/);
   const collapsed = await page.locator('section.hh-file.hh-collapsed').count();
@@ -166,9 +167,9 @@ e2e('a 5,000-line 50-file request loads with files collapsed; one expands on dem
   await page.waitForSelector('.hh-flash-ok:has-text("reverted")');
   t.regex(await page.textContent('.hh-flash-ok') ?? '', /proposed reverted to applied's tree/);
   const repo = path.join(server.state, 'repos', 'gamma.git');
-  t.is(git(repo, 'rev-parse', 'proposed^{tree}').trim(), git(repo, 'rev-parse', 'applied^{tree}').trim());
-  t.is(git(repo, 'log', '-1', '--format=%an', 'proposed').trim(), 'operator');
-  const open = (await api<unknown[]>(server, 'GET', '/api/approvals?agent=gamma&status=pending')).body;
+  t.is(gitc(repo, 'rev-parse', 'proposed^{tree}'), gitc(repo, 'rev-parse', 'applied^{tree}'));
+  t.is(gitc(repo, 'log', '-1', '--format=%an', 'proposed'), 'operator');
+  const open = (await server.api<unknown[]>('GET', '/api/approvals?agent=gamma&status=pending')).body;
   t.deepEqual(open, []);
   t.deepEqual(errors.filter((e) => /Content Security Policy|Refused to/.test(e)), [], 'no CSP violations');
   // Every page names its icon, so the browser never asks for a /favicon.ico that is not there.

@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { commitFiles } from '../../repos/commit.ts';
 import { identityFor } from '../../repos/identity.ts';
-import { pushByPath, refOf } from './core.ts';
+import { gitCli, pushByPath, refOf } from './git.ts';
 
-const run = (repo: string, args: string[]): Promise<{ code: number; out: string }> => new Promise((resolve) => {
-  execFile('git', ['--git-dir', repo, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } }, (err, stdout, stderr) => {
-    resolve({ code: !err ? 0 : typeof err.code === 'number' ? err.code : 1, out: `${stdout}${stderr}` });
-  });
-});
+const run = async (repo: string, args: string[]): Promise<{ code: number; out: string }> => {
+  const r = await gitCli(['--git-dir', repo, ...args]);
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+};
 
 /** Trees and ancestry of commits that never change once they exist: memoized for the whole run. */
 export class GitFacts {
@@ -40,13 +36,6 @@ export class GitFacts {
   }
 }
 
-/** `git fsck` of a bare repo: null when clean, else what it said. Dangling objects (superseded pushes) are fine. */
-export async function fsckProblems(repo: string): Promise<string | null> {
-  const r = await run(repo, ['fsck', '--no-progress', '--no-dangling', '--strict']);
-  const bad = r.out.split('\n').filter((l) => /error|missing|broken|corrupt|bad |invalid/i.test(l));
-  return r.code === 0 && bad.length === 0 ? null : `fsck exit ${r.code}: ${r.out.trim().slice(0, 2000)}`;
-}
-
 let counter = 0;
 
 /**
@@ -63,18 +52,4 @@ export async function propose(repo: string, agent: string, how: 'push' | 'plumbi
   const old = refOf(repo, 'proposed');
   if (!old) throw new Error(`${repo} has no proposed branch`);
   return commitFiles(repo, { branch: 'proposed', files, message: `crash test proposal ${counter}`, author: identityFor('tester'), expectedOld: old, pusher: 'local' });
-}
-
-export interface RefMove { agent: string; ref: string; old: string; new: string; pusher: string; ts: number }
-
-/** What the reference-transaction hooks recorded, in order. A torn last line (a killed hook) is skipped. */
-export function recordedMoves(state: string): RefMove[] {
-  let text = '';
-  try { text = fs.readFileSync(path.join(state, 'events', 'refs.jsonl'), 'utf8'); } catch { return []; }
-  const moves: RefMove[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try { moves.push(JSON.parse(line) as RefMove); } catch { /* torn */ }
-  }
-  return moves;
 }

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { refOf } from './core.ts';
-import { agentProcesses } from './crash-server.ts';
-import { GitFacts, fsckProblems, recordedMoves } from './crash-git.ts';
+import { agentProcesses } from './cli-server.ts';
+import { GitFacts } from './crash-git.ts';
+import { fsckProblems, refEvents, refOf } from './git.ts';
 
 export interface Req {
   id: number; kind: string; agent: string; base: string | null; head: string | null; status: string;
@@ -152,7 +152,7 @@ export async function checkAgent(api: Api, m: CrashModel, obs: AgentObservation)
   };
   const onDisk = refOf(repo, 'applied');
   if (onDisk !== obs.applied) v.push(`git rev-parse applied says ${short(onDisk)}, the API said ${short(obs.applied)}`);
-  const moves = recordedMoves(m.state).filter((e) => e.agent === name && e.ref === 'refs/heads/applied');
+  const moves = refEvents(path.join(m.state, 'events', 'refs.jsonl')).filter((e) => e.agent === name && e.ref === 'refs/heads/applied');
   // The template root is written before the hooks are installed: the record starts after it.
   let prev: string | null = root ?? null;
   for (const mv of moves) {

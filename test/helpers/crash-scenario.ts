@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { tmpDir } from './core.ts';
+import { tmpDir } from './paths.ts';
 import { CrashModel, checkAgent, sqliteProblems, killedStateProblems, waitConverged, type Api, type Req } from './crash-model.ts';
 import { propose } from './crash-git.ts';
-import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from './crash-server.ts';
+import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from './cli-server.ts';
 
 export interface CrashRoundOptions {
   /** Kills in this round (a kill during startup counts). */

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRepo } from '../../repos/store.ts';
 import { identityFor } from '../../repos/identity.ts';
-
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { PROJECT_ROOT } from './paths.ts';
 
 /** Temp bare repos made from the real templates; `cleanup` removes every one made. */
 export function repoFixture(prefix: string) {

@@ -8,7 +8,7 @@ import type { AgentSpec, Runtime, RuntimeEvent } from '../../controller/runtime/
 import { commitFiles } from '../../repos/commit.ts';
 import { identityFor } from '../../repos/identity.ts';
 import { createRepo } from '../../repos/store.ts';
-import { PROJECT_ROOT } from './repos.ts';
+import { PROJECT_ROOT } from './paths.ts';
 
 /**
  * The runtime contract, one suite for every backend (process, the fake, nspawn): each target says how

@@ -1,6 +1,8 @@
 import type { AppDeps } from '../../web/app.ts';
 import { createApp } from '../../web/app.ts';
-import { api, loginSession, pushCommit, startServer, waitFor, type TestServer } from '../e2e/fixtures.ts';
+import { pushByPath, repoOf } from './git.ts';
+import { loginSession, startServer, type TestServer } from './server.ts';
+import { waitFor } from './wait.ts';
 
 export interface Route { method: string; path: string }
 
@@ -21,11 +23,11 @@ export interface WebFixture { server: TestServer; routes: Route[]; approvalId: n
 /** A real server with agent `alpha`, one pending change request from a push, its route table and a logged-in UI session. */
 export async function webFixture(prefix: string): Promise<WebFixture> {
   let deps: AppDeps | undefined;
-  const server = await startServer(prefix, { extendApp: (d) => { deps = d; } });
+  const server = await startServer({ prefix, extendApp: (d) => { deps = d; } });
   const routes = mountedRoutes(deps!);
-  if ((await api(server, 'POST', '/api/agents', { name: 'alpha' })).status !== 201) throw new Error('could not create agent alpha');
-  const head = pushCommit(server.state, 'alpha', { 'prompt.md': `${prefix} change\n` }, `${prefix} change`);
-  const req = await waitFor('request', async () => (await api<{ id: number; head: string }[]>(server, 'GET', '/api/approvals?status=pending')).body.find((a) => a.head === head), 60_000);
+  if ((await server.api('POST', '/api/agents', { name: 'alpha' })).status !== 201) throw new Error('could not create agent alpha');
+  const head = pushByPath(repoOf(server.state, 'alpha'), { 'prompt.md': `${prefix} change\n` }, { message: `${prefix} change` });
+  const req = await waitFor('request', async () => (await server.api<{ id: number; head: string }[]>('GET', '/api/approvals?status=pending')).body.find((a) => a.head === head), 60_000);
   const { cookie, csrf } = await loginSession(server);
   return { server, routes, approvalId: req.id, cookie, csrf };
 }

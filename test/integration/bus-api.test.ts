@@ -1,8 +1,10 @@
 // The operator's side of the bus over the HTTP API: inbox, answers, messages to agents, depths.
 import test from 'ava';
+import { toSse } from '../../web/app.ts';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
-import { agentToken, call, connect, ok } from './mcp-fixture.ts';
+import { startServer, createAgents, type TestServer, agentToken } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { call, connect, ok } from '../helpers/mcp.ts';
 
 let s: TestServer;
 let manager: Client;
@@ -109,8 +111,8 @@ test.serial('inbox ack and answer refusals', async (t) => {
 
 test.serial('every stored message is a change event for the UI (ids and names, no body)', async (t) => {
   const seen: any[] = [];
-  const on = (e: any) => { if (e?.what === 'message') seen.push(e); };
-  s.controller.on('change', on);
+  // What the UI's event stream carries: the domain event as web/app.ts maps it.
+  const off = s.core.events.subscribe((e) => { const sse = toSse(e); if (sse?.[0] === 'change' && sse[1].what === 'message') seen.push(sse[1]); });
   try {
     const r = await s.api('POST', '/api/agents/worker/messages', { body: 'secret-ish text' });
     const q = await ok(manager, 'send', { to: 'operator', body: 'a question' });
@@ -118,14 +120,14 @@ test.serial('every stored message is a change event for the UI (ids and names, n
       { what: 'message', id: r.body.id, from: 'operator', to: 'worker', kind: 'message', agent: 'worker' },
       { what: 'message', id: q.id, from: 'manager', to: 'operator', kind: 'message', agent: null },
     ]);
-  } finally { s.controller.off('change', on); }
+  } finally { off(); }
   await s.api('POST', '/api/inbox/ack', {});
   const w = await connect(s.url, agentToken(s.state, 'worker'));
   try { await ok(w, 'recv', {}); await ok(w, 'recv', {}); } finally { await w.close(); }
 });
 
 test.serial('an agent process that dies with messages in hand gets them again; the manager is told', async (t) => {
-  const pid = await waitFor(() => s.controller.runtime.status('worker').pid, 'worker to run');
+  const pid = await waitFor('worker to run', async () => (await s.controller.getAgent('worker')).runtime.pid);
   while ((await ok(manager, 'recv', {})).messages.length) { /* drain */ }
   const sent = await s.api('POST', '/api/agents/worker/messages', { body: 'do the thing' });
   const w = await connect(s.url, agentToken(s.state, 'worker'));
@@ -133,8 +135,7 @@ test.serial('an agent process that dies with messages in hand gets them again; t
     t.deepEqual((await ok(w, 'recv', {})).messages.map((m: any) => [m.id, m.redelivered]), [[sent.body.id, false]]);
     // The real agent process dies mid-turn; its next process recvs only after the runtime saw the exit.
     const exited = new Promise<void>((resolve) => {
-      const on = (e: { agent: string; type: string }) => { if (e.agent === 'worker' && e.type === 'exited') { s.controller.runtime.off('event', on); resolve(); } };
-      s.controller.runtime.on('event', on);
+      const off = s.core.events.on('runtime', (e) => { if (e.agent === 'worker' && (e.event.type === 'crashed' || e.event.type === 'exited')) { off(); resolve(); } });
     });
     process.kill(pid, 'SIGKILL');
     await exited;

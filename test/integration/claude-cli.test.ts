@@ -5,11 +5,9 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startServer, tmpDir, type TestServer } from '../helpers/core.ts';
-import { agentToken } from './mcp-fixture.ts';
+import { PROJECT_ROOT as ROOT, tmpDir } from '../helpers/paths.ts';
+import { startServer, type TestServer, agentToken } from '../helpers/server.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLAUDE = path.join(ROOT, 'node_modules', '.bin', 'claude');
 const PINNED = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies['@anthropic-ai/claude-code'] as string;
 

@@ -3,16 +3,17 @@ import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { tmpDir, pushByPath, waitFor } from '../helpers/core.ts';
+import { pushByPath } from '../helpers/git.ts';
+import { freePort } from '../helpers/cli-server.ts';
+import { CLI as BIN, tmpDir } from '../helpers/paths.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-const BIN = path.resolve('bin/hyperhive.mjs');
 const run = (args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
     });
   });
-const freePort = (): Promise<number> => new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
 
 test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t) => {
   const state = tmpDir('hh-cli-');
@@ -21,7 +22,7 @@ test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t)
   let out = '';
   server.stdout.on('data', (d) => { out += d; });
   t.teardown(() => { server.kill('SIGTERM'); });
-  await waitFor(() => out.includes('operator token:'), 'server start', 60_000);
+  await waitFor('server start', () => out.includes('operator token:'), 60_000);
   t.true(out.includes(path.join(state, 'operator.token')), 'prints the token file path');
   t.false(out.includes(fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim()), 'never the token');
   const S = ['--state', state];
@@ -40,7 +41,7 @@ test('the CLI drives a real server end to end, with exit codes 0/1/2', async (t)
   t.regex((await run(['agents', ...S])).stdout, /worker\s+active/);
 
   const head = pushByPath(path.join(state, 'repos', 'worker.git'), { 'prompt.md': 'new prompt\n' });
-  const reqs = await waitFor(async () => { const l = JSON.parse((await run(['approvals', '--json', ...S])).stdout); return l.length > 0 && l; }, 'request');
+  const reqs = await waitFor('request', async () => { const l = JSON.parse((await run(['approvals', '--json', ...S])).stdout); return l.length > 0 && l; });
   t.is(reqs[0].head, head);
   const show = await run(['show', String(reqs[0].id), ...S]);
   t.regex(show.stdout, /\+new prompt/);

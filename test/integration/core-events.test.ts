@@ -1,7 +1,9 @@
 import test from 'ava';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, pushByPath, waitFor, gitc, type TestServer } from '../helpers/core.ts';
+import { pushByPath, gitc } from '../helpers/git.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const servers: TestServer[] = [];
 test.after.always(async () => { for (const s of servers) await s.close(); });
@@ -13,14 +15,14 @@ test('a push whose event another agent\'s pass reads first still gets its own pa
   const s = await startServer({ resyncMs: 3_600_000 });
   servers.push(s);
   for (const name of ['pushed', 'other']) t.is((await s.api('POST', '/api/agents', { name })).status, 201);
-  const r = s.controller.reconciler as unknown as { stopWatch: (() => void) | null; repoWatchers: Map<string, { close(): void }> };
+  const r = s.core.reconciler as unknown as { stopWatch: (() => void) | null; repoWatchers: Map<string, { close(): void }> };
   r.stopWatch?.();
   // ...and no watch on the pushed repo's branches (made again at its next pass).
   for (const w of r.repoWatchers.values()) w.close();
   r.repoWatchers.clear();
   const head = pushByPath(path.join(s.state, 'repos', 'pushed.git'), { 'x.txt': 'x\n' });
-  await s.controller.reconciler.reconcile('other');
-  const reqs = await waitFor(async () => { const l = await openReqs(s, 'pushed'); return l.length > 0 && l; }, 'a request for the pushed agent', 30_000);
+  await s.core.reconciler.reconcile('other');
+  const reqs = await waitFor('a request for the pushed agent', async () => { const l = await openReqs(s, 'pushed'); return l.length > 0 && l; }, 30_000);
   t.is(reqs[0].head, head);
 });
 
@@ -29,15 +31,15 @@ test('a push is seen through the repo\'s branch files alone, and its proposer st
   const s = await startServer({ resyncMs: 3_600_000 });
   servers.push(s);
   t.is((await s.api('POST', '/api/agents', { name: 'watched' })).status, 201);
-  (s.controller.reconciler as unknown as { stopWatch: (() => void) | null }).stopWatch?.();
+  (s.core.reconciler as unknown as { stopWatch: (() => void) | null }).stopWatch?.();
   const repo = path.join(s.state, 'repos', 'watched.git');
   const head = pushByPath(repo, { 'y.txt': 'y\n' });
-  const [req] = await waitFor(async () => { const l = await openReqs(s, 'watched'); return l.length > 0 && l; }, 'a request from the branch watcher', 30_000);
+  const [req] = await waitFor('a request from the branch watcher', async () => { const l = await openReqs(s, 'watched'); return l.length > 0 && l; }, 30_000);
   t.is(req.head, head);
   t.is((req as unknown as { proposer: string }).proposer, 'local', 'the hook\'s line names the pusher');
   // Moved by update-ref as someone else: the proposer is theirs.
   const other = gitc(repo, 'commit-tree', `${head}^{tree}`, '-p', head, '-m', 'by alice');
   execFileSync('git', ['update-ref', 'refs/heads/proposed', other, head], { cwd: repo, env: { ...process.env, HYPERHIVE_PUSHER: 'alice' } });
-  const byAlice = await waitFor(async () => (await openReqs(s, 'watched')).find((r) => r.head === other), 'the request for alice\'s move', 30_000);
+  const byAlice = await waitFor('the request for alice\'s move', async () => (await openReqs(s, 'watched')).find((r) => r.head === other), 30_000);
   t.is((byAlice as unknown as { proposer: string }).proposer, 'alice');
 });

@@ -1,7 +1,9 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, pushByPath, refOf, waitFor, gitc, serverPool, type TestServer } from '../helpers/core.ts';
+import { pushByPath, refOf, gitc } from '../helpers/git.ts';
+import { startServer, serverPool, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const pool = serverPool();
 const servers = { push: (s: TestServer): TestServer => pool.track(s) };
@@ -14,12 +16,12 @@ const runningRevision = (s: TestServer, name: string) => fs.readFileSync(path.jo
 
 test('create → propose → request → approve → applied moves → the process runs the new revision', async (t) => {
   const { s, repo } = await fresh();
-  const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'worker running');
+  const a0 = await waitFor('worker running', async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; });
   t.is(a0.applied, a0.proposed);
   t.is(a0.runtime.revision, a0.applied);
   t.false(a0.runtime.isolated);
   const head = pushByPath(repo, { 'prompt.md': 'You are a careful worker.\n' }, { message: 'sharpen the prompt' });
-  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length === 1 && p; }, 'request raised');
+  const [req] = await waitFor('request raised', async () => { const p = await pending(s, 'worker'); return p.length === 1 && p; });
   t.is(req.kind, 'change');
   t.is(req.base, a0.applied);
   t.is(req.head, head);
@@ -33,11 +35,11 @@ test('create → propose → request → approve → applied moves → the proce
   t.is(appr.body.status, 'approved');
   t.is(appr.body.decidedBy, 'operator');
   t.is(refOf(repo, 'applied'), head);
-  const a1 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.revision === head && a.runtime.state === 'running' && a; }, 'runtime on new revision');
+  const a1 = await waitFor('runtime on new revision', async () => { const a = await agent(s, 'worker'); return a.runtime.revision === head && a.runtime.state === 'running' && a; });
   t.not(a1.runtime.pid, a0.runtime.pid);
   t.is(runningRevision(s, 'worker'), head);
   t.is(fs.readFileSync(path.join(s.state, 'agents', 'worker', 'config', 'prompt.md'), 'utf8'), 'You are a careful worker.\n');
-  await waitFor(() => fs.readFileSync(path.join(s.state, 'agents', 'worker', 'runtime.log'), 'utf8').includes(head), 'agent logs its revision');
+  await waitFor('agent logs its revision', () => fs.readFileSync(path.join(s.state, 'agents', 'worker', 'runtime.log'), 'utf8').includes(head));
   const log = (await s.api('GET', '/api/log?agent=worker')).body as any[];
   for (const ev of ['request-raised', 'approved', 'apply-started', 'apply-succeeded']) t.true(log.some((e) => e.event === ev), `log has ${ev}`);
   const audit = (await s.api('GET', '/api/audit?agent=worker')).body as any[];
@@ -50,9 +52,9 @@ test('create → propose → request → approve → applied moves → the proce
 test('a new push supersedes the open request; approving the old one is refused naming what moved', async (t) => {
   const { s, repo } = await fresh();
   pushByPath(repo, { 'a.txt': 'one\n' });
-  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'r1');
+  const [r1] = await waitFor('r1', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   const h2 = pushByPath(repo, { 'b.txt': 'two\n' });
-  const [r2] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p[0].id !== r1.id && p; }, 'r2');
+  const [r2] = await waitFor('r2', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p[0].id !== r1.id && p; });
   t.is(r2.head, h2);
   t.deepEqual(r2.paths.sort(), ['a.txt', 'b.txt'], 'the request is the net change applied..proposed');
   const old = (await s.api('GET', `/api/approvals/${r1.id}`)).body;
@@ -74,7 +76,7 @@ test('proposed not descending from applied → diverged, nothing applied', async
   const { s, repo } = await fresh();
   const applied = refOf(repo, 'applied');
   const head = pushByPath(repo, { 'agent.nix': '{ ... }: { }\n', 'hyperhive.json': '{}\n' }, { orphan: true, force: true, message: 'unrelated history' });
-  const req = await waitFor(async () => { const l = (await s.api('GET', '/api/approvals?status=diverged&agent=worker')).body as any[]; return l[0]; }, 'diverged request');
+  const req = await waitFor('diverged request', async () => { const l = (await s.api('GET', '/api/approvals?status=diverged&agent=worker')).body as any[]; return l[0]; });
   t.is(req.head, head);
   t.is(req.base, applied);
   const res = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
@@ -87,20 +89,20 @@ test('reject, not raised again; revert makes the trees equal and applied moves w
   const { s, repo } = await fresh();
   const applied = refOf(repo, 'applied')!;
   pushByPath(repo, { 'hyperhive.json': '{"tools":{"allow":["Bash"],"deny":[]}}\n' }, { message: 'allow all bash' });
-  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
+  const [req] = await waitFor('request', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   const rej = await s.api('POST', `/api/approvals/${req.id}/reject`, { reason: 'too broad' });
   t.is(rej.body.status, 'rejected');
   t.is(rej.body.reason, 'too broad');
   const rejAudit = ((await s.api('GET', '/api/audit?agent=worker')).body as any[]).find((e) => e.action === 'reject');
   t.is(rejAudit.approvalId, req.id);
   t.is(rejAudit.reason, 'too broad');
-  s.controller.reconciler.resync();
-  await s.controller.reconciler.settled('worker');
+  s.core.reconciler.resync();
+  await s.core.reconciler.settled('worker');
   t.is((await s.api('GET', '/api/approvals?agent=worker&status=pending,diverged')).body.length, 0, 'not raised again');
   const rv = await s.api('POST', '/api/agents/worker/revert', {});
   t.is(rv.status, 200);
   const reverted = rv.body.commit;
-  await waitFor(() => refOf(repo, 'applied') === reverted, 'applied fast-forwarded to the revert');
+  await waitFor('applied fast-forwarded to the revert', () => refOf(repo, 'applied') === reverted);
   t.is(gitc(repo, 'rev-parse', `${reverted}^{tree}`), gitc(repo, 'rev-parse', `${applied}^{tree}`));
   t.is(gitc(repo, 'log', '-1', '--format=%an', reverted), 'operator');
   t.is((await s.api('GET', '/api/approvals?agent=worker&status=pending,diverged')).body.length, 0);
@@ -113,7 +115,7 @@ test('rollback to an earlier applied revision is a new request approved like any
   const { s, repo } = await fresh();
   const first = refOf(repo, 'applied')!;
   pushByPath(repo, { 'notes-for-config.txt': 'v2\n' });
-  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
+  const [r] = await waitFor('request', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   await s.api('POST', `/api/approvals/${r.id}/approve`, {});
   const rb = await s.api('POST', '/api/agents/worker/rollback', { revision: first.slice(0, 10) });
   t.is(rb.status, 200, JSON.stringify(rb.body));
@@ -121,7 +123,7 @@ test('rollback to an earlier applied revision is a new request approved like any
   t.deepEqual(rb.body.approval.paths, ['notes-for-config.txt']);
   await s.api('POST', `/api/approvals/${rb.body.approval.id}/approve`, {});
   t.is(gitc(repo, 'rev-parse', 'applied^{tree}'), gitc(repo, 'rev-parse', `${first}^{tree}`));
-  await waitFor(async () => (await agent(s, 'worker')).runtime.revision === rb.body.commit, 'runtime on the rollback');
+  await waitFor('runtime on the rollback', async () => (await agent(s, 'worker')).runtime.revision === rb.body.commit);
   const bad = await s.api('POST', '/api/agents/worker/rollback', { revision: 'deadbeef' });
   t.is(bad.status, 404);
   const notHex = await s.api('POST', '/api/agents/worker/rollback', { revision: 'HEAD~1' });
@@ -130,31 +132,31 @@ test('rollback to an earlier applied revision is a new request approved like any
 
 test('suspend: applied may move but nothing is applied until resume', async (t) => {
   const { s, repo } = await fresh();
-  const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'running');
+  const a0 = await waitFor('running', async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; });
   t.true((await s.api('POST', '/api/agents/worker/suspend', {})).body.suspended);
   const head = pushByPath(repo, { 'x.txt': 'x\n' });
-  const [r] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
+  const [r] = await waitFor('request', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   await s.api('POST', `/api/approvals/${r.id}/approve`, {});
-  s.controller.reconciler.resync();
-  await s.controller.reconciler.settled('worker');
+  s.core.reconciler.resync();
+  await s.core.reconciler.settled('worker');
   const a1 = await agent(s, 'worker');
   t.is(a1.applied, head);
   t.is(a1.runtime.revision, a0.runtime.revision, 'still the old revision while suspended');
   t.is(a1.conditions.find((c: any) => c.type === 'Ready').reason, 'Suspended');
   await s.api('POST', '/api/agents/worker/resume', {});
-  await waitFor(async () => (await agent(s, 'worker')).runtime.revision === head, 'applied after resume');
+  await waitFor('applied after resume', async () => (await agent(s, 'worker')).runtime.revision === head);
 });
 
 test('model is a commit on live by the operator and restarts nothing', async (t) => {
   const { s, repo } = await fresh();
-  const a0 = await waitFor(async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; }, 'running');
+  const a0 = await waitFor('running', async () => { const a = await agent(s, 'worker'); return a.runtime.state === 'running' && a; });
   t.is(a0.model, 'sonnet');
   const res = await s.api('POST', '/api/agents/worker/model', { model: 'opus' });
   t.is(res.status, 200);
   t.is(res.body.model, 'opus');
   t.is(gitc(repo, 'show', 'live:model'), 'opus');
   t.is(gitc(repo, 'log', '-1', '--format=%an|%s', 'live'), 'operator|Set model to opus');
-  await s.controller.reconciler.settled('worker');
+  await s.core.reconciler.settled('worker');
   const a1 = await agent(s, 'worker');
   t.is(a1.runtime.pid, a0.runtime.pid, 'same process');
   t.is(a1.applied, a0.applied);
@@ -170,9 +172,9 @@ test('the approval decision and its audit row commit together: a failing audit i
   const { s, repo } = await fresh();
   const applied = refOf(repo, 'applied');
   const head = pushByPath(repo, { 'a.txt': 'audited\n' });
-  const [req] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'request');
+  const [req] = await waitFor('request', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   // Fault injection in the real db: the audit insert of a decision fails as a full disk or a kill would.
-  s.controller.db.exec("CREATE TRIGGER test_audit_fails BEFORE INSERT ON audit WHEN NEW.action IN ('approve', 'reject') BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
+  s.core.db.exec("CREATE TRIGGER test_audit_fails BEFORE INSERT ON audit WHEN NEW.action IN ('approve', 'reject') BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
   const failed = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
   t.true(failed.status >= 500, JSON.stringify(failed.body));
   const rejFailed = await s.api('POST', `/api/approvals/${req.id}/reject`, { reason: 'no' });
@@ -180,9 +182,9 @@ test('the approval decision and its audit row commit together: a failing audit i
   const after = (await s.api('GET', `/api/approvals/${req.id}`)).body;
   t.is(after.status, 'pending', 'no decision without its audit row');
   t.is(after.decidedBy, null);
-  t.is(s.controller.approvals.votes(req.id).length, 0, 'the vote rolled back too');
+  t.is(s.core.approvalStore.votes(req.id).length, 0, 'the vote rolled back too');
   t.is(refOf(repo, 'applied'), applied, 'applied never moves for an unrecorded decision');
-  s.controller.db.exec('DROP TRIGGER test_audit_fails');
+  s.core.db.exec('DROP TRIGGER test_audit_fails');
   const ok = await s.api('POST', `/api/approvals/${req.id}/approve`, {});
   t.is(ok.status, 200, JSON.stringify(ok.body));
   t.is(refOf(repo, 'applied'), head);
@@ -193,18 +195,20 @@ test('the approval decision and its audit row commit together: a failing audit i
 test('a raise is one transaction: a failing audit insert leaves no new request and the open one untouched; the next pass raises it', async (t) => {
   const { s, repo } = await fresh();
   pushByPath(repo, { 'a.txt': 'one\n' });
-  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'r1');
+  const [r1] = await waitFor('r1', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   // As a kill between the insert and the supersede would: the raise's last write fails.
-  s.controller.db.exec("CREATE TRIGGER test_propose_fails BEFORE INSERT ON audit WHEN NEW.action = 'propose' BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
+  s.core.db.exec("CREATE TRIGGER test_propose_fails BEFORE INSERT ON audit WHEN NEW.action = 'propose' BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
   const h2 = pushByPath(repo, { 'b.txt': 'two\n' });
   // The pass that tried (and failed) to raise h2 logged its plan.
-  await waitFor(async () => ((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'planned' && e.message.includes(`..${h2.slice(0, 7)}`)), 'a raise attempted');
-  await new Promise((r) => setTimeout(r, 300));
-  const open = s.controller.db.prepare("SELECT id, head, status FROM approvals WHERE agent = 'worker' AND status IN ('pending', 'diverged')").all() as any[];
+  await waitFor('a raise attempted', async () => ((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'planned' && e.message.includes(`..${h2.slice(0, 7)}`)));
+  // ... and failed: the pass's own error line, then no pass of the agent running or queued.
+  await waitFor('the failed raise logged', async () => ((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'reconcile-error' && /injected audit failure/.test(e.message)));
+  await s.core.reconciler.settled('worker');
+  const open = s.core.db.prepare("SELECT id, head, status FROM approvals WHERE agent = 'worker' AND status IN ('pending', 'diverged')").all() as any[];
   t.deepEqual(open.map((r) => r.id), [r1.id], 'only the old request is open: neither a second request nor a superseded old one');
   t.false(((await s.api('GET', '/api/log?agent=worker')).body as any[]).some((e) => e.event === 'request-raised' && e.data?.head === h2), 'no log line for a request that does not exist');
-  s.controller.db.exec('DROP TRIGGER test_propose_fails');
-  const [r2] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length === 1 && p[0].head === h2 && p; }, 'r2 raised by a later pass', 60_000);
+  s.core.db.exec('DROP TRIGGER test_propose_fails');
+  const [r2] = await waitFor('r2 raised by a later pass', async () => { const p = await pending(s, 'worker'); return p.length === 1 && p[0].head === h2 && p; }, 60_000);
   const old = (await s.api('GET', `/api/approvals/${r1.id}`)).body;
   t.is(old.status, 'superseded');
   t.is(old.supersededBy, r2.id);
@@ -215,11 +219,11 @@ test('a raise is one transaction: a failing audit insert leaves no new request a
 test('two open requests (left by a controller killed mid-raise before raises were one transaction): the older is superseded by the newest', async (t) => {
   const { s, repo } = await fresh();
   const head = pushByPath(repo, { 'a.txt': 'one\n' });
-  const [r1] = await waitFor(async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; }, 'r1');
+  const [r1] = await waitFor('r1', async () => { const p = await pending(s, 'worker'); return p.length > 0 && p; });
   // What such a database holds: a second pending request for the agent, the first never superseded.
-  const dup = s.controller.approvals.insert({ kind: 'change', agent: 'worker', base: r1.base, head, status: 'pending', paths: r1.paths, proposer: 'local', patchHash: r1.patchHash });
-  s.controller.reconciler.enqueue('worker');
-  const old = await waitFor(async () => { const a = (await s.api('GET', `/api/approvals/${r1.id}`)).body; return a.status === 'superseded' && a; }, 'older superseded');
+  const dup = s.core.approvalStore.insert({ kind: 'change', agent: 'worker', base: r1.base, head, status: 'pending', paths: r1.paths, proposer: 'local', patchHash: r1.patchHash });
+  s.core.reconciler.enqueue('worker');
+  const old = await waitFor('older superseded', async () => { const a = (await s.api('GET', `/api/approvals/${r1.id}`)).body; return a.status === 'superseded' && a; });
   t.is(old.supersededBy, dup.id);
   t.regex(old.reason, new RegExp(`request #${dup.id} is the agent's open request`));
   t.deepEqual((await pending(s, 'worker')).map((a) => a.id), [dup.id]);

@@ -2,9 +2,12 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pushByPath, refOf, tmpDir, waitFor } from '../helpers/core.ts';
+import { pushByPath, refOf } from '../helpers/git.ts';
+import { tmpDir } from '../helpers/paths.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { AGENT_ENV, runCrashRound, type CrashRoundStats } from '../helpers/crash-scenario.ts';
-import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from '../helpers/crash-server.ts';
+import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from '../helpers/cli-server.ts';
+import { operatorToken } from '../helpers/server.ts';
 
 // SIGKILL of the real `hyperhive serve` at random points of propose/approve/apply cycles, restart on
 // the same state dir and port, invariants after every restart (see test/helpers/crash-model.ts).
@@ -26,30 +29,30 @@ test.serial('a stale applied.lock left by a git killed with the server does not 
   let s: CliServer = spawnCli(state, port, AGENT_ENV);
   t.teardown(async () => { await s.kill9(); killAgentProcesses(state); });
   await waitHealthy(s);
-  const token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
+  const token = operatorToken(state);
   const api = (method: string, route: string, body?: unknown) => httpJson(s.url, method, route, { token, body });
   t.is((await api('POST', '/api/agents', { name: 'alpha' })).status, 201);
   const repo = path.join(state, 'repos', 'alpha.git');
   const before = refOf(repo, 'applied')!;
   const head = pushByPath(repo, { 'prompt.md': 'after the lock\n' });
-  const req = await waitFor(async () => ((await api('GET', '/api/approvals?agent=alpha&status=pending')).body as any[]).find((r) => r.head === head), 'request');
+  const req = await waitFor('request', async () => ((await api('GET', '/api/approvals?agent=alpha&status=pending')).body as any[]).find((r) => r.head === head));
   await s.kill9();
   // What git leaves when killed between taking the ref lock and renaming it into place.
   const lock = path.join(repo, 'refs', 'heads', 'applied.lock');
   fs.writeFileSync(lock, `${head}\n`);
   s = spawnCli(state, port, AGENT_ENV);
   await waitHealthy(s);
-  await waitFor(() => !fs.existsSync(lock), 'the stale lock removed by the first pass', 60_000);
+  await waitFor('the stale lock removed by the first pass', () => !fs.existsSync(lock), 60_000);
   t.is(refOf(repo, 'applied'), before, 'removing the lock does not move applied');
   const res = await api('POST', `/api/approvals/${req.id}/approve`, {});
   t.is(res.status, 200, JSON.stringify(res.body));
   t.is(refOf(repo, 'applied'), head);
-  await waitFor(async () => { const a = (await api('GET', '/api/agents/alpha')).body; return a.runtime.revision === head && a.runtime.state === 'running'; }, 'runtime on the approved head', 60_000);
+  await waitFor('runtime on the approved head', async () => { const a = (await api('GET', '/api/agents/alpha')).body; return a.runtime.revision === head && a.runtime.state === 'running'; }, 60_000);
   const logged = (await api('GET', '/api/log?agent=alpha')).body as any[];
   t.true(logged.some((e) => e.event === 'stale-lock-removed' && e.level === 'warn'), 'the removal is logged as a warning');
   const exit = await s.term();
   t.is(exit.code, 0);
-  await waitFor(() => agentProcesses(state).length === 0, 'no agent process left after SIGTERM', 15_000);
+  await waitFor('no agent process left after SIGTERM', () => agentProcesses(state).length === 0, 15_000);
   fs.rmSync(state, { recursive: true, force: true });
 });
 
@@ -64,10 +67,10 @@ test.serial('an agent process a killed server started but did not record is kill
   const strays: number[] = [];
   t.teardown(async () => { await s.kill9(); killAgentProcesses(state); for (const p of strays) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } });
   await waitHealthy(s);
-  const token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
+  const token = operatorToken(state);
   const api = (method: string, route: string, body?: unknown) => httpJson(s.url, method, route, { token, body });
   t.is((await api('POST', '/api/agents', { name: 'alpha' })).status, 201);
-  await waitFor(async () => (await api('GET', '/api/agents/alpha')).body.runtime.state === 'running', 'alpha running');
+  await waitFor('alpha running', async () => (await api('GET', '/api/agents/alpha')).body.runtime.state === 'running');
   await s.kill9();
   // What the killed server's fork left: the agent's environment, in no pid file. And the same agent name under another state dir.
   const stray = (stateDir: string) => {
@@ -81,12 +84,12 @@ test.serial('an agent process a killed server started but did not record is kill
   t.is(agentProcesses(state).filter((p) => p.agent === 'alpha').length, 2, 'the old agent and the unrecorded one');
   s = spawnCli(state, port, AGENT_ENV);
   await waitHealthy(s);
-  const a = await waitFor(async () => { const v = (await api('GET', '/api/agents/alpha')).body; return v.runtime.state === 'running' && v.runtime.pid && v; }, 'alpha running again', 60_000);
-  await waitFor(() => { const ps = agentProcesses(state).map((p) => p.pid); return ps.length === 1 && ps[0] === a.runtime.pid; }, 'only the new agent process left', 30_000);
+  const a = await waitFor('alpha running again', async () => { const v = (await api('GET', '/api/agents/alpha')).body; return v.runtime.state === 'running' && v.runtime.pid && v; }, 60_000);
+  await waitFor('only the new agent process left', () => { const ps = agentProcesses(state).map((p) => p.pid); return ps.length === 1 && ps[0] === a.runtime.pid; }, 30_000);
   t.false(agentProcesses(state).some((p) => p.pid === unrecorded));
   t.true(fs.existsSync(`/proc/${foreign}`), 'a process of another state dir is not touched');
   t.is((await s.term()).code, 0);
-  await waitFor(() => agentProcesses(state).length === 0, 'no agent process left after SIGTERM', 15_000);
+  await waitFor('no agent process left after SIGTERM', () => agentProcesses(state).length === 0, 15_000);
   fs.rmSync(state, { recursive: true, force: true });
   fs.rmSync(other, { recursive: true, force: true });
 });

@@ -6,10 +6,11 @@ import { HyperhiveError } from '../../controller/errors.ts';
 import { prepareAgentClone } from '../../repos/agent-clone.ts';
 import { cloneCommand } from '../../repos/clone-command.ts';
 import { credentialHelperCommand, shellQuote } from '../../repos/credential-helper.ts';
-import { fsckClean, gitCli, readEvents, refs, startFixture, type Fixture } from './git-http-fixture.ts';
+import { fsckProblems, gitCli, refs } from '../helpers/git.ts';
+import { startGitHttp, type GitHttp } from '../helpers/git-http.ts';
 
-let f: Fixture;
-test.before(async () => { f = await startFixture({ agents: ['alice', 'bob'] }); });
+let f: GitHttp;
+test.before(async () => { f = await startGitHttp({ agents: ['alice', 'bob'] }); });
 test.after.always(async () => { await f?.close(); });
 
 /** Every file under `dir` (the .git directory included) whose bytes contain `needle`. */
@@ -52,7 +53,7 @@ test.serial('prepareAgentClone: plain git commit && git push work through the cr
   t.is(push.code, 0, push.stderr);
   const tip = (await g(['rev-parse', 'HEAD'])).stdout.trim();
   t.is((await refs(f.repo('alice')))['refs/heads/proposed'], tip);
-  t.is(readEvents(f).find((e) => e.new === tip)?.pusher, 'alice');
+  t.is(f.events().find((e) => e.new === tip)?.pusher, 'alice');
   t.is((await g(['log', '-1', '--format=%an <%ae>'])).stdout.trim(), 'alice <alice@hyperhive.local>');
 
   t.is((await g(['switch', '-q', 'live'])).code, 0);
@@ -64,7 +65,7 @@ test.serial('prepareAgentClone: plain git commit && git push work through the cr
 
   t.deepEqual(filesContaining(dir, f.tokens.alice!), []);
   t.false(fs.existsSync(store), 'the global store helper never received the token');
-  t.true((await fsckClean(f.repo('alice'))).ok);
+  t.is(await fsckProblems(f.repo('alice')), null);
 });
 
 test.serial('prepareAgentClone again refreshes without losing local work', async (t) => {
@@ -132,7 +133,7 @@ test.serial('hyperhive clone: an operator clone with the helper, pushable; refus
   const push = await gitCli(['push'], { cwd: dir });
   t.is(push.code, 0, push.stderr);
   const tip = (await gitCli(['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
-  t.is(readEvents(f).find((e) => e.new === tip)?.pusher, 'op');
+  t.is(f.events().find((e) => e.new === tip)?.pusher, 'op');
   t.deepEqual(filesContaining(dir, f.tokens.operator!), []);
 
   await t.throwsAsync(cloneCommand({ url: f.url, tokenFile, agent: 'alice', dir }), { message: /already exists and is not an empty directory/ });

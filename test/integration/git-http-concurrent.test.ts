@@ -1,8 +1,9 @@
 import test from 'ava';
-import { cloneAs, fsckClean, gitCli, mustGit, readEvents, refs, startFixture, type Fixture } from './git-http-fixture.ts';
+import { fsckProblems, gitCli, mustGit, refs } from '../helpers/git.ts';
+import { cloneAs, startGitHttp, type GitHttp } from '../helpers/git-http.ts';
 
-let f: Fixture;
-test.before(async () => { f = await startFixture({ agents: ['alice'] }); });
+let f: GitHttp;
+test.before(async () => { f = await startGitHttp({ agents: ['alice'] }); });
 test.after.always(async () => { await f?.close(); });
 
 test('20 concurrent pushers to one repo: one lands, the others are refused as stale, the repo stays clean', async (t) => {
@@ -29,9 +30,8 @@ test('20 concurrent pushers to one repo: one lands, the others are refused as st
   t.is(landed.length, 1, `exactly one push can win from base ${base}`);
   const final = (await refs(f.repo('alice')))['refs/heads/proposed'];
   t.is(final, landed[0]);
-  t.deepEqual(readEvents(f).filter((e) => e.ref === 'refs/heads/proposed').map((e) => e.new), [final]);
-  const fsck = await fsckClean(f.repo('alice'));
-  t.true(fsck.ok, fsck.output);
+  t.deepEqual(f.events().filter((e) => e.ref === 'refs/heads/proposed').map((e) => e.new), [final]);
+  t.is(await fsckProblems(f.repo('alice')), null);
 
   // A loser that rebases onto the winner lands next, as a fast-forward.
   const loser = tips.findIndex((tip) => tip !== final);

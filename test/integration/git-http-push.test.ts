@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { cloneAs, commitFile, fsckClean, gitCli, mustGit, readEvents, refs, startFixture, type Fixture } from './git-http-fixture.ts';
+import { commitFile, fsckProblems, gitCli, mustGit, refs } from '../helpers/git.ts';
+import { cloneAs, startGitHttp, type GitHttp } from '../helpers/git-http.ts';
 
-let f: Fixture;
-test.before(async () => { f = await startFixture(); });
+let f: GitHttp;
+test.before(async () => { f = await startGitHttp(); });
 test.after.always(async () => { await f?.close(); });
 
 test.serial('operator clones, edits and pushes proposed; the push lands with the pusher recorded', async (t) => {
@@ -16,14 +17,14 @@ test.serial('operator clones, edits and pushes proposed; the push lands with the
   const r = await gitCli(['push', 'origin', 'proposed'], { cwd: dir });
   t.is(r.code, 0, r.stderr);
   t.is((await refs(f.repo('alice')))['refs/heads/proposed'], sha);
-  const ev = readEvents(f).filter((e) => e.agent === 'alice' && e.new === sha);
+  const ev = f.events().filter((e) => e.agent === 'alice' && e.new === sha);
   t.is(ev.length, 1);
   t.is(ev[0]!.pusher, 'op');
   t.is(ev[0]!.ref, 'refs/heads/proposed');
   // The reflog of a push names the pusher too.
   const reflog = await mustGit(['--git-dir', f.repo('alice'), 'reflog', 'show', '--format=%gn', 'refs/heads/proposed']);
   t.is(reflog.split('\n')[0], 'op');
-  t.true((await fsckClean(f.repo('alice'))).ok);
+  t.is(await fsckProblems(f.repo('alice')), null);
 });
 
 test.serial('an agent pushes its own proposed and its own notes on live', async (t) => {
@@ -31,7 +32,7 @@ test.serial('an agent pushes its own proposed and its own notes on live', async 
   const sha = await commitFile(dir, 'hyperhive.json', JSON.stringify({ tools: { allow: ['Edit', 'Bash(git *)'], deny: [] } }, null, 2));
   let r = await gitCli(['push', 'origin', 'proposed'], { cwd: dir });
   t.is(r.code, 0, r.stderr);
-  t.is(readEvents(f).find((e) => e.new === sha)?.pusher, 'alice');
+  t.is(f.events().find((e) => e.new === sha)?.pusher, 'alice');
 
   await mustGit(['checkout', '-q', '-b', 'live', 'origin/live'], { cwd: dir });
   const notes = await commitFile(dir, 'notes.md', '# notes\nremember: tests pass\n');
@@ -142,7 +143,7 @@ test.serial('post-receive tells the controller and prints its answer; a dead con
   });
   await new Promise<void>((r) => controller.listen(0, '127.0.0.1', r));
   const cport = (controller.address() as AddressInfo).port;
-  const g = await startFixture({ agents: ['alice'], handler: { hookEnv: () => ({ HYPERHIVE_URL: `http://127.0.0.1:${cport}/`, HYPERHIVE_HOOK_TOKEN: 'hook-secret' }) } });
+  const g = await startGitHttp({ agents: ['alice'], handler: { hookEnv: () => ({ HYPERHIVE_URL: `http://127.0.0.1:${cport}/`, HYPERHIVE_HOOK_TOKEN: 'hook-secret' }) } });
   try {
     const dir = await cloneAs(g, 'alice', 'alice');
     const old = (await refs(g.repo('alice')))['refs/heads/proposed'];

@@ -4,14 +4,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { cloneAs, commitFile, fsckClean, gitCli, mustGit, refs, startFixture, type Fixture } from './git-http-fixture.ts';
+import { commitFile, fsckProblems, gitCli, mustGit, refs } from '../helpers/git.ts';
+import { cloneAs, startGitHttp, type GitHttp } from '../helpers/git-http.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PUSH_LIMIT = 256 * 1024;
 const FILE_LIMIT = 64 * 1024;
 
-let f: Fixture;
+let f: GitHttp;
 test.before(async () => {
-  f = await startFixture({ handler: { maxPushBytes: PUSH_LIMIT, hookEnv: () => ({ HYPERHIVE_MAX_FILE_BYTES: String(FILE_LIMIT) }) } });
+  f = await startGitHttp({ handler: { maxPushBytes: PUSH_LIMIT, hookEnv: () => ({ HYPERHIVE_MAX_FILE_BYTES: String(FILE_LIMIT) }) } });
 });
 test.after.always(async () => { await f?.close(); });
 
@@ -22,8 +24,7 @@ async function refused(t: import('ava').ExecutionContext, agent: string, dir: st
   t.not(r.code, 0, `push ${args.join(' ')} should be refused`);
   t.regex(r.stderr, message);
   t.deepEqual(await refs(f.repo(agent)), before, 'no ref moved');
-  const fsck = await fsckClean(f.repo(agent));
-  t.true(fsck.ok, fsck.output);
+  t.is(await fsckProblems(f.repo(agent)), null);
   return r.stderr;
 }
 
@@ -55,7 +56,7 @@ test.serial('a force-push rewriting live is refused; one rewriting proposed is a
   const r = await gitCli(['push', '--force', 'origin', 'proposed'], { cwd: dir });
   t.is(r.code, 0, r.stderr);
   t.is((await refs(f.repo('bob')))['refs/heads/proposed'], sha);
-  t.true((await fsckClean(f.repo('bob'))).ok);
+  t.is(await fsckProblems(f.repo('bob')), null);
 });
 
 test.serial('who may write live: an agent not its model, nobody but an operator the manager model, nobody config', async (t) => {
@@ -116,7 +117,7 @@ test.serial('a push over the size limit is refused with a message, sized up fron
   t.not(r.code, 0);
   t.regex(r.stderr, /push refused: the request is over 262144 bytes, above the push size limit/);
   t.regex(r.stderr, /\[remote rejected\] proposed -> proposed/);
-  t.true((await fsckClean(f.repo('alice'))).ok);
+  t.is(await fsckProblems(f.repo('alice')), null);
   t.deepEqual(leftovers(f.repo('alice')), []);
 });
 
@@ -172,12 +173,6 @@ function post(pathname: string, body: Buffer, opts: { contentLength: number; abo
   });
 }
 
-async function until(cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (await cond()) return true; await new Promise((r) => setTimeout(r, 100)); }
-  return cond();
-}
-
 test.serial('a truncated pack is refused by receive-pack and leaves the repo intact', async (t) => {
   const dir = await cloneAs(f, 'bob', 'operator');
   const { body } = await receivePackBody(dir);
@@ -189,8 +184,9 @@ test.serial('a truncated pack is refused by receive-pack and leaves the repo int
   t.is(r.status, 200);
   t.regex(r.text, /unpack (?!ok)/);
   t.deepEqual(await refs(f.repo('bob')), before);
-  t.true((await fsckClean(f.repo('bob'))).ok);
-  t.true(await until(() => leftovers(f.repo('bob')).length === 0), leftovers(f.repo('bob')).join(' '));
+  t.is(await fsckProblems(f.repo('bob')), null);
+  await waitFor('no leftover temp objects in bob.git', () => leftovers(f.repo('bob')).length === 0, 20_000);
+  t.deepEqual(leftovers(f.repo('bob')), []);
 });
 
 test.serial('a client that disconnects mid-push leaves the repo intact', async (t) => {
@@ -199,9 +195,10 @@ test.serial('a client that disconnects mid-push leaves the repo intact', async (
   const before = await refs(f.repo('bob'));
   const r = await post('/git/bob.git/git-receive-pack', body, { contentLength: body.length, abortAfter: Math.floor(body.length / 2) });
   t.is(r, 'aborted');
-  t.true(await until(() => leftovers(f.repo('bob')).length === 0), leftovers(f.repo('bob')).join(' '));
+  await waitFor('no leftover temp objects in bob.git', () => leftovers(f.repo('bob')).length === 0, 20_000);
+  t.deepEqual(leftovers(f.repo('bob')), []);
   t.deepEqual(await refs(f.repo('bob')), before);
-  t.true((await fsckClean(f.repo('bob'))).ok);
+  t.is(await fsckProblems(f.repo('bob')), null);
   // The server is still fine afterwards.
   const ok = await gitCli(['ls-remote', f.remote('bob', 'operator')]);
   t.is(ok.code, 0, ok.stderr);

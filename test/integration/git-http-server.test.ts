@@ -2,9 +2,11 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, waitFor, tmpDir, gitc, refOf } from '../helpers/core.ts';
+import { gitc, refOf } from '../helpers/git.ts';
+import { CLI as BIN, tmpDir } from '../helpers/paths.ts';
+import { startServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-const BIN = path.resolve('bin/hyperhive.mjs');
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'op', GIT_AUTHOR_EMAIL: 'op@example.com', GIT_COMMITTER_NAME: 'op', GIT_COMMITTER_EMAIL: 'op@example.com', GIT_TERMINAL_PROMPT: '0' };
 const run = (cmd: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) => execFile(cmd, args, { cwd, env: GIT_ENV, timeout: 120_000 }, (err, stdout, stderr) =>
@@ -35,7 +37,7 @@ test("an agent commits with plain git from its working clone; its token is never
   t.teardown(() => s.close());
   await s.api('POST', '/api/agents', { name: 'worker' });
   const clone = path.join(s.state, 'agents', 'worker', 'state', 'repo');
-  await waitFor(() => fs.existsSync(path.join(clone, '.git')), 'working clone prepared', 60_000);
+  await waitFor('working clone prepared', () => fs.existsSync(path.join(clone, '.git')), 60_000);
   const token = fs.readFileSync(path.join(s.state, 'agents', 'worker', 'token'), 'utf8').trim();
   const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? files(path.join(d, e.name)) : [path.join(d, e.name)]);
   for (const f of files(path.join(clone, '.git'))) t.false(fs.readFileSync(f).includes(token), `token in ${f}`);
@@ -44,7 +46,7 @@ test("an agent commits with plain git from its working clone; its token is never
   gitc(clone, 'commit', '-qm', 'agent change');
   const p = await run('git', ['push'], clone);
   t.is(p.code, 0, p.stderr);
-  const req = await waitFor(async () => ((await s.api('GET', '/api/approvals?status=pending&agent=worker')).body as any[])[0], 'request');
+  const req = await waitFor('request', async () => ((await s.api('GET', '/api/approvals?status=pending&agent=worker')).body as any[])[0]);
   t.is(req.proposer, 'worker');
   gitc(clone, 'checkout', '-q', 'live');
   fs.writeFileSync(path.join(clone, 'notes.md'), '# notes\nlearned a thing\n');
@@ -82,8 +84,8 @@ test('20 concurrent pushers to one agent: each lands or is refused, and exactly 
   for (const r of results.filter((r) => r.code !== 0)) t.regex(r.stderr, /rejected|non-fast-forward|fetch first|failed to update|stale|cannot lock/);
   const repo = path.join(s.state, 'repos', 'worker.git');
   const tip = refOf(repo, 'proposed');
-  await s.controller.reconciler.settled('worker');
-  const open = await waitFor(async () => { const l = (await s.api('GET', '/api/approvals?status=pending,diverged&agent=worker')).body as any[]; return l.length === 1 && l[0].head === tip && l; }, 'one open request for the tip', 60_000);
+  await s.core.reconciler.settled('worker');
+  const open = await waitFor('one open request for the tip', async () => { const l = (await s.api('GET', '/api/approvals?status=pending,diverged&agent=worker')).body as any[]; return l.length === 1 && l[0].head === tip && l; }, 60_000);
   t.is(open.length, 1);
   t.notRegex(gitc(repo, 'fsck', '--no-progress', '--no-dangling'), /error|missing|broken/);
 });

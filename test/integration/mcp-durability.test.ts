@@ -4,9 +4,10 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { tmpDir } from '../helpers/core.ts';
-import { freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from '../helpers/crash-server.ts';
-import { agentToken, connect, ok, operatorToken } from './mcp-fixture.ts';
+import { tmpDir } from '../helpers/paths.ts';
+import { freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from '../helpers/cli-server.ts';
+import { connect, ok } from '../helpers/mcp.ts';
+import { agentToken, operatorToken } from '../helpers/server.ts';
 
 // Idle agents: the harness would recv the very messages this test checks.
 const ENV = { HYPERHIVE_AGENT_COMMAND: 'idle' };

@@ -1,8 +1,10 @@
 // The manager's spawn flows through MCP, end to end through an operator's approval to a running agent.
 import test from 'ava';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { refOf, startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
-import { agentToken, call, connect, ok } from './mcp-fixture.ts';
+import { refOf } from '../helpers/git.ts';
+import { startServer, createAgents, type TestServer, agentToken } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { call, connect, ok } from '../helpers/mcp.ts';
 
 let s: TestServer;
 let manager: Client;
@@ -37,7 +39,7 @@ test.serial('request_spawn: pending with no runtime, then approved → active an
   const approved = await s.api('POST', `/api/approvals/${r.request.id}/approve`, {});
   t.is(approved.status, 200, JSON.stringify(approved.body));
   t.is(approved.body.status, 'approved');
-  const running = await waitFor(async () => { const a = await agent('scout'); return a.state === 'active' && a.runtime.state === 'running' ? a : null; }, 'scout to run');
+  const running = await waitFor('scout to run', async () => { const a = await agent('scout'); return a.state === 'active' && a.runtime.state === 'running' ? a : null; });
   t.is(running.runtime.revision, r.agent.applied);
   // the manager hears about it from system
   const msgs = await ok(manager, 'recv', { wait_seconds: 30 }, 60_000);
@@ -86,12 +88,12 @@ test.serial('draft → propose_change → request_spawn_commit → approve: acti
   t.is((await agent('drafty')).state, 'pending');
 
   t.is((await s.api('POST', `/api/approvals/${r.request.id}/approve`, {})).status, 200);
-  const a = await waitFor(async () => { const x = await agent('drafty'); return x.state === 'active' && x.runtime.state === 'running' ? x : null; }, 'drafty to run');
+  const a = await waitFor('drafty to run', async () => { const x = await agent('drafty'); return x.state === 'active' && x.runtime.state === 'running' ? x : null; });
   t.is(a.applied, p1.commit, 'applied moved to exactly the approved commit');
   t.is(refOf(`${s.state}/repos/drafty.git`, 'applied'), p1.commit);
   t.is(a.runtime.revision, p1.commit);
   // what came after p1 on proposed is now an ordinary change request
-  const open = await waitFor(async () => (await s.api('GET', '/api/approvals?agent=drafty&status=pending')).body[0], 'the rest to become a change request');
+  const open = await waitFor('the rest to become a change request', async () => (await s.api('GET', '/api/approvals?agent=drafty&status=pending')).body[0]);
   t.like(open, { kind: 'change', base: p1.commit, head: p2.commit });
 });
 
@@ -100,7 +102,7 @@ test.serial('a rejected spawn of a draft commit makes it a draft again', async (
   const p = await ok(manager, 'propose_change', { agent: 'sketch', files: { 'prompt.md': 'sketchy\n' }, message: 'p' });
   const r = await ok(manager, 'request_spawn_commit', { name: 'sketch', commit: p.commit });
   t.is((await s.api('POST', `/api/approvals/${r.request.id}/reject`, { reason: 'too sketchy' })).status, 200);
-  await waitFor(async () => (await agent('sketch')).state === 'draft', 'sketch to be a draft again');
+  await waitFor('sketch to be a draft again', async () => (await agent('sketch')).state === 'draft');
   t.pass();
 });
 

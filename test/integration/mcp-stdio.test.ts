@@ -3,14 +3,13 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startServer, waitFor, createAgents, type TestServer } from '../helpers/core.ts';
-import { agentToken, connect, ok } from './mcp-fixture.ts';
+import { startServer, createAgents, type TestServer, agentToken } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { connect, ok } from '../helpers/mcp.ts';
+import { CLI, PROJECT_ROOT as ROOT } from '../helpers/paths.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = path.join(ROOT, 'bin', 'hyperhive.mjs');
 let s: TestServer;
 
 test.before(async () => {
@@ -39,7 +38,7 @@ test.serial('the stdio bridge speaks for the token file\'s agent: tools, send, l
     t.is(s.bus.get(sent.id)?.from, 'alpha', 'the identity is the token\'s');
     // a long-polling recv through the bridge wakes on a message sent over HTTP
     const waiting = ok(client, 'recv', { wait_seconds: 60 }, 90_000);
-    await waitFor(() => s.bus.waiting('alpha') > 0, 'alpha to wait');
+    await waitFor('alpha to wait', () => s.bus.waiting('alpha') > 0);
     const manager = await connect(s.url, agentToken(s.state, 'manager'));
     await ok(manager, 'send', { to: 'alpha', body: 'back over http' });
     await manager.close();

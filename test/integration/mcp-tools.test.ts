@@ -6,8 +6,9 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { registerManagerTools } from '../../controller/mcp/tools/manager.ts';
 import { registerSpawnTools } from '../../controller/mcp/tools/spawn.ts';
-import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
-import { agentToken, call, connect, ok } from './mcp-fixture.ts';
+import { startServer, type TestServer, agentToken } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { call, connect, ok } from '../helpers/mcp.ts';
 
 let s: TestServer;
 const clients: Record<string, Client> = {};
@@ -87,7 +88,7 @@ test.serial('send and recv: identity from the token, in order, acked on the next
 
 test.serial('recv long-polls and answers as soon as a message arrives', async (t) => {
   const waiting = ok(c('beta'), 'recv', { wait_seconds: 60 }, 90_000);
-  await waitFor(() => s.bus.waiting('beta') > 0, 'beta to be waiting');
+  await waitFor('beta to be waiting', () => s.bus.waiting('beta') > 0);
   await ok(c('alpha'), 'send', { to: 'beta', body: 'wake up' });
   const got = await waiting;
   t.deepEqual(got.messages.map((m: any) => m.body), ['wake up']);
@@ -97,9 +98,9 @@ test.serial('recv long-polls and answers as soon as a message arrives', async (t
 test.serial('a recv whose client goes away hands nothing out; the message waits for the next recv', async (t) => {
   const gone = await connect(s.url, agentToken(s.state, 'beta'), 'test-beta-gone');
   const pending = call(gone, 'recv', { wait_seconds: 120 }, 150_000).catch((e) => e);
-  await waitFor(() => s.bus.waiting('beta') > 0, 'beta to be waiting');
+  await waitFor('beta to be waiting', () => s.bus.waiting('beta') > 0);
   await gone.close();
-  await waitFor(() => s.bus.waiting('beta') === 0, 'the abandoned recv to stop waiting');
+  await waitFor('the abandoned recv to stop waiting', () => s.bus.waiting('beta') === 0);
   await pending;
   await ok(c('alpha'), 'send', { to: 'beta', body: 'after the hang-up' });
   const got = (await ok(c('beta'), 'recv', {})).messages;
@@ -237,7 +238,7 @@ test.serial('a sub-agent calling a manager-only tool by name gets the unknown-to
 test.serial('defence in depth: the manager-only tools, were they registered for a sub-agent, still refuse it', async (t) => {
   // Bypasses buildMcpServer's per-identity registration on purpose, on the real controller.
   const server = new McpServer({ name: 'hyperhive', version: '0' });
-  const ctx = { deps: { controller: s.controller, bus: s.bus, spawner: s.spawner, baseUrl: () => s.url }, who: { kind: 'agent' as const, name: 'beta' }, signal: new AbortController().signal };
+  const ctx = { deps: { controller: s.controller, bus: s.bus, spawner: s.spawner, log: s.core.log, baseUrl: () => s.url }, who: { kind: 'agent' as const, name: 'beta' }, signal: new AbortController().signal };
   registerManagerTools(server, ctx);
   registerSpawnTools(server, ctx);
   const [client, served] = InMemoryTransport.createLinkedPair();

@@ -1,8 +1,11 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pushByPath, tmpDir, waitFor } from '../helpers/core.ts';
-import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from '../helpers/crash-server.ts';
+import { pushByPath } from '../helpers/git.ts';
+import { tmpDir } from '../helpers/paths.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { agentProcesses, freePort, httpJson, killAgentProcesses, spawnCli, waitHealthy, type CliServer } from '../helpers/cli-server.ts';
+import { operatorToken } from '../helpers/server.ts';
 
 // A controller restarted (crashed or upgraded) takes over the agent processes that still run what it
 // would start, so their turns go on; anything else is stopped and started again.
@@ -16,12 +19,12 @@ test.serial('after a SIGKILL the restarted controller takes over the running age
   let s: CliServer = spawnCli(state, port, ENV);
   t.teardown(async () => { await s.kill9(); killAgentProcesses(state); fs.rmSync(state, { recursive: true, force: true }); });
   await waitHealthy(s);
-  const token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
+  const token = operatorToken(state);
   const api = (method: string, route: string, body?: unknown) => httpJson(s.url, method, route, { token, body });
-  const running = async (label: string) => waitFor(async () => {
+  const running = async (label: string) => waitFor(label, async () => {
     const a = (await api('GET', '/api/agents/alpha')).body;
     return a?.runtime?.state === 'running' && a.runtime.pid && a.runtime.revision === a.applied && a;
-  }, label, 60_000);
+  }, 60_000);
 
   t.is((await api('POST', '/api/agents', { name: 'alpha' })).status, 201);
   const first = await running('alpha running');
@@ -40,11 +43,11 @@ test.serial('after a SIGKILL the restarted controller takes over the running age
 
   // An approved change replaces the adopted process like any other.
   const head = pushByPath(path.join(state, 'repos', 'alpha.git'), { 'extra.md': 'more\n' });
-  const req = await waitFor(async () => ((await api('GET', '/api/approvals?agent=alpha')).body as { id: number; head: string }[]).find((r) => r.head === head), 'the request');
+  const req = await waitFor('the request', async () => ((await api('GET', '/api/approvals?agent=alpha')).body as { id: number; head: string }[]).find((r) => r.head === head));
   t.is((await api('POST', `/api/approvals/${req.id}/approve`, {})).status, 200);
-  const next = await waitFor(async () => { const a = (await api('GET', '/api/agents/alpha')).body; return a.runtime.state === 'running' && a.runtime.revision === head && a; }, 'the new revision running', 60_000);
+  const next = await waitFor('the new revision running', async () => { const a = (await api('GET', '/api/agents/alpha')).body; return a.runtime.state === 'running' && a.runtime.revision === head && a; }, 60_000);
   t.not(next.runtime.pid, pid);
-  await waitFor(() => !fs.existsSync(`/proc/${pid}`) || /State:\s+Z/.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')), 'the adopted process stopped', 30_000);
+  await waitFor('the adopted process stopped', () => !fs.existsSync(`/proc/${pid}`) || /State:\s+Z/.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')), 30_000);
 
   // A controller on another address must not keep an agent that would call the old one: restarted.
   const newPid = next.runtime.pid as number;
@@ -52,23 +55,23 @@ test.serial('after a SIGKILL the restarted controller takes over the running age
   const port2 = await freePort();
   s = spawnCli(state, port2, ENV);
   await waitHealthy(s);
-  const moved = await waitFor(async () => {
+  const moved = await waitFor('alpha restarted for the new URL', async () => {
     const a = (await httpJson(s.url, 'GET', '/api/agents/alpha', { token })).body;
     return a?.runtime?.state === 'running' && a.runtime.pid && a.runtime.pid !== newPid && a;
-  }, 'alpha restarted for the new URL', 60_000);
+  }, 60_000);
   t.is(moved.runtime.revision, head);
-  await waitFor(() => agentProcesses(state).length === 1, 'only the new process left', 30_000);
+  await waitFor('only the new process left', () => agentProcesses(state).length === 1, 30_000);
 
   // A clean stop stops an adopted agent too, and the controller exits 0 (it waits for the agent).
   const movedPid = moved.runtime.pid as number;
   await s.kill9();
   s = spawnCli(state, port2, ENV);
   await waitHealthy(s);
-  const adoptedAgain = await waitFor(async () => {
+  const adoptedAgain = await waitFor('alpha running after the last restart', async () => {
     const a = (await httpJson(s.url, 'GET', '/api/agents/alpha', { token })).body;
     return a?.runtime?.state === 'running' && a.runtime.pid && a;
-  }, 'alpha running after the last restart', 60_000);
+  }, 60_000);
   t.is(adoptedAgain.runtime.pid, movedPid, 'taken over again');
   t.is((await s.term()).code, 0);
-  await waitFor(() => agentProcesses(state).length === 0, 'no agent process after SIGTERM', 15_000);
+  await waitFor('no agent process after SIGTERM', () => agentProcesses(state).length === 0, 15_000);
 });

@@ -1,7 +1,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, waitFor, type TestServer } from '../helpers/core.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const report = (over: Record<string, unknown> = {}) => ({
   class: 'ok', startedAt: new Date().toISOString(), durationMs: 1500, tools: { Bash: 2, mcp__hyperhive__send: 1 }, costUsd: 0.02,
@@ -102,7 +103,7 @@ test('a new message for an agent stalled on auth clears the stall (the harness t
   t.true((await s.api('GET', '/api/agents/alice')).body.conditions.some((c: { reason: string }) => c.reason === 'AuthFailed'));
   // the sampler subscribes to the bus on its first pass (at start)
   bus.send({ from: 'operator', to: 'alice', body: 'try again' });
-  await waitFor(async () => !(await s.api('GET', '/api/agents/alice')).body.conditions.some((c: { reason: string }) => c.reason === 'AuthFailed'), 'AuthFailed cleared by a new message');
+  await waitFor('AuthFailed cleared by a new message', async () => !(await s.api('GET', '/api/agents/alice')).body.conditions.some((c: { reason: string }) => c.reason === 'AuthFailed'));
   t.pass();
 });
 

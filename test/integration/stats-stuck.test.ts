@@ -1,30 +1,35 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, waitFor } from '../helpers/core.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-interface BusLike { send(m: { from: string; to: string; body: string }): unknown; list(o: { recipient?: string; from?: string; limit?: number }): { from: string; to: string; kind: string; body: string }[] }
+/**
+ * The stats service's sampling passes since `since` (ms): each records the agent's inbox_depth and then,
+ * in the same synchronous pass, runs the stuck check, so n points mean n checks have run.
+ */
+const passesSince = async (s: TestServer, agent: string, since: number): Promise<number[][]> =>
+  (await s.api('GET', `/api/stats?agent=${agent}&key=inbox_depth&since=${since}`)).body.points;
 
 test('an agent with waiting messages and no turn for the threshold is Stalled (Stuck); the manager is told once; a turn ends it', async (t) => {
   const s = await startServer({ stats: { sampleMs: 100, stuckMs: 400 } });
   t.teardown(() => s.close());
-  const bus = (s as unknown as { bus?: BusLike }).bus;
-  if (!bus) { t.log('skipped: this build has no bus on the served controller'); t.pass(); return; }
   for (const name of ['manager', 'worker']) t.is((await s.api('POST', '/api/agents', { name })).status, 201);
-  bus.send({ from: 'manager', to: 'worker', body: 'please do the thing' });
-  const stalled = await waitFor(async () => {
+  s.bus.send({ from: 'manager', to: 'worker', body: 'please do the thing' });
+  const stalled = await waitFor('worker Stalled/Stuck', async () => {
     const c = (await s.api('GET', '/api/agents/worker')).body.conditions.find((x: { type: string; status: string }) => x.type === 'Stalled' && x.status === 'True');
     return c?.reason === 'Stuck' ? c : null;
-  }, 'worker Stalled/Stuck', 60_000);
+  }, 60_000);
+  const stalledAt = Date.now();
   t.regex(stalled.message, /1 message\(s\) waiting for \d+ min without a turn/);
-  // several more checks pass: still exactly one system message to the manager
-  await new Promise((r) => setTimeout(r, 800));
-  const told = bus.list({ recipient: 'manager', from: 'system' });
+  // Three more checks of the same episode: still exactly one system message to the manager.
+  await waitFor('three more stuck checks', async () => (await passesSince(s, 'worker', stalledAt)).length >= 3);
+  const told = s.bus.list({ recipient: 'manager', from: 'system' });
   t.is(told.length, 1);
   t.regex(told[0]!.body, /^Agent worker looks stuck/);
   t.is(told[0]!.kind, 'event');
   const log = (await s.api('GET', '/api/log?agent=worker')).body as { event: string }[];
-  t.true(log.some((e) => e.event === 'stuck'));
+  t.is(log.filter((e) => e.event === 'stuck').length, 1, 'one stuck log line for the episode');
   const dash = await fetch(`${s.url}/`, { headers: { authorization: `Bearer ${s.token}`, accept: 'text/html' } });
   t.regex(await dash.text(), /<tr data-agent="worker">[\s\S]*?Stuck/, 'the dashboard shows the badge');
 
@@ -41,13 +46,17 @@ test('an agent with waiting messages and no turn for the threshold is Stalled (S
 });
 
 test('an empty inbox is never stuck, however long since the last turn', async (t) => {
-  const s = await startServer({ stats: { sampleMs: 100, stuckMs: 200 } });
+  const stuckMs = 200;
+  const s = await startServer({ stats: { sampleMs: 100, stuckMs } });
   t.teardown(() => s.close());
+  const created = Date.now();
   t.is((await s.api('POST', '/api/agents', { name: 'idle' })).status, 201);
-  await new Promise((r) => setTimeout(r, 1000));
+  // Checks well past the threshold (the agent never took a turn): the positive signal that it could have been flagged.
+  const points = await waitFor('three stuck checks past three thresholds', async () => {
+    const p = await passesSince(s, 'idle', created);
+    return p.filter(([ts]) => ts! >= created + 3 * stuckMs).length >= 3 && p;
+  });
   t.false((await s.api('GET', '/api/agents/idle')).body.conditions.some((c: { reason: string }) => c.reason === 'Stuck'));
-  const depth = await s.api('GET', '/api/stats?agent=idle&key=inbox_depth');
-  const bus = (s as unknown as { bus?: BusLike }).bus;
-  if (bus) t.true(depth.body.points.length > 0 && depth.body.points.every((p: number[]) => p[1] === 0), 'inbox depth sampled as 0');
-  else t.log('no bus: inbox depth not sampled');
+  t.true(points.every((p) => p[1] === 0), 'inbox depth sampled as 0');
+  t.false(((await s.api('GET', '/api/log?agent=idle')).body as { event: string }[]).some((e) => e.event === 'stuck'), 'no stuck log line');
 });

@@ -1,6 +1,8 @@
 import anyTest, { type TestFn } from 'ava';
 import http from 'node:http';
-import { api, loginSession, pushCommit, waitFor, type TestServer } from '../e2e/fixtures.ts';
+import { pushByPath, repoOf } from '../helpers/git.ts';
+import { loginSession, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { webFixture, type Route, type WebFixture } from '../helpers/web.ts';
 
 // Every authenticated route of the app, enumerated from the mounted routers (so a route added later is
@@ -77,8 +79,8 @@ test.serial('every state-changing route: 403 with the session cookie but no (or 
   }
   t.true(checked >= 15, `${checked} routes`);
   // The approval is untouched and the agent not suspended by any of that.
-  t.is((await api<{ status: string }>(s, 'GET', `/api/approvals/${t.context.approvalId}`)).body.status, 'pending');
-  t.false((await api<{ suspended: boolean }>(s, 'GET', '/api/agents/alpha')).body.suspended);
+  t.is((await s.api<{ status: string }>('GET', `/api/approvals/${t.context.approvalId}`)).body.status, 'pending');
+  t.false((await s.api<{ suspended: boolean }>('GET', '/api/agents/alpha')).body.suspended);
 });
 
 test.serial('with the right CSRF token (header or form field) a cookie write goes through; bearer needs none', async (t) => {
@@ -87,10 +89,10 @@ test.serial('with the right CSRF token (header or form field) a cookie write goe
   t.is(viaHeader.status, 200);
   const viaForm = await call(s, 'POST', '/agents/alpha/command', { headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, command: '/resume' }).toString() });
   t.is(viaForm.status, 303);
-  t.false((await api<{ suspended: boolean }>(s, 'GET', '/api/agents/alpha')).body.suspended);
-  const bearer = await api(s, 'POST', '/api/agents/alpha/command', { command: '/suspend' });
+  t.false((await s.api<{ suspended: boolean }>('GET', '/api/agents/alpha')).body.suspended);
+  const bearer = await s.api('POST', '/api/agents/alpha/command', { command: '/suspend' });
   t.is(bearer.status, 200);
-  t.is((await api(s, 'POST', '/api/agents/alpha/resume')).status, 200);
+  t.is((await s.api('POST', '/api/agents/alpha/resume')).status, 200);
 });
 
 test.serial('404 for an unknown agent or request on every route that names one', async (t) => {
@@ -136,27 +138,27 @@ test.serial('400 with a message for malformed JSON, an unknown slash command, a 
     t.is(res.json?.error?.code, 'invalid_json', p);
     t.regex(res.json?.error?.message ?? '', /not valid JSON/, p);
   }
-  const unknown = await api<{ error: { message: string } }>(s, 'POST', '/api/agents/alpha/command', { command: '/frobnicate' });
+  const unknown = await s.api<{ error: { message: string } }>('POST', '/api/agents/alpha/command', { command: '/frobnicate' });
   t.is(unknown.status, 400);
   t.regex(unknown.body.error.message, /unknown command "\/frobnicate"; known commands: \/model <name>, \/approve, \/suspend, \/resume, \/revert, \/rollback <rev>/);
-  const notSlash = await api<{ error: { message: string } }>(s, 'POST', '/api/agents/alpha/command', { command: 'model opus' });
+  const notSlash = await s.api<{ error: { message: string } }>('POST', '/api/agents/alpha/command', { command: 'model opus' });
   t.is(notSlash.status, 400);
   for (const model of ['two words', 'x'.repeat(200), '', 'bad/model']) {
-    const res = await api<{ error: { code: string; message: string } }>(s, 'POST', '/api/agents/alpha/model', { model });
+    const res = await s.api<{ error: { code: string; message: string } }>('POST', '/api/agents/alpha/model', { model });
     t.is(res.status, 400, model);
     t.regex(res.body.error.message, /model/, model);
   }
-  const viaSlash = await api<{ error: { code: string; message: string } }>(s, 'POST', '/api/agents/alpha/command', { command: '/model bad/model' });
+  const viaSlash = await s.api<{ error: { code: string; message: string } }>('POST', '/api/agents/alpha/command', { command: '/model bad/model' });
   t.is(viaSlash.status, 400);
   t.is(viaSlash.body.error.code, 'invalid_model');
-  const arity = await api<{ error: { message: string } }>(s, 'POST', '/api/agents/alpha/command', { command: '/rollback' });
+  const arity = await s.api<{ error: { message: string } }>('POST', '/api/agents/alpha/command', { command: '/rollback' });
   t.is(arity.status, 400);
   t.regex(arity.body.error.message, /\/rollback <rev>: expects one argument/);
-  const badName = await api<{ error: { code: string } }>(s, 'POST', '/api/agents', { name: '../x' });
+  const badName = await s.api<{ error: { code: string } }>('POST', '/api/agents', { name: '../x' });
   t.is(badName.status, 400);
   t.is(badName.body.error.code, 'invalid_name');
   // Nothing changed: the model is still the template's.
-  t.not((await api<{ model: string }>(s, 'GET', '/api/agents/alpha')).body.model, 'bad/model');
+  t.not((await s.api<{ model: string }>('GET', '/api/agents/alpha')).body.model, 'bad/model');
 });
 
 test.serial('413 for a body over 1 MB, declared or streamed', async (t) => {
@@ -227,13 +229,13 @@ test.serial('SSE: /api/events streams a change event when a push raises a reques
   t.is(res.status, 200);
   t.regex(res.headers.get('content-type') ?? '', /text\/event-stream/);
   const reader = res.body!.getReader();
-  const head = pushCommit(s.state, 'alpha', { 'prompt.md': 'sse test\n' }, 'sse test');
+  const head = pushByPath(repoOf(s.state, 'alpha'), { 'prompt.md': 'sse test\n' }, { message: 'sse test' });
   let buf = '';
   const dec = new TextDecoder();
   await waitFor('change event for the new request', async () => {
     const { value } = await reader.read();
     buf += dec.decode(value);
-    const approvals = (await api<{ id: number; head: string }[]>(s, 'GET', '/api/approvals?status=pending')).body;
+    const approvals = (await s.api<{ id: number; head: string }[]>('GET', '/api/approvals?status=pending')).body;
     const req = approvals.find((a) => a.head === head);
     return req && new RegExp(`event: change\\ndata: \\{[^\\n]*"what":"approval","id":${req.id}`).test(buf);
   }, 60_000);
@@ -244,34 +246,34 @@ test.serial('SSE: /api/events streams a change event when a push raises a reques
 test.serial('slash commands run through the controller: /approve, /revert, /rollback, /suspend, /resume', async (t) => {
   t.timeout(120_000);
   const s = t.context.server;
-  t.is((await api(s, 'POST', '/api/agents', { name: 'delta' })).status, 201);
-  const first = (await api<{ applied: string }>(s, 'GET', '/api/agents/delta')).body.applied;
-  const cmd = (command: string) => api<{ message: string; approvalId?: number; error?: { message: string } }>(s, 'POST', '/api/agents/delta/command', { command });
+  t.is((await s.api('POST', '/api/agents', { name: 'delta' })).status, 201);
+  const first = (await s.api<{ applied: string }>('GET', '/api/agents/delta')).body.applied;
+  const cmd = (command: string) => s.api<{ message: string; approvalId?: number; error?: { message: string } }>('POST', '/api/agents/delta/command', { command });
 
   t.is((await cmd('/approve')).status, 409, 'nothing to approve yet');
-  const head = pushCommit(s.state, 'delta', { 'prompt.md': 'delta v2\n' }, 'delta v2');
-  await waitFor('request', async () => (await api<{ head: string }[]>(s, 'GET', '/api/approvals?agent=delta&status=pending')).body.find((a) => a.head === head), 60_000);
+  const head = pushByPath(repoOf(s.state, 'delta'), { 'prompt.md': 'delta v2\n' }, { message: 'delta v2' });
+  await waitFor('request', async () => (await s.api<{ head: string }[]>('GET', '/api/approvals?agent=delta&status=pending')).body.find((a) => a.head === head), 60_000);
   const approved = await cmd('/approve');
   t.is(approved.status, 200);
   t.regex(approved.body.message, /approved: applied → /);
-  t.is((await api<{ applied: string }>(s, 'GET', '/api/agents/delta')).body.applied, head);
+  t.is((await s.api<{ applied: string }>('GET', '/api/agents/delta')).body.applied, head);
 
-  pushCommit(s.state, 'delta', { 'prompt.md': 'delta v3, unwanted\n' }, 'delta v3');
+  pushByPath(repoOf(s.state, 'delta'), { 'prompt.md': 'delta v3, unwanted\n' }, { message: 'delta v3' });
   const reverted = await cmd('/revert');
   t.is(reverted.status, 200);
   t.regex(reverted.body.message, /proposed reverted to applied's tree/);
-  const after = (await api<{ applied: string; proposed: string }>(s, 'GET', '/api/agents/delta')).body;
-  t.deepEqual((await api(s, 'GET', '/api/approvals?agent=delta&status=pending')).body, []);
+  const after = (await s.api<{ applied: string; proposed: string }>('GET', '/api/agents/delta')).body;
+  t.deepEqual((await s.api('GET', '/api/approvals?agent=delta&status=pending')).body, []);
 
   const rolled = await cmd(`/rollback ${first.slice(0, 10)}`);
   t.is(rolled.status, 200);
   t.regex(rolled.body.message, /rollback proposed as [0-9a-f]{7}: request #\d+ waits for approval/);
   t.truthy(rolled.body.approvalId);
-  t.not((await api<{ proposed: string }>(s, 'GET', '/api/agents/delta')).body.proposed, after.proposed);
+  t.not((await s.api<{ proposed: string }>('GET', '/api/agents/delta')).body.proposed, after.proposed);
   t.is((await cmd('/rollback nothex!')).status, 400);
 
   t.is((await cmd('/suspend')).status, 200);
-  t.true((await api<{ suspended: boolean }>(s, 'GET', '/api/agents/delta')).body.suspended);
+  t.true((await s.api<{ suspended: boolean }>('GET', '/api/agents/delta')).body.suspended);
   t.is((await cmd('/resume')).status, 200);
-  t.false((await api<{ suspended: boolean }>(s, 'GET', '/api/agents/delta')).body.suspended);
+  t.false((await s.api<{ suspended: boolean }>('GET', '/api/agents/delta')).body.suspended);
 });

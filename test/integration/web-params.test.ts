@@ -1,5 +1,5 @@
 import anyTest, { type TestFn } from 'ava';
-import { api, type TestServer } from '../e2e/fixtures.ts';
+import type { TestServer } from '../helpers/server.ts';
 import { webFixture, type WebFixture } from '../helpers/web.ts';
 
 // Ids and numbers are canonical decimal integers: every spelling of a number but the canonical one is
@@ -55,7 +55,7 @@ test.serial('every route with an :id: each non-canonical spelling is a 400 namin
     t.true(empty.status < 500, `${r.method} ${r.path} with an empty id: ${empty.status}`);
     if (!SAFE.has(r.method)) t.is(empty.status, 404, `${r.method} ${r.path} with an empty id`);
   }
-  const a = await api<{ status: string; votes: unknown[] }>(s, 'GET', `/api/approvals/${id}`);
+  const a = await s.api<{ status: string; votes: unknown[] }>('GET', `/api/approvals/${id}`);
   t.is(a.status, 200);
   t.is(a.body.status, 'pending', 'no spelling of the id approved or rejected the request');
   t.deepEqual(a.body.votes, []);
@@ -101,11 +101,11 @@ test.serial('GET /api/log?limit: abc, 1.5 and -3 are 400s naming limit (they wer
     t.is(res.status, 400, v);
     t.regex(res.message, new RegExp(`^limit must be a decimal integer from 1 to 5000, .*got "${v.replace('.', '\\.')}"$`), v);
   }
-  const two = await api<{ id: number }[]>(s, 'GET', '/api/log?limit=2');
+  const two = await s.api<{ id: number }[]>('GET', '/api/log?limit=2');
   t.is(two.status, 200);
   t.is(two.body.length, 2);
   const older = Math.min(...two.body.map((e) => e.id));
-  const after = await api<{ id: number }[]>(s, 'GET', `/api/log?after=${older}&limit=5000`);
+  const after = await s.api<{ id: number }[]>('GET', `/api/log?after=${older}&limit=5000`);
   t.true(after.body.length >= 1);
   t.true(after.body.every((e) => e.id > older));
 });

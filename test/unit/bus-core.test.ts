@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { openDb, type DB } from '../../controller/db/open.ts';
 import { Bus, type BusMessage, type BusOptions } from '../../controller/bus/index.ts';
 import { HyperhiveError } from '../../controller/errors.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dirs: string[] = [];
 test.after.always(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -97,7 +98,7 @@ test('redeliver() makes a crashed turn\'s messages come again, in order, and wak
   const ac = new AbortController();
   const w1 = bus.recv('alice', { waitMs: 60_000, signal: ac.signal });
   const w2 = bus.recv('alice', { waitMs: 60_000, signal: ac.signal });
-  await until(() => bus.waiting('alice') === 2);
+  await waitFor('2 recv(s) waiting for alice', () => bus.waiting('alice') === 2);
   bus.send({ from: 'manager', to: 'alice', body: 'c' });
   const first = await Promise.race([w1, w2]);
   t.deepEqual(bodies(first), ['c']);
@@ -123,7 +124,7 @@ test('recv long-polls and wakes when a message for that recipient is sent', asyn
   const { bus } = fresh();
   const started = Date.now();
   const pending = bus.recv('alice', { waitMs: 120_000 });
-  await until(() => bus.waiting('alice') === 1);
+  await waitFor('1 recv(s) waiting for alice', () => bus.waiting('alice') === 1);
   bus.send({ from: 'bob', to: 'carol', body: 'not for alice' });
   await new Promise((r) => setTimeout(r, 20));
   t.is(bus.waiting('alice'), 1, 'a message for someone else does not answer alice');
@@ -138,7 +139,7 @@ test('a waiting recv also finds a message written by another process (safety re-
   const { bus, file } = fresh({ recheckMs: 20 });
   const other = new Bus(openDb(file)); // its sends wake only its own waiters, like another process's would
   const pending = bus.recv('alice', { waitMs: 120_000 });
-  await until(() => bus.waiting('alice') === 1);
+  await waitFor('1 recv(s) waiting for alice', () => bus.waiting('alice') === 1);
   other.send({ from: 'operator', to: 'alice', body: 'from elsewhere' });
   t.deepEqual(bodies(await pending), ['from elsewhere']);
 });
@@ -147,7 +148,7 @@ test('a burst of sends to 50 waiting recipients: each gets exactly its own messa
   const { bus } = fresh();
   const names = Array.from({ length: 50 }, (_, i) => `agent-${i}`);
   const waiting = names.map((n) => bus.recv(n, { waitMs: 120_000 }));
-  await until(() => bus.waiting() === 50);
+  await waitFor('50 recv(s) waiting', () => bus.waiting() === 50);
   for (let round = 0; round < 3; round++) for (const n of names) bus.send({ from: 'manager', to: n, body: `${n}#${round}` });
   const got = await Promise.all(waiting);
   got.forEach((ms, i) => t.deepEqual(bodies(ms), [0, 1, 2].map((r) => `${names[i]}#${r}`)));
@@ -160,9 +161,9 @@ test('several waiting recvs for one recipient: the message goes to exactly one o
   const { bus } = fresh();
   const ac = new AbortController();
   const calls = [1, 2, 3].map(() => bus.recv('alice', { waitMs: 120_000, signal: ac.signal }).catch(() => 'aborted' as const));
-  await until(() => bus.waiting('alice') === 3);
+  await waitFor('3 recv(s) waiting for alice', () => bus.waiting('alice') === 3);
   bus.send({ from: 'bob', to: 'alice', body: 'once' });
-  await until(() => bus.waiting('alice') === 2);
+  await waitFor('2 recv(s) waiting for alice', () => bus.waiting('alice') === 2);
   ac.abort();
   const results = await Promise.all(calls);
   const delivered = results.filter((r) => r !== 'aborted') as BusMessage[][];
@@ -191,7 +192,7 @@ test('aborting a waiting recv rejects with the signal\'s reason and hands nothin
   const { bus } = fresh();
   const ac = new AbortController();
   const pending = bus.recv('alice', { waitMs: 120_000, signal: ac.signal });
-  await until(() => bus.waiting('alice') === 1);
+  await waitFor('1 recv(s) waiting for alice', () => bus.waiting('alice') === 1);
   ac.abort();
   const err = await t.throwsAsync(pending, { any: true });
   t.is((err as { name?: string }).name, 'AbortError');
@@ -205,7 +206,7 @@ test('a recv aborted in the same tick its message arrives gives the message back
   const { bus } = fresh();
   const ac = new AbortController();
   const pending = bus.recv('alice', { waitMs: 120_000, signal: ac.signal });
-  await until(() => bus.waiting('alice') === 1);
+  await waitFor('1 recv(s) waiting for alice', () => bus.waiting('alice') === 1);
   bus.send({ from: 'bob', to: 'alice', body: 'do not lose me' });
   ac.abort(); // before the woken recv has run
   await t.throwsAsync(pending, { any: true });
@@ -226,7 +227,7 @@ test('an already aborted signal refuses the recv before anything is acked', asyn
 test('close() answers waiting recvs with [] and refuses later sends', async (t) => {
   const { bus } = fresh();
   const pending = bus.recv('alice', { waitMs: 120_000 });
-  await until(() => bus.waiting('alice') === 1);
+  await waitFor('1 recv(s) waiting for alice', () => bus.waiting('alice') === 1);
   bus.close();
   t.deepEqual(await pending, []);
   const err = t.throws(() => bus.send({ from: 'bob', to: 'alice', body: 'x' }), { instanceOf: HyperhiveError });
@@ -380,11 +381,3 @@ test('the migration applies once: reopening the same file keeps the messages', a
   t.deepEqual(bodies(await new Bus(db2).recv('alice')), ['kept']);
   db2.close();
 });
-
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { HarnessIO, Message, TurnReport } from '../../controller/harness/io.ts';
 import { runHarness, type HarnessOptions } from '../../controller/harness/loop.ts';
 import { readSessionId, writeSessionId } from '../../controller/harness/session.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const FAKE = fileURLToPath(new URL('../helpers/fake-claude.mjs', import.meta.url));
 const FIX = (name: string) => fileURLToPath(new URL(`../fixtures/stream/${name}`, import.meta.url));
@@ -73,14 +74,6 @@ async function setup(t: ExecutionContext, plan: { turns: object[]; expect?: obje
   return { io, opts, calls, lines, ac, stateDir, configDir };
 }
 
-async function until(t: ExecutionContext, what: string, pred: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await pred())) {
-    if (Date.now() > deadline) t.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test('ok turn: exact argv, surface applied, report figures, session saved', async (t) => {
   const s = await setup(t, {
     turns: [{ fixture: FIX('ok-tool-calls.jsonl') }],
@@ -117,7 +110,7 @@ test('model and notes are read at every turn; the next turn resumes the saved se
   const s = await setup(t, { turns: [{ fixture: FIX('ok-tool-calls.jsonl') }] });
   s.io.push('first');
   const run = runHarness(s.io, { ...s.opts, maxTurns: 2 });
-  await until(t, 'first report', () => s.io.reports.length === 1);
+  await waitFor('first report', () => s.io.reports.length === 1);
   s.io.live = { model: 'opus', notes: 'NOTES-2' };
   s.io.push('second');
   await run;
@@ -149,7 +142,7 @@ test('context overflow in the fresh session too → no further retry, the messag
   const s = await setup(t, { turns: [{ fixture: FIX('prompt-too-long.jsonl') }, { fixture: FIX('blocking-limit.jsonl') }, { fixture: FIX('ok-tool-calls.jsonl') }] });
   s.io.push('huge');
   const run = runHarness(s.io, { ...s.opts, maxTurns: 3 });
-  await until(t, 'two reports and a wait on recv', () => s.io.reports.length === 2 && s.io.recvCalls >= 2);
+  await waitFor('two reports and a wait on recv', () => s.io.reports.length === 2 && s.io.recvCalls >= 2);
   t.is((await s.calls()).length, 2);
   s.io.push('small');
   await run;
@@ -164,7 +157,7 @@ test('auth failure → no retry; a new message runs the old ones with it', async
   s.io.push('hello');
   const run = runHarness(s.io, { ...s.opts, maxTurns: 2 });
   // Several recv rounds pass with nothing new: still one CLI call.
-  await until(t, 'the loop waiting for new messages', () => s.io.reports.length === 1 && s.io.recvCalls >= 3);
+  await waitFor('the loop waiting for new messages', () => s.io.reports.length === 1 && s.io.recvCalls >= 3);
   t.is((await s.calls()).length, 1);
   t.is(s.io.reports[0].class, 'auth');
   t.regex(s.io.reports[0].error!, /Not logged in/);
@@ -257,7 +250,7 @@ withClaude('the real claude CLI without credentials: auth, and no retry loop', a
     // Nothing of the host's credentials: a fresh HOME and no API key variables.
     env: { PATH: process.env.PATH, HOME: home },
   });
-  await until(t, 'the report and a wait for new messages', () => s.io.reports.length === 1 && s.io.recvCalls >= 3);
+  await waitFor('the report and a wait for new messages', () => s.io.reports.length === 1 && s.io.recvCalls >= 3);
   s.ac.abort();
   await run;
   t.is(s.io.reports.length, 1);

@@ -252,6 +252,8 @@ test('main.ts: the runtime entry reports a missing CLI as a failure naming it, a
   const root = await tmp(t);
   const configDir = path.join(root, 'config');
   await mkdir(configDir);
+  // Made by every runtime before it starts the harness; a harness whose state dir is gone exits.
+  await mkdir(path.join(root, 'state'));
   const tokenFile = path.join(root, 'token');
   await writeFile(tokenFile, 'tok-alice\n', { mode: 0o600 });
   c.inbox.alice = [{ id: 1, from: 'operator', to: 'alice', kind: 'message', body: 'hi', createdAt: Date.now() }];

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../helpers/repos.ts';
+import { PROJECT_ROOT } from '../helpers/paths.ts';
 
 // Invariants with one owner, checked on the source: a second owner creeping back fails here.
 

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, PROJECT_ROOT } from './paths.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = path.join(ROOT, 'bin', 'hyperhive.mjs');
+// A real `hyperhive serve` process (for a controller in this process, see server.ts): started as a
+// process group leader, SIGKILLed and restarted on the same state dir and port, its agents found in /proc.
 
 export interface HttpResult<T = any> { status: number; body: T }
 
@@ -91,7 +91,7 @@ export function spawnCli(state: string, port: number, env: Record<string, string
   installReaper();
   usedStates.add(path.resolve(state));
   const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--state', state, '--listen', `127.0.0.1:${port}`, '--runtime', 'process', '--systemd', 'off'], {
-    cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: PROJECT_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HYPERHIVE_LOG_STDERR: '0', ...env },
   });
   let out = '';

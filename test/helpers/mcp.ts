@@ -1,11 +1,6 @@
-// Shared by the mcp-*.test.ts files: SDK clients over real HTTP on loopback, and tool-call helpers.
-import fs from 'node:fs';
-import path from 'node:path';
+// SDK clients over real HTTP on loopback, and tool-call helpers.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-
-export const agentToken = (state: string, name: string): string => fs.readFileSync(path.join(state, 'agents', name, 'token'), 'utf8').trim();
-export const operatorToken = (state: string): string => fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
 
 /** An SDK client connected to <url>/mcp with a bearer token. */
 export async function connect(url: string, token: string, name = 'hyperhive-test'): Promise<Client> {
