@@ -55,7 +55,7 @@ export function table(rows: Row[]): string {
 
 async function main(): Promise<number> {
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-  const present = fs.readdirSync(HERE).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.d.ts')).sort();
+  const present = fs.readdirSync(HERE).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'compare.ts' && !f.endsWith('.d.ts')).sort();
   const rows: Row[] = [];
   const skipped: string[] = [];
   const failed: string[] = [];
