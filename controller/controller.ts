@@ -300,7 +300,13 @@ export class Controller {
     const a = this.getApproval(id);
     if (!a.base || !a.head) return [];
     const commits = await logRange(this.paths.repo(a.agent), a.base, a.head, 200).catch(() => []);
-    return commits.map((c) => ({ ...c, proposer: this.d.refEvents.pusherOf(a.agent, 'refs/heads/proposed', c.sha) }));
+    // The hook records who moved the branch to each push's tip; the commits below a tip (newest
+    // first) came with that same push, down to the previous push's tip.
+    let pushedBy: string | null = null;
+    return commits.map((c) => {
+      pushedBy = this.d.refEvents.pusherOf(a.agent, 'refs/heads/proposed', c.sha) ?? pushedBy;
+      return { ...c, proposer: pushedBy };
+    });
   }
 
   approve(id: number, by: Identity, note?: string): Promise<Approval> { return this.d.approvals.approve(id, by, note); }

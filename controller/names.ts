@@ -2,7 +2,8 @@ import { HyperhiveError } from './errors.ts';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 export const RESERVED_NAMES = ['operator', 'system', 'policy', 'controller', 'local', 'all'] as const;
-export const MODEL_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+// A letter or digit first: a model handed to `claude --model` must never read as an option (`-h`, `--dangerously-…`).
+export const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 export const MANAGER = 'manager';
 
 /** Refuses a bad agent name before anything touches disk. */

@@ -68,7 +68,8 @@ export async function commitInfo(repo: string, sha: string): Promise<CommitInfo>
 export async function logRange(repo: string, base: string | null, head: string, limit?: number): Promise<CommitInfo[]> {
   checkRev(head, 'head');
   if (base !== null) checkRev(base, 'base');
-  const args = ['rev-list'];
+  // Children before parents, even for commits made in the same second (the default date order ties).
+  const args = ['rev-list', '--topo-order'];
   if (limit !== undefined) args.push(`--max-count=${Math.max(0, Math.floor(limit))}`);
   args.push(head);
   if (base !== null) args.push(`^${base}`);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { MODEL_PATTERN } from '../names.ts';
 import { HyperhiveError } from '../errors.ts';
 import type { HarnessIO, Message, TurnReport } from './io.ts';
 import { mcpToolCaller, type McpToolCaller } from './mcp-client.ts';
@@ -74,6 +75,8 @@ export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): P
       const [model, notes] = await Promise.all([readLiveFile('model'), readLiveFile('notes.md')]);
       const m = model?.trim();
       if (!m) throw new HyperhiveError('not_found', `agent ${o.agent} has no model on live`);
+      // Refused at receive time; checked again here because it becomes an argv value of the CLI.
+      if (!MODEL_PATTERN.test(m)) throw new HyperhiveError('invalid_model', `agent ${o.agent}'s model on live is not a model name (${JSON.stringify(m.slice(0, 40))}): it must match ${MODEL_PATTERN.source}`);
       return { model: m, notes: notes ?? '' };
     },
     async readConfig() {

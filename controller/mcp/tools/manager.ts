@@ -62,7 +62,7 @@ export function registerManagerTools(server: McpServer, ctx: ToolContext): void 
     description: 'Manager only. Sets the model a sub-agent uses (the model file on its live branch). Takes effect at its next turn, without approval and without a restart. Only an operator may change the manager\'s own model. Returns the new live commit.',
     inputSchema: {
       name: nameArg('The sub-agent\'s name.'),
-      model: z.string().regex(MODEL_PATTERN, 'a model is one word matching [A-Za-z0-9._:-]{1,64}, e.g. sonnet, opus or a full model id').describe('Model name, e.g. "sonnet", "opus", or a full model id.'),
+      model: z.string().regex(MODEL_PATTERN, `a model is one word matching ${MODEL_PATTERN.source} (a letter or digit first), e.g. sonnet, opus or a full model id`).describe('Model name, e.g. "sonnet", "opus", or a full model id.'),
     },
   }, guarded(ctx, async ({ name, model }: { name: string; model: string }) => {
     requireManager(ctx, 'set_model');
