@@ -79,19 +79,26 @@ async function oversizedObjects(ctx: Ctx, tip: string): Promise<{ path: string; 
 
 async function gatherFacts(ctx: Ctx, u: RefUpdate, branch: 'proposed' | 'live'): Promise<UpdateFacts> {
   const facts: UpdateFacts = { fastForward: true, changes: [], contents: {}, oversized: await oversizedObjects(ctx, u.new) };
+  // With the modes: a symlink or gitlink is refused whatever its name (receive.ts).
   if (isZero(u.old)) {
-    const r = await run(ctx, ['ls-tree', '-r', '-z', '--name-only', u.new]);
-    facts.changes = r.stdout.toString('utf8').split('\0').filter(Boolean).map((p) => ({ path: p, status: 'A' as const }));
+    const r = await run(ctx, ['ls-tree', '-r', '-z', u.new]);
+    if (r.code !== 0) throw new Error(`git ls-tree: ${r.stderr.trim()}`);
+    for (const rec of r.stdout.toString('utf8').split('\0')) {
+      const tab = rec.indexOf('\t');
+      if (tab > 0) facts.changes.push({ path: rec.slice(tab + 1), status: 'A', mode: rec.slice(0, rec.indexOf(' ')) });
+    }
   } else {
     const ff = await run(ctx, ['merge-base', '--is-ancestor', u.old, u.new]);
     if (ff.code > 1) throw new Error(`git merge-base: ${ff.stderr.trim()}`);
     facts.fastForward = ff.code === 0;
-    const r = await run(ctx, ['diff-tree', '-r', '-z', '--no-renames', '--name-status', u.old, u.new]);
+    const r = await run(ctx, ['diff-tree', '-r', '-z', '--no-renames', '--raw', u.old, u.new]);
     if (r.code !== 0) throw new Error(`git diff-tree: ${r.stderr.trim()}`);
+    // `:<old mode> <new mode> <old sha> <new sha> <status>` then the path, each NUL-terminated.
     const parts = r.stdout.toString('utf8').split('\0');
     for (let i = 0; i + 1 < parts.length; i += 2) {
-      const status = parts[i]!.charAt(0);
-      if (status === 'A' || status === 'M' || status === 'D' || status === 'T') facts.changes.push({ path: parts[i + 1]!, status });
+      const [, mode, , , letters] = parts[i]!.slice(1).split(' ');
+      const status = letters?.charAt(0);
+      if (status === 'A' || status === 'M' || status === 'D' || status === 'T') facts.changes.push({ path: parts[i + 1]!, status, mode });
     }
   }
   for (const p of CHECKED_CONTENTS) {

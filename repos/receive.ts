@@ -2,6 +2,7 @@
 // reads the facts from git and prints what these return, so git shows them as `remote:` lines.
 import { MANAGER, MODEL_PATTERN } from '../controller/names.ts';
 import { parseHyperhiveJson } from '../controller/surface/index.ts';
+import { linkProblem } from './links.ts';
 
 /**
  * Who pushed. `local` is a push by path (no HYPERHIVE_PUSHER in the env): whoever can write the
@@ -21,8 +22,11 @@ export const DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024;
 export interface UpdateFacts {
   /** old is an ancestor of new (true when old is zero: a creation). */
   fastForward: boolean;
-  /** Net change between the old and new tips (every file of the new tip when old is zero). */
-  changes: { path: string; status: 'A' | 'M' | 'D' | 'T' }[];
+  /**
+   * Net change between the old and new tips (every file of the new tip when old is zero), with the
+   * git mode the path has at the new tip (absent for a deletion, and where the hook did not say).
+   */
+  changes: { path: string; status: 'A' | 'M' | 'D' | 'T'; mode?: string }[];
   /** Tip contents of the files the rules read, when they changed: agent.nix, hyperhive.json, model. */
   contents: Record<string, string>;
   /** Result of `nix-instantiate --parse` on the new agent.nix, when it changed. */
@@ -86,6 +90,11 @@ export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 
   const reasons: string[] = [];
   const notices: string[] = [];
   for (const o of f.oversized) reasons.push(`${o.path} is ${o.size} bytes, over the file size limit of ${maxFileBytes} bytes`);
+  // On both branches: the harness reads live's files each turn as it reads the config checkout.
+  for (const c of f.changes) {
+    const p = c.status === 'D' ? null : linkProblem(c.path, c.mode);
+    if (p) reasons.push(p);
+  }
 
   if (branch === 'live') {
     if (!isZero(u.old) && !f.fastForward) {

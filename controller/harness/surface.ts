@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HyperhiveError } from '../errors.ts';
+import { assertNotLinked, readConfigText } from './config-file.ts';
 import { parseHyperhiveJson, validateHyperhiveJson, type HyperhiveJson } from '../surface/hyperhive-json.ts';
 
 export interface SurfaceResult { surface: HyperhiveJson; source: 'nix' | 'json'; warnings: string[] }
@@ -78,22 +79,24 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
  */
 export async function evaluateSurface(configDir: string, opts: EvaluateSurfaceOptions = {}): Promise<SurfaceResult> {
   const dir = path.resolve(configDir);
-  const agentNix = path.join(dir, 'agent.nix');
   const jsonFile = path.join(dir, 'hyperhive.json');
   const nix = opts.nixInstantiate === undefined ? await findNixInstantiate() : opts.nixInstantiate;
   const warnings: string[] = [];
 
-  if (!nix || !(await exists(agentNix))) {
-    if (!nix && (await exists(agentNix))) warnings.push(NIX_ABSENT_WARNING);
-    if (!(await exists(jsonFile))) {
+  // Read without following links, here and (by agent.nix's readFile) in Nix: see config-file.ts.
+  const text = await readConfigText(dir, 'agent.nix');
+  if (!nix || text === null) {
+    if (!nix && text !== null) warnings.push(NIX_ABSENT_WARNING);
+    const json = await readConfigText(dir, 'hyperhive.json');
+    if (json === null) {
       warnings.push('no hyperhive.json: the agent gets no extra tools, MCP servers or env');
       return { surface: validateHyperhiveJson({}), source: 'json', warnings };
     }
-    const surface = parseHyperhiveJson(await readFile(jsonFile, 'utf8'), jsonFile);
+    const surface = parseHyperhiveJson(json, jsonFile);
     return { surface, source: 'json', warnings };
   }
+  await assertNotLinked(dir, 'hyperhive.json');
 
-  const text = await readFile(agentNix, 'utf8');
   const expr = await readFile(EVAL_NIX, 'utf8');
   const scratch = await mkdtemp(path.join(tmpdir(), 'hyperhive-nix-'));
   try {

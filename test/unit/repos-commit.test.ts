@@ -97,6 +97,35 @@ test('commitTree makes a commit with the given tree and parents, then CAS', asyn
   t.is((err2 as any).code, 'not_found');
 });
 
+test('commitTree refuses a tree holding a symlink or a gitlink (an old revision brought back), naming the paths; commitFiles writes a link path as a regular file', async (t) => {
+  const { repo, roots } = await make();
+  const idx = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hh-idx-')), 'index');
+  t.teardown(() => fs.rmSync(path.dirname(idx), { recursive: true, force: true }));
+  const env = { GIT_INDEX_FILE: idx };
+  await git(['read-tree', roots.config], { repo, env });
+  const target = (await git(['hash-object', '-w', '--stdin'], { repo, input: '/etc/shadow' })).stdout.toString().trim();
+  await git(['update-index', '--add', '--cacheinfo', `120000,${target},prompt.md`, '--cacheinfo', `160000,${roots.config},vendor/lib`], { repo, env });
+  const tree = (await git(['write-tree'], { repo, env })).stdout.toString().trim();
+  const err = await t.throwsAsync(commitTree(repo, { branch: 'proposed', tree, parents: [roots.config], message: 'bring back a link', author: alice, expectedOld: roots.config }));
+  t.is((err as any).code, 'unprocessable');
+  t.regex(err!.message, /prompt\.md is a symbolic link \(mode 120000\).*vendor\/lib is a gitlink \(mode 160000/);
+  t.is(await readRef(repo, 'proposed'), roots.config, 'proposed did not move');
+  const c = await commitFiles(repo, { branch: 'proposed', files: { 'prompt.md': 'a prompt\n' }, message: 'edit', author: alice, expectedOld: roots.config });
+  t.is((await listTree(repo, c)).find((e) => e.path === 'prompt.md')!.mode, '100644');
+});
+
+test('a template directory holding a symbolic link is refused when a repo is made, naming it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-tpl-link-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const templates = path.join(dir, 'templates');
+  fs.cpSync(path.join(ROOT, 'templates'), templates, { recursive: true });
+  fs.rmSync(path.join(templates, 'agent', 'prompt.md'));
+  fs.symlinkSync('/etc/shadow', path.join(templates, 'agent', 'prompt.md'));
+  const err = await t.throwsAsync(createRepo(path.join(dir, 'x.git'), { agent: 'x', templatesDir: templates, eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT }));
+  t.regex(err!.message, /prompt\.md is a symbolic link: templates hold regular files only/);
+  t.false(fs.existsSync(path.join(dir, 'x.git')), 'no repo left behind');
+});
+
 test('commitFiles validates identity, message and expectedOld', async (t) => {
   const { repo, roots } = await make();
   const base = { branch: 'proposed' as const, files: { 'a.txt': '1' }, message: 'm', author: alice, expectedOld: roots.config };

@@ -128,3 +128,31 @@ test('an empty patch renders a note, not an error', (t) => {
   t.is(d.files.length, 0);
   t.regex(d.body.value, /No file changes/);
 });
+
+test('a symbolic link is shown as one, with its target, never as an added file whose content is the target', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-web-diff-link-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  git(dir, 'init', '-q', '-b', 'main');
+  fs.writeFileSync(path.join(dir, 'prompt.md'), 'be helpful\n');
+  fs.symlinkSync('old-target', path.join(dir, 'gone'));
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'base');
+  fs.rmSync(path.join(dir, 'prompt.md'));
+  fs.symlinkSync('/etc/shadow', path.join(dir, 'prompt.md'));
+  fs.symlinkSync('../<b>x</b>', path.join(dir, 'new-link'));
+  fs.rmSync(path.join(dir, 'gone'));
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'links');
+  const d = new DiffRenderer().render(git(dir, 'diff', '-M', 'HEAD~1', 'HEAD'));
+  t.deepEqual(d.files.map((f) => [f.path, f.status, f.kind, f.target]), [
+    ['gone', 'deleted', 'symlink', 'old-target'],
+    ['new-link', 'added', 'symlink', '../<b>x</b>'],
+    // A file turned into a link is two sections in git's patch: the file deleted, the link added.
+    ['prompt.md', 'deleted', 'file', null],
+    ['prompt.md', 'added', 'symlink', '/etc/shadow'],
+  ]);
+  const list = text(d.fileList.value);
+  t.regex(list, /added symbolic link prompt\.md → \/etc\/shadow/);
+  t.regex(d.body.value, /<strong>prompt\.md<\/strong> is a symbolic link \(mode 120000\) to <code>\/etc\/shadow<\/code>/);
+  t.notRegex(d.fileList.value + d.body.value, /<b>x<\/b>/, 'the target is escaped');
+});

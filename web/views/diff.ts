@@ -21,9 +21,18 @@ export interface DiffFileInfo {
   added: number;
   deleted: number;
   binary: boolean;
+  /**
+   * What git stores at the path (after the change; before it, for a deletion): a symbolic link
+   * (mode 120000) or gitlink (160000) is named as such, never shown as if its target were content.
+   */
+  kind: DiffFileKind;
+  /** A symbolic link's target, as the patch carries it; null otherwise. */
+  target: string | null;
   /** Rendered as a header only; its body is fetched when the reader expands it. */
   collapsed: boolean;
 }
+
+export type DiffFileKind = 'file' | 'symlink' | 'gitlink';
 
 export interface RenderedDiff {
   hash: string;
@@ -63,11 +72,28 @@ export const patchHashOf = (patch: string): string => crypto.createHash('sha256'
 
 const stripPrefix = (name: string): string => name.replace(/^"?[ab]\//, '').replace(/"$/, '');
 
+const KIND_OF_MODE: Record<string, DiffFileKind> = { '120000': 'symlink', '160000': 'gitlink' };
+
+/** The kind at the path from the patch's mode lines: `new file mode`, `deleted file mode`, `new mode`, or the `index` line's. */
+function kindOf(f: DiffFile, deleted: boolean): DiffFileKind {
+  const oldMode = typeof f.oldMode === 'string' ? f.oldMode : undefined;
+  const mode = deleted ? f.deletedFileMode ?? oldMode : f.newFileMode ?? f.newMode ?? f.mode;
+  return (mode && KIND_OF_MODE[mode]) || 'file';
+}
+
+/** A link's blob is its target: the last line the patch adds (or removes, for a deletion). */
+function targetOf(f: DiffFile, deleted: boolean): string | null {
+  const sign = deleted ? '-' : '+';
+  const lines = f.blocks.flatMap((b) => b.lines).filter((l) => l.content.startsWith(sign));
+  return lines.length ? lines[lines.length - 1]!.content.slice(1) : null;
+}
+
 function infoOf(f: DiffFile, index: number): Omit<DiffFileInfo, 'collapsed'> {
   const deleted = !!f.isDeleted || f.newName === '/dev/null';
   const added = !!f.isNew || f.oldName === '/dev/null';
   const path = stripPrefix(deleted ? f.oldName : f.newName);
   const status: DiffFileStatus = deleted ? 'deleted' : added ? 'added' : f.isRename ? 'renamed' : f.isCopy ? 'copied' : 'modified';
+  const kind = kindOf(f, deleted);
   return {
     index,
     path,
@@ -76,6 +102,8 @@ function infoOf(f: DiffFile, index: number): Omit<DiffFileInfo, 'collapsed'> {
     added: f.addedLines,
     deleted: f.deletedLines,
     binary: !!f.isBinary,
+    kind,
+    target: kind === 'symlink' ? targetOf(f, deleted) : null,
   };
 }
 
@@ -105,15 +133,29 @@ function displayName(f: DiffFileInfo): string {
   return f.oldPath ? `${f.oldPath} → ${f.path}` : f.path;
 }
 
+/** The tags before a file's name: its status, and what it is when not a plain text file. */
+function tags(f: DiffFileInfo): SafeHtml {
+  return html`<span class="hh-tag hh-tag-${f.status}">${STATUS_LABEL[f.status]}</span>${f.binary ? html` <span class="hh-tag hh-tag-binary">binary</span>` : ''}${f.kind !== 'file' ? html` <span class="hh-tag hh-tag-link" data-kind="${f.kind}">${f.kind === 'symlink' ? 'symbolic link' : 'gitlink'}</span>` : ''}`;
+}
+
+const targetNote = (f: DiffFileInfo): SafeHtml | '' => (f.kind === 'symlink' && f.target !== null ? html` <span class="hh-link-target">→ <code>${f.target}</code></span>` : '');
+
+/** Above a link's diff: what the lines below are, so a target never reads as the file's content. */
+function linkNote(f: Omit<DiffFileInfo, 'collapsed'>): SafeHtml | '' {
+  if (f.kind === 'symlink') return html`<p class="hh-link-note" role="note"><strong>${f.path}</strong> is a symbolic link (mode 120000)${f.target !== null ? html` to <code>${f.target}</code>` : ''}: the lines below are its target, not file content.</p>`;
+  if (f.kind === 'gitlink') return html`<p class="hh-link-note" role="note"><strong>${f.path}</strong> is a gitlink (mode 160000, a submodule commit), not a file.</p>`;
+  return '';
+}
+
 export function renderFileList(files: DiffFileInfo[], added: number, deleted: number): SafeHtml {
   return html`<nav class="hh-filelist" aria-label="Changed files">
 <p class="hh-filelist-title">${files.length} file${files.length === 1 ? '' : 's'} changed, <span class="hh-add">+${added}</span> <span class="hh-del">−${deleted}</span></p>
-<ol>${files.map((f) => html`<li data-path="${f.path}"><span class="hh-tag hh-tag-${f.status}">${STATUS_LABEL[f.status]}</span>${f.binary ? html` <span class="hh-tag hh-tag-binary">binary</span>` : ''} <a href="#hh-file-${f.index}">${displayName(f)}</a> <span class="hh-add">+${f.added}</span> <span class="hh-del">−${f.deleted}</span>${f.collapsed ? html` <span class="hh-muted">(collapsed)</span>` : ''}</li>`)}</ol>
+<ol>${files.map((f) => html`<li data-path="${f.path}">${tags(f)} <a href="#hh-file-${f.index}">${displayName(f)}</a>${targetNote(f)} <span class="hh-add">+${f.added}</span> <span class="hh-del">−${f.deleted}</span>${f.collapsed ? html` <span class="hh-muted">(collapsed)</span>` : ''}</li>`)}</ol>
 </nav>`;
 }
 
 function fileHeader(f: DiffFileInfo): SafeHtml {
-  return html`<header class="hh-file-header"><span class="hh-tag hh-tag-${f.status}">${STATUS_LABEL[f.status]}</span>${f.binary ? html` <span class="hh-tag hh-tag-binary">binary</span>` : ''} <span class="hh-file-name">${displayName(f)}</span> <span class="hh-add">+${f.added}</span> <span class="hh-del">−${f.deleted}</span></header>`;
+  return html`<header class="hh-file-header">${tags(f)} <span class="hh-file-name">${displayName(f)}</span>${targetNote(f)} <span class="hh-add">+${f.added}</span> <span class="hh-del">−${f.deleted}</span></header>`;
 }
 
 function collapsedSection(f: DiffFileInfo): SafeHtml {
@@ -154,6 +196,10 @@ export class DiffRenderer {
     return out;
   }
 
+  private fileSection(p: Parsed, hash: string, f: Omit<DiffFileInfo, 'collapsed'>, format: DiffFormat): SafeHtml {
+    return html`<section class="hh-file" id="hh-file-${f.index}" data-path="${f.path}">${linkNote(f)}${raw(this.fileBody(p, hash, f.index, format))}</section>`;
+  }
+
   /** The whole change: file list, expanded files rendered, collapsed ones as headers to expand. */
   render(patch: string, format: DiffFormat = 'side-by-side', hash: string = patchHashOf(patch)): RenderedDiff {
     const key = `r:${hash}:${format}`;
@@ -166,7 +212,7 @@ export class DiffRenderer {
     const deleted = files.reduce((n, f) => n + f.deleted, 0);
     const sections = files.map((f) => (f.collapsed
       ? collapsedSection(f)
-      : html`<section class="hh-file" id="hh-file-${f.index}" data-path="${f.path}">${raw(this.fileBody(p, hash, f.index, format))}</section>`));
+      : this.fileSection(p, hash, f, format)));
     const out: RenderedDiff = {
       hash, format, files, added, deleted, large,
       fileList: renderFileList(files, added, deleted),
@@ -181,8 +227,7 @@ export class DiffRenderer {
     const p = this.parsed(patch, hash);
     const index = p.infos.findIndex((f) => f.path === path || f.oldPath === path);
     if (index < 0) return null;
-    const f = p.infos[index]!;
-    return html`<section class="hh-file" id="hh-file-${f.index}" data-path="${f.path}">${raw(this.fileBody(p, hash, index, format))}</section>`;
+    return this.fileSection(p, hash, p.infos[index]!, format);
   }
 
   /** render() for a patch loaded only on a cache miss; `key` must identify the patch (e.g. "base..head"). */
