@@ -2,6 +2,7 @@
 // reads the facts from git and prints what these return, so git shows them as `remote:` lines.
 import { MANAGER, MODEL_PATTERN } from '../controller/names.ts';
 import { parseHyperhiveJson } from '../controller/surface/index.ts';
+import { configFileProblem, DEFAULT_MAX_CONFIG_FILE_BYTES, EVALUATED_FILES } from '../controller/harness/eval-limits.ts';
 import { linkProblem } from './links.ts';
 
 /**
@@ -27,8 +28,10 @@ export interface UpdateFacts {
    * git mode the path has at the new tip (absent for a deletion, and where the hook did not say).
    */
   changes: { path: string; status: 'A' | 'M' | 'D' | 'T'; mode?: string }[];
-  /** Tip contents of the files the rules read, when they changed: agent.nix, hyperhive.json, model. */
+  /** Tip contents of the files the rules read, when they changed (and are within their limit): agent.nix, hyperhive.json, model. */
   contents: Record<string, string>;
+  /** Tip sizes of those files, when they changed. */
+  sizes?: Record<string, number>;
   /** Result of `nix-instantiate --parse` on the new agent.nix, when it changed. */
   agentNix?: { ok: true } | { ok: false; error: string } | { skipped: string };
   /** Blobs among the pushed objects larger than the file size limit. */
@@ -86,7 +89,7 @@ function whyNotLiveWriter(pusher: Pusher, agent: string, path: string): string {
 }
 
 /** The rules that need git's facts, for one update already classified `check`. */
-export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 'live', u: RefUpdate, f: UpdateFacts, maxFileBytes = DEFAULT_MAX_FILE_BYTES): { reasons: string[]; notices: string[] } {
+export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 'live', u: RefUpdate, f: UpdateFacts, maxFileBytes = DEFAULT_MAX_FILE_BYTES, maxConfigFileBytes = DEFAULT_MAX_CONFIG_FILE_BYTES): { reasons: string[]; notices: string[] } {
   const reasons: string[] = [];
   const notices: string[] = [];
   for (const o of f.oversized) reasons.push(`${o.path} is ${o.size} bytes, over the file size limit of ${maxFileBytes} bytes`);
@@ -122,6 +125,11 @@ export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 
     }
   }
   const changed = (p: string) => f.changes.some((c) => c.path === p && c.status !== 'D');
+  // Every push of these is evaluated by Nix without approval: a size bound before any evaluation.
+  for (const p of EVALUATED_FILES) {
+    const problem = changed(p) && f.sizes?.[p] !== undefined ? configFileProblem(p, f.sizes[p], maxConfigFileBytes) : null;
+    if (problem) reasons.push(problem);
+  }
   if (changed('agent.nix') && f.agentNix) {
     if ('skipped' in f.agentNix) notices.push(`agent.nix parse check skipped: ${f.agentNix.skipped}`);
     else if (!f.agentNix.ok) reasons.push(`agent.nix does not parse: ${f.agentNix.error}`);

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 import { HyperhiveError } from '../errors.ts';
@@ -34,9 +34,13 @@ export async function readConfigFile(dir: string, name: string): Promise<Buffer 
 
 export const readConfigText = async (dir: string, name: string): Promise<string | null> => (await readConfigFile(dir, name))?.toString('utf8') ?? null;
 
-/** Refuses `name` in `dir` when it is there as anything but a regular file (for a file another program reads, e.g. Nix). */
-export async function assertNotLinked(dir: string, name: string): Promise<void> {
+/**
+ * Refuses `name` in `dir` when it is there as anything but a regular file (for a file another
+ * program reads, e.g. Nix). Returns its lstat, or null when absent.
+ */
+export async function assertNotLinked(dir: string, name: string): Promise<Stats | null> {
   const st = await lstat(path.join(dir, name)).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return null; throw e; });
   if (st?.isSymbolicLink()) throw refusal(dir, name, 'is a symbolic link');
   if (st && !st.isFile()) throw refusal(dir, name, 'is not a regular file');
+  return st;
 }

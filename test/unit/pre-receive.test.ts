@@ -169,3 +169,26 @@ test('a symlink on live is refused too', async (t) => {
   t.regex(p.stderr, /refused live: notes\.md is a symbolic link/);
   t.is(await readRef(r.repo, 'live'), before);
 });
+
+test('agent.nix and hyperhive.json over the config-file limit are refused by their size before anything evaluates them', async (t) => {
+  t.timeout(60_000);
+  const r = await make();
+  const base = await readRef(r.repo, 'proposed');
+  const roomy = { HYPERHIVE_MAX_FILE_BYTES: String(50 * 1024 * 1024) };
+  // Valid JSON, just big: the default limit is 1 MB.
+  const big = JSON.stringify({ tools: { allow: ['Read'] }, env: { BIG: 'x'.repeat(1024 * 1024) } });
+  await r.commit({ 'hyperhive.json': big });
+  const p = await r.push(roomy);
+  t.false(p.ok);
+  t.regex(p.stderr, new RegExp(`refused proposed: hyperhive\\.json is ${Buffer.byteLength(big)} bytes, over the 1048576-byte limit for config files \\(agent\\.nix, hyperhive\\.json; HYPERHIVE_MAX_CONFIG_FILE_BYTES\\)`));
+  t.is(await readRef(r.repo, 'proposed'), base);
+  await r.reset();
+  await r.commit({ 'agent.nix': `{ ... }: { }\n#${'x'.repeat(3000)}\n` });
+  const lower = await r.push({ ...roomy, HYPERHIVE_MAX_CONFIG_FILE_BYTES: '2048' });
+  t.false(lower.ok);
+  t.regex(lower.stderr, /refused proposed: agent\.nix is 30\d\d bytes, over the 2048-byte limit for config files/);
+  t.is(await readRef(r.repo, 'proposed'), base);
+  // Within the limit the same file is accepted.
+  const ok = await r.push({ ...roomy, HYPERHIVE_MAX_CONFIG_FILE_BYTES: '8192' });
+  t.true(ok.ok, ok.stderr);
+});
