@@ -16,7 +16,7 @@ import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
 import { statsRoutes } from '../web/routes/stats.ts';
-import { Bus } from './bus/index.ts';
+import { Bus, busLimitsFromEnv, busQuotaReporter } from './bus/index.ts';
 import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
 import { Spawner } from './spawn.ts';
 import { busRouter } from '../web/routes/bus.ts';
@@ -121,7 +121,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     log: (m) => controller.log.warn(null, 'git-http', m),
   });
   // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.
-  const bus = new Bus(db, { retentionMs: o.busRetentionMs, onListenerError: (e) => controller.log.warn(null, 'bus', `listener: ${(e as Error).message}`) });
+  const bus = new Bus(db, { retentionMs: o.busRetentionMs, onListenerError: (e) => controller.log.warn(null, 'bus', `listener: ${(e as Error).message}`), limits: busLimitsFromEnv(), onRefused: busQuotaReporter({ warn: (...a) => controller.log.warn(...a), record: (a, k, v) => stats.store.record(a, k, v) }) });
   const spawner = new Spawner(controller);
   spawner.register();
   const unwireSystem = wireSystemMessages(controller, bus);
