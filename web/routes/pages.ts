@@ -5,7 +5,7 @@ import type { Identity } from '../../controller/auth/identity.ts';
 import type { AgentView, Controller } from '../../controller/controller.ts';
 import { HyperhiveError, isHyperhiveError } from '../../controller/errors.ts';
 import { readFileAt } from '../../repos/read.ts';
-import { changedPaths } from '../../repos/diff.ts';
+import { changedPaths, diffSummary } from '../../repos/diff.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
 import { readJson } from '../body.ts';
 import { login, logout, safeNext, type Session, type SessionStore } from '../session.ts';
@@ -352,13 +352,16 @@ export function pagesRouter(o: PagesOptions): Router {
     return list;
   }
 
+  /** The patch with git's -z list of its paths (one git process), so names with spaces, tabs or newlines are shown and addressed as they are. */
+  const approvalDiff = (a: Approval) => () => diffSummary(c.paths.repo(a.agent), a.base!, a.head!);
+
   r.get('/approvals/:id', pageErrors, page, async (ctx) => {
     const a = c.getApproval(idOf(ctx));
     const format = parseDiffFormat(ctx.query.view);
     // Independent reads in parallel: each may be a git process.
     const [agent, diff, commitList] = await Promise.all([
       c.agents.get(a.agent) ? c.getAgent(a.agent) : Promise.resolve(null),
-      a.base && a.head ? diffs.renderLazy(`${a.base}..${a.head}`, () => c.approvalPatch(a.id), format) : Promise.resolve(null),
+      a.base && a.head ? diffs.renderLazy(`${a.base}..${a.head}`, approvalDiff(a), format) : Promise.resolve(null),
       approvalCommits(a),
     ]);
     let stale: { message: string; newer: Approval | null } | null = null;
@@ -389,7 +392,7 @@ export function pagesRouter(o: PagesOptions): Router {
     const path = typeof ctx.query.path === 'string' ? ctx.query.path : '';
     if (!path) throw new HyperhiveError('bad_request', 'query parameter "path" is required');
     if (!a.base || !a.head) throw new HyperhiveError('not_found', `request #${a.id} has no diff`);
-    const frag = await diffs.renderFileLazy(`${a.base}..${a.head}`, () => c.approvalPatch(a.id), path, parseDiffFormat(ctx.query.view));
+    const frag = await diffs.renderFileLazy(`${a.base}..${a.head}`, approvalDiff(a), path, parseDiffFormat(ctx.query.view));
     if (!frag) throw new HyperhiveError('not_found', `request #${a.id} does not change ${JSON.stringify(path.slice(0, 200))}`);
     html(ctx, frag);
   });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import * as Diff2Html from 'diff2html';
 import type { DiffFile } from 'diff2html/lib/types.js';
+import type { ChangedPath } from '../../repos/diff.ts';
 import { html, join, raw, type SafeHtml } from './html.ts';
 import { SizedLru } from './lru.ts';
 
@@ -70,7 +71,34 @@ const DEFAULTS: Required<DiffRendererOptions> = {
 
 export const patchHashOf = (patch: string): string => crypto.createHash('sha256').update(patch, 'utf8').digest('hex');
 
-const stripPrefix = (name: string): string => name.replace(/^"?[ab]\//, '').replace(/"$/, '');
+/**
+ * A patch with git's own list of its paths (`diffSummary`/`changedPaths`, from `-z` output): the
+ * names shown and addressed come from that list, never from the patch's `---`/`+++` headers, where
+ * git appends a tab to a name with a space and C-quotes one with a tab, quote, newline or non-ASCII.
+ */
+export type DiffSource = string | { patch: string; paths: readonly DiffPath[] };
+export type DiffPath = Pick<ChangedPath, 'path' | 'oldPath' | 'status'>;
+
+const patchOf = (s: DiffSource): string => (typeof s === 'string' ? s : s.patch);
+
+type SectionName = { path: string; oldPath: string | null };
+
+/**
+ * The name of each `diff --git` section, in order, from git's path list: git writes the sections in
+ * the list's order, one per path, except a type change (a file made a symlink), which is two — the
+ * old file deleted, then the new one added.
+ */
+export function sectionNames(paths: readonly DiffPath[]): SectionName[] {
+  return paths.flatMap((p): SectionName[] => (p.status === 'T'
+    ? [{ path: p.path, oldPath: null }, { path: p.path, oldPath: null }]
+    : [{ path: p.path, oldPath: p.status === 'R' ? p.oldPath ?? null : null }]));
+}
+
+/**
+ * A name as diff2html read it from the patch's headers, for a patch that came without its path
+ * list: best effort (a C-quoted name keeps its escapes), with the tab git appends to a name with a space dropped.
+ */
+const headerName = (name: string): string => name.replace(/\t$/, '').replace(/^"?[ab]\//, '').replace(/"$/, '');
 
 const KIND_OF_MODE: Record<string, DiffFileKind> = { '120000': 'symlink', '160000': 'gitlink' };
 
@@ -88,16 +116,16 @@ function targetOf(f: DiffFile, deleted: boolean): string | null {
   return lines.length ? lines[lines.length - 1]!.content.slice(1) : null;
 }
 
-function infoOf(f: DiffFile, index: number): Omit<DiffFileInfo, 'collapsed'> {
+function infoOf(f: DiffFile, index: number, name: SectionName | undefined): Omit<DiffFileInfo, 'collapsed'> {
   const deleted = !!f.isDeleted || f.newName === '/dev/null';
   const added = !!f.isNew || f.oldName === '/dev/null';
-  const path = stripPrefix(deleted ? f.oldName : f.newName);
+  const path = name?.path ?? headerName(deleted ? f.oldName : f.newName);
   const status: DiffFileStatus = deleted ? 'deleted' : added ? 'added' : f.isRename ? 'renamed' : f.isCopy ? 'copied' : 'modified';
   const kind = kindOf(f, deleted);
   return {
     index,
     path,
-    oldPath: status === 'renamed' || status === 'copied' ? stripPrefix(f.oldName) : null,
+    oldPath: status === 'renamed' || status === 'copied' ? name?.oldPath ?? headerName(f.oldName) : null,
     status,
     added: f.addedLines,
     deleted: f.deletedLines,
@@ -175,12 +203,16 @@ export class DiffRenderer {
     this.cache = new SizedLru(this.opt.maxCacheBytes);
   }
 
-  private parsed(patch: string, hash: string): Parsed {
+  private parsed(source: DiffSource, hash: string): Parsed {
     const key = `p:${hash}`;
     const hit = this.cache.get(key) as Parsed | undefined;
     if (hit) return hit;
+    const patch = patchOf(source);
     const files = Diff2Html.parse(patch);
-    const p = { files, infos: files.map(infoOf) };
+    // Should the list and the patch ever disagree on the sections, the headers are all there is.
+    const listed = typeof source === 'string' ? null : sectionNames(source.paths);
+    const names = listed?.length === files.length ? listed : null;
+    const p = { files, infos: files.map((f, i) => infoOf(f, i, names?.[i])) };
     // Parsed line objects cost several times the patch text; 4x is a measured-ish upper bound.
     this.cache.set(key, p, patch.length * 2 * 4);
     return p;
@@ -201,11 +233,11 @@ export class DiffRenderer {
   }
 
   /** The whole change: file list, expanded files rendered, collapsed ones as headers to expand. */
-  render(patch: string, format: DiffFormat = 'side-by-side', hash: string = patchHashOf(patch)): RenderedDiff {
+  render(source: DiffSource, format: DiffFormat = 'side-by-side', hash: string = patchHashOf(patchOf(source))): RenderedDiff {
     const key = `r:${hash}:${format}`;
     const hit = this.cache.get(key) as RenderedDiff | undefined;
     if (hit) return hit;
-    const p = this.parsed(patch, hash);
+    const p = this.parsed(source, hash);
     const { large, collapsed } = planCollapse(p.infos, this.opt);
     const files = p.infos.map((f, i) => ({ ...f, collapsed: collapsed[i]! }));
     const added = files.reduce((n, f) => n + f.added, 0);
@@ -223,21 +255,21 @@ export class DiffRenderer {
   }
 
   /** One file's rendered section (for expanding a collapsed file); null when the patch has no such path. */
-  renderFile(patch: string, path: string, format: DiffFormat = 'side-by-side', hash: string = patchHashOf(patch)): SafeHtml | null {
-    const p = this.parsed(patch, hash);
+  renderFile(source: DiffSource, path: string, format: DiffFormat = 'side-by-side', hash: string = patchHashOf(patchOf(source))): SafeHtml | null {
+    const p = this.parsed(source, hash);
     const index = p.infos.findIndex((f) => f.path === path || f.oldPath === path);
     if (index < 0) return null;
     return this.fileSection(p, hash, p.infos[index]!, format);
   }
 
   /** render() for a patch loaded only on a cache miss; `key` must identify the patch (e.g. "base..head"). */
-  async renderLazy(key: string, load: () => Promise<string>, format: DiffFormat = 'side-by-side'): Promise<RenderedDiff> {
+  async renderLazy(key: string, load: () => Promise<DiffSource>, format: DiffFormat = 'side-by-side'): Promise<RenderedDiff> {
     const hit = this.cache.get(`r:${key}:${format}`) as RenderedDiff | undefined;
     return hit ?? this.render(await load(), format, key);
   }
 
   /** renderFile() for a patch loaded only when its parse is not cached. */
-  async renderFileLazy(key: string, load: () => Promise<string>, path: string, format: DiffFormat = 'side-by-side'): Promise<SafeHtml | null> {
+  async renderFileLazy(key: string, load: () => Promise<DiffSource>, path: string, format: DiffFormat = 'side-by-side'): Promise<SafeHtml | null> {
     const parsed = this.cache.get(`p:${key}`) !== undefined;
     return this.renderFile(parsed ? '' : await load(), path, format, key);
   }
