@@ -20,7 +20,7 @@ import { shownState, type Runtime, type RuntimeStatus } from './runtime/types.ts
 import { createRepo, installHooks } from '../repos/store.ts';
 import { readRefs, casRef, isAncestor, resolveRev, treeOf, commitExists } from '../repos/refs.ts';
 import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read.ts';
-import { patch as gitPatch } from '../repos/diff.ts';
+import { diffSummary, patch as gitPatch } from '../repos/diff.ts';
 import { commitFiles, commitTree } from '../repos/commit.ts';
 import { identityFor } from '../repos/identity.ts';
 import { ensureHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
@@ -294,6 +294,13 @@ export class Controller {
     const a = this.getApproval(id);
     if (!a.base || !a.head) return '';
     return gitPatch(this.paths.repo(a.agent), a.base, a.head);
+  }
+
+  /** The patch with git's -z list of its paths (one git process), so names with spaces, tabs or newlines are shown and addressed as they are. */
+  async approvalDiff(id: number): Promise<Awaited<ReturnType<typeof diffSummary>>> {
+    const a = this.getApproval(id);
+    if (!a.base || !a.head) throw new HyperhiveError('not_found', `request #${a.id} has no diff`);
+    return diffSummary(this.paths.repo(a.agent), a.base, a.head);
   }
 
   async approvalCommits(id: number): Promise<(CommitInfo & { proposer: string | null })[]> {

@@ -4,7 +4,7 @@ export type ErrorCode =
   | 'unauthorized' | 'forbidden'
   | 'not_found' | 'agent_not_found' | 'approval_not_found'
   | 'conflict' | 'agent_exists' | 'stale_approval' | 'not_pending' | 'ref_moved' | 'not_descendant'
-  | 'not_supported' | 'too_large' | 'unprocessable' | 'git_failed' | 'internal';
+  | 'not_supported' | 'too_large' | 'unprocessable' | 'rate_limited' | 'inbox_full' | 'git_failed' | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400, invalid_name: 400, reserved_name: 400, invalid_model: 400, invalid_json: 400,
@@ -13,7 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409, agent_exists: 409, stale_approval: 409, not_pending: 409, ref_moved: 409, not_descendant: 409,
   // The runtime or backend cannot do this (exec on a runtime without PTYs): a fact about this agent, not the request.
   not_supported: 409,
-  too_large: 413, unprocessable: 422, git_failed: 500, internal: 500,
+  too_large: 413, unprocessable: 422, rate_limited: 429, inbox_full: 409, git_failed: 500, internal: 500,
 };
 
 export class HyperhiveError extends Error {

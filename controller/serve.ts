@@ -16,7 +16,7 @@ import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
 import { statsRoutes } from '../web/routes/stats.ts';
-import { Bus } from './bus/index.ts';
+import { Bus, busLimitsFromEnv, busQuotaReporter } from './bus/index.ts';
 import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
 import type { Spawner } from './spawn.ts';
 import { can } from './lifecycle.ts';
@@ -131,7 +131,10 @@ export async function serve(o: ServeOptions): Promise<Served> {
     log: (m) => core.log.warn(null, 'git-http', m),
   });
   // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.
-  const bus = new Bus(db, { retentionMs: o.busRetentionMs, onListenerError: (e) => core.log.warn(null, 'bus', `listener: ${(e as Error).message}`) });
+  const bus = new Bus(db, {
+    retentionMs: o.busRetentionMs, onListenerError: (e) => core.log.warn(null, 'bus', `listener: ${(e as Error).message}`),
+    limits: busLimitsFromEnv(), onRefused: busQuotaReporter({ warn: (...a) => core.log.warn(...a), record: (a, k, v) => stats.store.record(a, k, v) }),
+  });
   const unwireSystem = wireSystemMessages({ events: core.events, agents: core.agents, approvals: core.approvalStore, log: core.log }, bus);
   const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { HyperhiveError } from '../controller/errors.ts';
 import { git, isFullSha } from './git.ts';
 import type { GitIdentity } from './identity.ts';
+import { linkProblem, linksInLsTree } from './links.ts';
 import { casRef, checkBranch, type Branch } from './refs.ts';
 import { removeLockIfStale } from '../controller/reconciler/stale-locks.ts';
 
@@ -169,6 +170,10 @@ export async function commitTree(repo: string, opts: { branch: Branch; tree: str
   for (const p of opts.parents) if (!isFullSha(p)) throw new HyperhiveError('bad_request', `parent must be a full sha, got ${JSON.stringify(p)}`);
   const t = await git(['cat-file', '-t', opts.tree], { repo, allowFail: true });
   if (t.code !== 0 || t.stdout.toString('utf8').trim() !== 'tree') throw new HyperhiveError('not_found', `no such tree: ${opts.tree}`, { tree: opts.tree });
+  // A tree from before the receive rules refused links (a rollback to an old revision) must not bring one back.
+  const ls = await git(['ls-tree', '-r', '-z', '--full-tree', opts.tree], { repo });
+  const links = linksInLsTree(ls.stdout.toString('utf8'));
+  if (links.length) throw new HyperhiveError('unprocessable', `cannot commit tree ${opts.tree.slice(0, 7)}: ${links.map((l) => linkProblem(l.path, l.mode)).join('; ')}`, { tree: opts.tree, links });
   const sha = await createCommit(repo, opts.tree, opts.parents, opts.message, opts.author);
   await moveBranch(repo, opts.branch, sha, opts.expectedOld, opts.pusher);
   return sha;

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { git, checkRev } from './git.ts';
 
-export interface ChangedPath { path: string; status: 'A' | 'M' | 'D' | 'R' | 'T'; oldPath?: string; binary: boolean; additions: number; deletions: number }
+/**
+ * One path of a diff, from git's machine output (`--raw -z`, `--numstat -z`): exact bytes of the
+ * name, whatever it holds (spaces, tabs, quotes, newlines), unlike the patch's quoted headers.
+ * Modes are git's (`100644`, `120000` for a symlink, `000000` where the side has no file).
+ */
+export interface ChangedPath { path: string; status: 'A' | 'M' | 'D' | 'R' | 'T'; oldPath?: string; oldMode: string; newMode: string; binary: boolean; additions: number; deletions: number }
 
 // Plumbing diff with every external influence off: no color, no external diff driver, no textconv.
 const DIFF_FLAGS = ['-r', '-M', '--no-color', '--no-ext-diff', '--no-textconv'];
@@ -37,29 +42,34 @@ function parseRawNumstat(text: string): ChangedPath[] {
   const counts = new Map<string, { add: number; del: number; binary: boolean }>();
   let i = 0;
   while (i < tok.length) {
-    const t = tok[i++];
+    const t = tok[i++]!;
     if (t === '') continue;
     if (t.startsWith(':')) {
       // :oldmode newmode oldsha newsha STATUS[score], then one path (two for a rename or copy)
-      const letter = t.split(' ')[4]?.[0] ?? 'M';
+      const [oldMode = '', newMode = '', , , letters] = t.slice(1).split(' ');
+      const letter = letters?.[0] ?? 'M';
       let entry: ChangedPath;
       if (letter === 'R' || letter === 'C') {
-        const oldPath = tok[i++];
-        const path = tok[i++];
+        const oldPath = tok[i++]!;
+        const path = tok[i++]!;
         entry = letter === 'R'
-          ? { path, status: 'R', oldPath, binary: false, additions: 0, deletions: 0 }
-          : { path, status: 'A', binary: false, additions: 0, deletions: 0 };
+          ? { path, status: 'R', oldPath, oldMode, newMode, binary: false, additions: 0, deletions: 0 }
+          : { path, status: 'A', oldMode: '000000', newMode, binary: false, additions: 0, deletions: 0 };
       } else {
-        const path = tok[i++];
+        const path = tok[i++]!;
         const status = (['A', 'M', 'D', 'T'].includes(letter) ? letter : 'M') as ChangedPath['status'];
-        entry = { path, status, binary: false, additions: 0, deletions: 0 };
+        entry = { path, status, oldMode, newMode, binary: false, additions: 0, deletions: 0 };
       }
       order.push(entry);
     } else {
-      // added<TAB>deleted<TAB>path, or added<TAB>deleted<TAB> followed by old and new path for a rename
-      const [a, d, p] = t.split('\t');
-      let path = p;
-      if (p === '' || p === undefined) { i++; path = tok[i++]; }
+      // added<TAB>deleted<TAB>path (the path may hold tabs itself), or added<TAB>deleted<TAB>
+      // followed by the old and the new path for a rename
+      const t1 = t.indexOf('\t');
+      const t2 = t.indexOf('\t', t1 + 1);
+      const a = t.slice(0, t1);
+      const d = t.slice(t1 + 1, t2);
+      let path = t.slice(t2 + 1);
+      if (path === '') { i++; path = tok[i++]!; }
       const binary = a === '-' && d === '-';
       counts.set(path, { add: binary ? 0 : Number(a), del: binary ? 0 : Number(d), binary });
     }

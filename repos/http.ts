@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { canAccessRepo, type Identity } from '../controller/auth/index.ts';
+import { EVAL_ENV_VARS } from '../controller/harness/eval-limits.ts';
 import { RESERVED_NAMES } from '../controller/names.ts';
 import { gitEnv } from './git.ts';
 import { identityFor } from './identity.ts';
@@ -206,6 +207,8 @@ function cgiEnv(reposDir: string, route: Extract<GitRoute, { ok: true }>, req: I
   const committer = identityFor(id.name);
   const env: Record<string, string> = {
     ...gitEnv(),
+    // The receive rules parse agent.nix and size config files under the server's bounds.
+    ...Object.fromEntries(EVAL_ENV_VARS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),
     ...hookEnv,
     // The hooks run `node`: the one serving this request, whatever PATH the service got.
     PATH: `${path.dirname(process.execPath)}${path.delimiter}${gitEnv().PATH}`,

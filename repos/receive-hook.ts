@@ -1,8 +1,10 @@
 // The program behind repos/hooks/pre-receive and post-receive:
 //   node --import <tsx> repos/receive-hook.ts pre-receive|post-receive <agent>
 // Whatever it prints, git relays to the pusher as `remote:` lines.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { evalLimitsFromEnv, maxConfigFileBytesFromEnv } from '../controller/harness/eval-limits.ts';
+import { runBounded } from '../controller/harness/run-bounded.ts';
+import { findNixInstantiate } from '../controller/harness/surface.ts';
 import { git } from './git.ts';
 import {
   checkUpdate, classifyUpdate, DEFAULT_MAX_FILE_BYTES, formatVerdict, isZero, parseUpdates, pusherFromEnv,
@@ -30,38 +32,25 @@ function quarantineEnv(): Record<string, string> {
   return env;
 }
 
-interface Ctx { repo: string; env: Record<string, string>; maxFileBytes: number }
+interface Ctx { repo: string; env: Record<string, string>; maxFileBytes: number; maxConfigFileBytes: number }
 
 const run = (ctx: Ctx, args: string[], input?: string) => git(args, { repo: ctx.repo, env: ctx.env, input, allowFail: true });
 
-function parseAgentNix(text: string): Promise<NonNullable<UpdateFacts['agentNix']>> {
-  return new Promise((resolve) => {
-    let child;
-    try {
-      child = spawn('nix-instantiate', ['--parse', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    } catch {
-      resolve({ skipped: 'nix-instantiate not found' });
-      return;
-    }
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stderr.on('data', (c: Buffer) => { if (err.length < 8192) err += c.toString('utf8'); });
-    child.stdin.on('error', () => {});
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve(e.code === 'ENOENT' ? { skipped: 'nix-instantiate not found' } : { skipped: `nix-instantiate failed to start: ${e.message}` });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) { resolve({ ok: true }); return; }
-      // nix's message carries a caret picture of the line; the first lines say what and where.
-      const lines = err.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
-      const what = lines.slice(0, 2).map((l) => l.trim()).join(' ')
-        .replace(/«stdin»/g, 'agent.nix').replace(/^error:\s*/, '').replace(/:$/, '');
-      resolve({ ok: false, error: what || `nix-instantiate exited with ${code}` });
-    });
-    child.stdin.end(text);
-  });
+/** `nix-instantiate --parse` of the pushed agent.nix, under the same bounds as every evaluation (eval-limits.ts). */
+async function parseAgentNix(text: string): Promise<NonNullable<UpdateFacts['agentNix']>> {
+  const nix = await findNixInstantiate();
+  if (!nix) return { skipped: 'nix-instantiate not found' };
+  let limits;
+  try { limits = evalLimitsFromEnv(); } catch (e) { return { skipped: (e as Error).message }; }
+  const r = await runBounded(nix, ['--parse', '-'], { limits, input: text, discardStdout: true });
+  if (r.exceeded) return { ok: false, error: `parsing it ${r.exceeded}` };
+  if (r.code === 0) return { ok: true };
+  if (r.code === -1) return { skipped: r.stderr };
+  // nix's message carries a caret picture of the line; the first lines say what and where.
+  const lines = r.stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const what = lines.slice(0, 2).map((l) => l.trim()).join(' ')
+    .replace(/«stdin»/g, 'agent.nix').replace(/^error:\s*/, '').replace(/:$/, '');
+  return { ok: false, error: what || `nix-instantiate exited with ${r.code ?? r.signal}` };
 }
 
 async function oversizedObjects(ctx: Ctx, tip: string): Promise<{ path: string; size: number }[]> {
@@ -79,28 +68,39 @@ async function oversizedObjects(ctx: Ctx, tip: string): Promise<{ path: string; 
 
 async function gatherFacts(ctx: Ctx, u: RefUpdate, branch: 'proposed' | 'live'): Promise<UpdateFacts> {
   const facts: UpdateFacts = { fastForward: true, changes: [], contents: {}, oversized: await oversizedObjects(ctx, u.new) };
+  // With the modes: a symlink or gitlink is refused whatever its name (receive.ts).
   if (isZero(u.old)) {
-    const r = await run(ctx, ['ls-tree', '-r', '-z', '--name-only', u.new]);
-    facts.changes = r.stdout.toString('utf8').split('\0').filter(Boolean).map((p) => ({ path: p, status: 'A' as const }));
+    const r = await run(ctx, ['ls-tree', '-r', '-z', u.new]);
+    if (r.code !== 0) throw new Error(`git ls-tree: ${r.stderr.trim()}`);
+    for (const rec of r.stdout.toString('utf8').split('\0')) {
+      const tab = rec.indexOf('\t');
+      if (tab > 0) facts.changes.push({ path: rec.slice(tab + 1), status: 'A', mode: rec.slice(0, rec.indexOf(' ')) });
+    }
   } else {
     const ff = await run(ctx, ['merge-base', '--is-ancestor', u.old, u.new]);
     if (ff.code > 1) throw new Error(`git merge-base: ${ff.stderr.trim()}`);
     facts.fastForward = ff.code === 0;
-    const r = await run(ctx, ['diff-tree', '-r', '-z', '--no-renames', '--name-status', u.old, u.new]);
+    const r = await run(ctx, ['diff-tree', '-r', '-z', '--no-renames', '--raw', u.old, u.new]);
     if (r.code !== 0) throw new Error(`git diff-tree: ${r.stderr.trim()}`);
+    // `:<old mode> <new mode> <old sha> <new sha> <status>` then the path, each NUL-terminated.
     const parts = r.stdout.toString('utf8').split('\0');
     for (let i = 0; i + 1 < parts.length; i += 2) {
-      const status = parts[i]!.charAt(0);
-      if (status === 'A' || status === 'M' || status === 'D' || status === 'T') facts.changes.push({ path: parts[i + 1]!, status });
+      const [, mode, , , letters] = parts[i]!.slice(1).split(' ');
+      const status = letters?.charAt(0);
+      if (status === 'A' || status === 'M' || status === 'D' || status === 'T') facts.changes.push({ path: parts[i + 1]!, status, mode });
     }
   }
+  facts.sizes = {};
   for (const p of CHECKED_CONTENTS) {
     if (!facts.changes.some((c) => c.path === p && c.status !== 'D')) continue;
     const size = Number((await run(ctx, ['cat-file', '-s', `${u.new}:${p}`])).stdout.toString('utf8').trim());
+    facts.sizes[p] = size;
     if (!(size <= ctx.maxFileBytes)) {
       if (!facts.oversized.some((o) => o.path === p)) facts.oversized.push({ path: p, size });
       continue;
     }
+    // Over the config-file limit, the rules refuse it by its size: no need to read or parse it.
+    if (p !== 'model' && size > ctx.maxConfigFileBytes) continue;
     facts.contents[p] = (await run(ctx, ['cat-file', 'blob', `${u.new}:${p}`])).stdout.toString('utf8');
   }
   if (branch === 'proposed' && facts.contents['agent.nix'] !== undefined) facts.agentNix = await parseAgentNix(facts.contents['agent.nix']);
@@ -115,6 +115,7 @@ async function preReceive(agent: string): Promise<number> {
     repo: path.resolve(process.env.GIT_DIR ?? '.'),
     env: quarantineEnv(),
     maxFileBytes: Number.isFinite(limit) && limit > 0 ? limit : DEFAULT_MAX_FILE_BYTES,
+    maxConfigFileBytes: maxConfigFileBytesFromEnv(),
   };
   const verdict: Verdict = { refusals: [], notices: [] };
   const refuse = (ref: string, reason: string) => verdict.refusals.push({ ref, reason } satisfies Refusal);
@@ -123,7 +124,7 @@ async function preReceive(agent: string): Promise<number> {
     if (c.kind === 'refuse') { refuse(u.ref, c.reason); continue; }
     if (c.kind === 'unchecked') continue;
     const facts = await gatherFacts(ctx, u, c.branch);
-    const r = checkUpdate(pusher, agent, c.branch, u, facts, ctx.maxFileBytes);
+    const r = checkUpdate(pusher, agent, c.branch, u, facts, ctx.maxFileBytes, ctx.maxConfigFileBytes);
     for (const reason of r.reasons) refuse(u.ref, reason);
     verdict.notices.push(...r.notices);
   }

@@ -2,6 +2,8 @@
 // reads the facts from git and prints what these return, so git shows them as `remote:` lines.
 import { MANAGER, MODEL_PATTERN } from '../controller/names.ts';
 import { parseHyperhiveJson } from '../controller/surface/index.ts';
+import { configFileProblem, DEFAULT_MAX_CONFIG_FILE_BYTES, EVALUATED_FILES } from '../controller/harness/eval-limits.ts';
+import { linkProblem } from './links.ts';
 
 /**
  * Who pushed. `local` is a push by path (no HYPERHIVE_PUSHER in the env): whoever can write the
@@ -21,10 +23,15 @@ export const DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024;
 export interface UpdateFacts {
   /** old is an ancestor of new (true when old is zero: a creation). */
   fastForward: boolean;
-  /** Net change between the old and new tips (every file of the new tip when old is zero). */
-  changes: { path: string; status: 'A' | 'M' | 'D' | 'T' }[];
-  /** Tip contents of the files the rules read, when they changed: agent.nix, hyperhive.json, model. */
+  /**
+   * Net change between the old and new tips (every file of the new tip when old is zero), with the
+   * git mode the path has at the new tip (absent for a deletion, and where the hook did not say).
+   */
+  changes: { path: string; status: 'A' | 'M' | 'D' | 'T'; mode?: string }[];
+  /** Tip contents of the files the rules read, when they changed (and are within their limit): agent.nix, hyperhive.json, model. */
   contents: Record<string, string>;
+  /** Tip sizes of those files, when they changed. */
+  sizes?: Record<string, number>;
   /** Result of `nix-instantiate --parse` on the new agent.nix, when it changed. */
   agentNix?: { ok: true } | { ok: false; error: string } | { skipped: string };
   /** Blobs among the pushed objects larger than the file size limit. */
@@ -82,10 +89,15 @@ function whyNotLiveWriter(pusher: Pusher, agent: string, path: string): string {
 }
 
 /** The rules that need git's facts, for one update already classified `check`. */
-export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 'live', u: RefUpdate, f: UpdateFacts, maxFileBytes = DEFAULT_MAX_FILE_BYTES): { reasons: string[]; notices: string[] } {
+export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 'live', u: RefUpdate, f: UpdateFacts, maxFileBytes = DEFAULT_MAX_FILE_BYTES, maxConfigFileBytes = DEFAULT_MAX_CONFIG_FILE_BYTES): { reasons: string[]; notices: string[] } {
   const reasons: string[] = [];
   const notices: string[] = [];
   for (const o of f.oversized) reasons.push(`${o.path} is ${o.size} bytes, over the file size limit of ${maxFileBytes} bytes`);
+  // On both branches: the harness reads live's files each turn as it reads the config checkout.
+  for (const c of f.changes) {
+    const p = c.status === 'D' ? null : linkProblem(c.path, c.mode);
+    if (p) reasons.push(p);
+  }
 
   if (branch === 'live') {
     if (!isZero(u.old) && !f.fastForward) {
@@ -113,6 +125,11 @@ export function checkUpdate(pusher: Pusher, agent: string, branch: 'proposed' | 
     }
   }
   const changed = (p: string) => f.changes.some((c) => c.path === p && c.status !== 'D');
+  // Every push of these is evaluated by Nix without approval: a size bound before any evaluation.
+  for (const p of EVALUATED_FILES) {
+    const problem = changed(p) && f.sizes?.[p] !== undefined ? configFileProblem(p, f.sizes[p], maxConfigFileBytes) : null;
+    if (problem) reasons.push(problem);
+  }
   if (changed('agent.nix') && f.agentNix) {
     if ('skipped' in f.agentNix) notices.push(`agent.nix parse check skipped: ${f.agentNix.skipped}`);
     else if (!f.agentNix.ok) reasons.push(`agent.nix does not parse: ${f.agentNix.error}`);

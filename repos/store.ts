@@ -16,7 +16,7 @@ async function exists(p: string): Promise<boolean> {
   try { await fs.lstat(p); return true; } catch { return false; }
 }
 
-/** Every regular file under `dir`, as repo-relative paths with their git mode. */
+/** Every regular file under `dir`, as repo-relative paths with their git mode; a symbolic link is refused. */
 async function walk(dir: string, prefix = ''): Promise<{ rel: string; abs: string; mode: string }[]> {
   const out: { rel: string; abs: string; mode: string }[] = [];
   const entries = await fs.readdir(dir, { withFileTypes: true });
@@ -25,6 +25,9 @@ async function walk(dir: string, prefix = ''): Promise<{ rel: string; abs: strin
     const abs = path.join(dir, e.name);
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory()) out.push(...await walk(abs, rel));
+    // A link would become a link in every new agent's repo, which the receive rules and the
+    // checkout refuse: say so when the repo is made, not when the agent first starts.
+    else if (e.isSymbolicLink()) throw new HyperhiveError('bad_request', `template ${abs} is a symbolic link: templates hold regular files only`, { path: rel });
     else if (e.isFile()) {
       const st = await fs.stat(abs);
       out.push({ rel, abs, mode: st.mode & 0o111 ? '100755' : '100644' });

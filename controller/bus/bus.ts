@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { DB } from '../db/open.ts';
 import { HyperhiveError } from '../errors.ts';
+import { inboxRefusal, SendRateLimiter, UNLIMITED_SENDERS, type BusLimits, type BusRefusal } from './limits.ts';
 import type { BusMessage, BusOptions, ListOptions, MessageListener, RecvOptions, SendInput } from './types.ts';
 import { assertBody, assertKind, assertMailbox, intInRange, waitMsOf } from './validate.ts';
 import { Waiters } from './waiters.ts';
@@ -30,6 +31,9 @@ export class Bus {
   private readonly now: () => number;
   private readonly recheckMs: number;
   private readonly onListenerError: (err: unknown) => void;
+  private readonly limits: BusLimits | null;
+  private readonly rate: SendRateLimiter | null;
+  private readonly onRefused: (r: BusRefusal) => void;
   // Tags the rows this instance hands out; a new instance (a restarted controller) never acks the old one's.
   private readonly delivery = randomBytes(8).toString('hex');
   private readonly waiters = new Waiters();
@@ -50,9 +54,13 @@ export class Bus {
     this.recheckMs = intInRange(options.recheckMs, 'recheckMs', 10, 3_600_000, 2_000);
     this.now = options.now ?? Date.now;
     this.onListenerError = options.onListenerError ?? (() => {});
+    this.limits = options.limits ? { ...options.limits } : null;
+    if (this.limits) for (const [k, v] of Object.entries(this.limits)) intInRange(v, k, 0, Number.MAX_SAFE_INTEGER, 0);
+    this.rate = this.limits ? new SendRateLimiter(this.limits, this.now) : null;
+    this.onRefused = options.onRefused ?? (() => {});
 
     this.stmt = {
-      insert: db.prepare(`INSERT INTO bus_messages (sender, recipient, kind, body, created_at) VALUES (?, ?, ?, ?, ?)`),
+      insert: db.prepare(`INSERT INTO bus_messages (sender, recipient, kind, body, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?)`),
       // INDEXED BY: the hot path must only ever touch the un-acked rows, however many acked ones pile up.
       ackOwn: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET acked_at = ?
         WHERE recipient = ? AND acked_at IS NULL AND delivery = ? AND id BETWEEN ? AND ?`),
@@ -69,6 +77,7 @@ export class Bus {
       redeliver: db.prepare(`UPDATE bus_messages INDEXED BY bus_unacked SET delivery = NULL
         WHERE recipient = ? AND acked_at IS NULL AND delivery IS NOT NULL`),
       depth: db.prepare(`SELECT COUNT(*) AS n FROM bus_messages INDEXED BY bus_unacked WHERE recipient = ? AND acked_at IS NULL`).pluck(),
+      inbox: db.prepare(`SELECT COUNT(*) AS messages, COALESCE(SUM(bytes), 0) AS bytes FROM bus_messages INDEXED BY bus_unacked WHERE recipient = ? AND acked_at IS NULL`),
       depths: db.prepare(`SELECT recipient, COUNT(*) AS n FROM bus_messages WHERE acked_at IS NULL GROUP BY recipient ORDER BY recipient`),
       get: db.prepare(`SELECT ${COLUMNS} FROM bus_messages WHERE id = ?`),
       // Keeps the newest row whatever its age, so the next id is still above every id ever given.
@@ -128,7 +137,11 @@ export class Bus {
     takes.forEach((t, i) => t.resolve(results[i]!));
   }
 
-  /** Stores a message; it is committed (survives SIGKILL) before this returns. */
+  /**
+   * Stores a message; it is committed (survives SIGKILL) before this returns. With limits, a send
+   * past the recipient's inbox quota (`inbox_full`) or the sender's rate (`rate_limited`) is
+   * refused, except from the operator and `system`.
+   */
   send(input: SendInput): BusMessage {
     if (input === null || typeof input !== 'object') throw new HyperhiveError('bad_request', 'send needs {from, to, body}');
     const { from, to, body } = input;
@@ -138,8 +151,10 @@ export class Bus {
     assertKind(kind);
     assertBody(body, this.maxBodyBytes);
     this.assertOpen();
+    const bytes = Buffer.byteLength(body, 'utf8');
+    this.checkQuota(from, to, bytes);
     const createdAt = this.now();
-    const id = Number(this.stmt.insert.run(from, to, kind, body, createdAt).lastInsertRowid);
+    const id = Number(this.stmt.insert.run(from, to, kind, body, createdAt, bytes).lastInsertRowid);
     const message: BusMessage = { id, from, to, kind, body, createdAt, deliveredAt: null, deliveries: 0, ackedAt: null };
     this.waiters.wake(to);
     for (const l of this.listeners) {
@@ -184,6 +199,21 @@ export class Bus {
       got = await give(false);
       if (got.length > 0) return got;
     }
+  }
+
+  /** Refuses the send when a quota says no: the inbox first, so a refused send takes no token. */
+  private checkQuota(from: string, to: string, bytes: number): void {
+    if (!this.limits || UNLIMITED_SENDERS.has(from)) return;
+    const r = inboxRefusal(this.limits, to, this.inbox(to), bytes) ?? this.rate!.take(from);
+    if (!r) return;
+    try { this.onRefused({ from, to, ...r }); } catch (e) { this.onListenerError(e); }
+    throw r.error;
+  }
+
+  /** Un-acked messages of `recipient` and their bytes, as the inbox quota counts them. */
+  inbox(recipient: string): { messages: number; bytes: number } {
+    assertMailbox(recipient, 'recipient');
+    return this.stmt.inbox.get(recipient) as { messages: number; bytes: number };
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { BusLimits, BusRefusal } from './limits.ts';
+
 /** A stored bus message, as every reader (recv, list, onMessage, the API) sees it. */
 export interface BusMessage {
   id: number;
@@ -45,12 +47,16 @@ export interface BusOptions {
   maxBodyBytes?: number;
   /** How long acked messages are kept before prune removes them (default 7 days). */
   retentionMs?: number;
-  /** Clock for stored timestamps (tests); waiting always uses the real clock. */
+  /** Clock for stored timestamps and the send-rate buckets (tests); waiting always uses the real clock. */
   now?: () => number;
   /** A waiting recv re-reads the table this often even without a wake-up, for writers in other processes (default 2000 ms). */
   recheckMs?: number;
   /** Where a throwing onMessage listener's error goes (default: ignored, so one bad listener cannot fail a send). */
   onListenerError?: (err: unknown) => void;
+  /** Inbox and send-rate quotas (limits.ts); default none. serve() passes busLimitsFromEnv(). */
+  limits?: BusLimits;
+  /** Called for every send the quotas refused, after the refusal is decided (stats, the operator's log). */
+  onRefused?: (refusal: BusRefusal) => void;
 }
 
 export type MessageListener = (message: BusMessage) => void;

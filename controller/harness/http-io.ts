@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { MODEL_PATTERN } from '../names.ts';
 import { HyperhiveError } from '../errors.ts';
+import { readConfigText } from './config-file.ts';
 import type { HarnessIO, Message, TurnReport } from './io.ts';
 import { mcpToolCaller, type McpToolCaller } from './mcp-client.ts';
 
@@ -80,8 +80,8 @@ export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): P
       return { model: m, notes: notes ?? '' };
     },
     async readConfig() {
-      let prompt = '';
-      try { prompt = await readFile(path.join(o.configDir, 'prompt.md'), 'utf8'); } catch { /* no role prompt */ }
+      // A linked or unreadable prompt fails the turn with the reason; only an absent one is no prompt.
+      const prompt = (await readConfigText(o.configDir, 'prompt.md')) ?? '';
       return { configDir: o.configDir, prompt };
     },
     async reportTurn(report: TurnReport) {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { buildTurnArgv } from './argv.ts';
 import { classifyTurn, type Classification } from './classify.ts';
+import { readConfigFile } from './config-file.ts';
 import type { HarnessIO, Message, TurnReport } from './io.ts';
 import { buildMcpConfig, writeMcpConfig } from './mcp-config.ts';
 import { composeSystemPrompt, composeTurnPrompt, readRolePrompt } from './prompt.ts';
@@ -96,7 +97,7 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     const h = createHash('sha256');
     for (const f of ['agent.nix', 'hyperhive.json']) {
       h.update(f + '\0');
-      try { h.update(await readFile(path.join(configDir, f))); } catch { h.update('\0absent'); }
+      try { h.update((await readConfigFile(configDir, f)) ?? '\0absent'); } catch { h.update('\0unreadable'); }
     }
     const key = `${configDir}\0${h.digest('hex')}`;
     if (surfaceCache?.key === key) return surfaceCache.value;

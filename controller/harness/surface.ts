@@ -1,16 +1,29 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, access, mkdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HyperhiveError } from '../errors.ts';
+import { assertNotLinked, readConfigText } from './config-file.ts';
+import { configFileProblem, evalLimitsFromEnv, maxConfigFileBytesFromEnv, type EvalLimits } from './eval-limits.ts';
+import { runBounded, Semaphore } from './run-bounded.ts';
 import { parseHyperhiveJson, validateHyperhiveJson, type HyperhiveJson } from '../surface/hyperhive-json.ts';
 
 export interface SurfaceResult { surface: HyperhiveJson; source: 'nix' | 'json'; warnings: string[] }
 export interface EvaluateSurfaceOptions {
   /** The nix-instantiate to run; default: found on PATH (then /usr/bin). */
   nixInstantiate?: string | null;
-  timeoutMs?: number;
+  /** Default: from the environment (eval-limits.ts). */
+  limits?: Partial<Pick<EvalLimits, 'maxMb' | 'timeoutMs'>>;
+  /** Default: from $HYPERHIVE_MAX_CONFIG_FILE_BYTES, else 1 MB. */
+  maxConfigFileBytes?: number;
+  /** Where the evaluation waits for its turn; default: this process's gate of $HYPERHIVE_EVAL_CONCURRENCY slots. */
+  gate?: Semaphore;
+}
+
+let processGate: Semaphore | null = null;
+/** The one gate of this process: every config check of the controller waits here. */
+export function evalGate(): Semaphore {
+  return processGate ??= new Semaphore(evalLimitsFromEnv().concurrency);
 }
 
 export const NIX_ABSENT_WARNING = 'nix-instantiate not found: Nix overrides in agent.nix are ignored';
@@ -58,19 +71,6 @@ export function trimNixError(stderr: string): string {
   return text.length > 4000 ? text.slice(0, 4000) + ' …' : text;
 }
 
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd: string):
-  Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, cwd }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
-      resolve({
-        code: e ? (typeof e.code === 'number' ? e.code : -1) : 0,
-        stdout: String(stdout), stderr: String(stderr), timedOut: Boolean(e?.killed),
-      });
-    });
-  });
-}
-
 /**
  * The agent's effective surface: the `hyperhive` attribute of configDir/agent.nix
  * evaluated with stub pkgs/lib (restricted eval, no daemon, no nixpkgs), validated
@@ -78,22 +78,33 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
  */
 export async function evaluateSurface(configDir: string, opts: EvaluateSurfaceOptions = {}): Promise<SurfaceResult> {
   const dir = path.resolve(configDir);
-  const agentNix = path.join(dir, 'agent.nix');
   const jsonFile = path.join(dir, 'hyperhive.json');
   const nix = opts.nixInstantiate === undefined ? await findNixInstantiate() : opts.nixInstantiate;
   const warnings: string[] = [];
 
-  if (!nix || !(await exists(agentNix))) {
-    if (!nix && (await exists(agentNix))) warnings.push(NIX_ABSENT_WARNING);
-    if (!(await exists(jsonFile))) {
+  const maxBytes = opts.maxConfigFileBytes ?? maxConfigFileBytesFromEnv();
+  const withinLimit = (file: string, size: number) => {
+    const p = configFileProblem(file, size, maxBytes);
+    if (p) throw new HyperhiveError('too_large', p, { file, size, limit: maxBytes });
+  };
+  // Read without following links, here and (by agent.nix's readFile) in Nix: see config-file.ts.
+  const text = await readConfigText(dir, 'agent.nix');
+  if (text !== null) withinLimit('agent.nix', Buffer.byteLength(text));
+  if (!nix || text === null) {
+    if (!nix && text !== null) warnings.push(NIX_ABSENT_WARNING);
+    const json = await readConfigText(dir, 'hyperhive.json');
+    if (json === null) {
       warnings.push('no hyperhive.json: the agent gets no extra tools, MCP servers or env');
       return { surface: validateHyperhiveJson({}), source: 'json', warnings };
     }
-    const surface = parseHyperhiveJson(await readFile(jsonFile, 'utf8'), jsonFile);
+    withinLimit('hyperhive.json', Buffer.byteLength(json));
+    const surface = parseHyperhiveJson(json, jsonFile);
     return { surface, source: 'json', warnings };
   }
+  const json = await assertNotLinked(dir, 'hyperhive.json');
+  if (json) withinLimit('hyperhive.json', json.size);
+  const limits = { ...evalLimitsFromEnv(), ...opts.limits };
 
-  const text = await readFile(agentNix, 'utf8');
   const expr = await readFile(EVAL_NIX, 'utf8');
   const scratch = await mkdtemp(path.join(tmpdir(), 'hyperhive-nix-'));
   try {
@@ -120,8 +131,8 @@ export async function evaluateSurface(configDir: string, opts: EvaluateSurfaceOp
       '--argstr', 'libNames', JSON.stringify(scanLibNames(text)),
       '-E', expr,
     ];
-    const res = await run(nix, args, env, opts.timeoutMs ?? 30_000, scratch);
-    if (res.timedOut) throw new HyperhiveError('unprocessable', `agent.nix: evaluation timed out after ${opts.timeoutMs ?? 30_000} ms`);
+    const res = await (opts.gate ?? evalGate()).run(() => runBounded(nix, args, { limits, env, cwd: scratch }));
+    if (res.exceeded) throw new HyperhiveError('unprocessable', `agent.nix: evaluation ${res.exceeded}`, { file: 'agent.nix', limits });
     if (res.code !== 0) {
       const msg = trimNixError(res.stderr) || `nix-instantiate exited with ${res.code}`;
       throw new HyperhiveError('unprocessable', msg, { file: 'agent.nix' });

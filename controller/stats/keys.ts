@@ -27,6 +27,7 @@ export const KEYS: Record<string, KeyInfo> = {
   notes_bytes: { agg: 'last', unit: 'bytes', help: 'size of notes.md on live, when a turn is reported or live changes' },
   approvals_pending: { agg: 'max', unit: 'requests', help: 'open approval requests (fleet: agent=*)' },
   compactions: { agg: 'sum', unit: 'compactions', help: 'notes compactions committed on live' },
+  bus_refused: { agg: 'sum', unit: 'messages', help: 'sends of this agent the bus quotas refused (inbox full or sending too fast)' },
   since_last_turn_ms: { agg: 'last', unit: 'ms', help: 'computed, not stored: time since the agent\'s last turn at each bucket end' },
 };
 

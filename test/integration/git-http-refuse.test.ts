@@ -173,6 +173,33 @@ function post(pathname: string, body: Buffer, opts: { contentLength: number; abo
   });
 }
 
+/** Commits `target` as a symbolic link at `at` (replacing what is there, removing `remove`). */
+async function commitLink(dir: string, target: string, at: string, remove: string[] = []): Promise<void> {
+  for (const p of remove) fs.rmSync(path.join(dir, p));
+  fs.mkdirSync(path.dirname(path.join(dir, at)), { recursive: true });
+  fs.rmSync(path.join(dir, at), { force: true });
+  fs.symlinkSync(target, path.join(dir, at));
+  await mustGit(['add', '-A'], { cwd: dir });
+  await mustGit(['commit', '-q', '-m', `link ${at}`], { cwd: dir });
+}
+
+test.serial('symlinks and gitlinks are refused over HTTP, naming the path: prompt.md to /etc/shadow, one in a subdir, a rename to one, a gitlink', async (t) => {
+  const dir = await cloneAs(f, 'alice', 'alice');
+  await commitLink(dir, '/etc/shadow', 'prompt.md');
+  await refused(t, 'alice', dir, ['HEAD:proposed'], /remote: hyperhive: refused proposed: prompt\.md is a symbolic link \(mode 120000\)/);
+  await mustGit(['reset', '-q', '--hard', 'origin/proposed'], { cwd: dir });
+  await commitLink(dir, '../../../etc/hostname', 'lib/nested/host.txt');
+  await refused(t, 'alice', dir, ['HEAD:proposed'], /refused proposed: lib\/nested\/host\.txt is a symbolic link/);
+  await mustGit(['reset', '-q', '--hard', 'origin/proposed'], { cwd: dir });
+  await commitLink(dir, '/etc/passwd', 'role.md', ['prompt.md']);
+  await refused(t, 'alice', dir, ['HEAD:proposed'], /refused proposed: role\.md is a symbolic link/);
+  await mustGit(['reset', '-q', '--hard', 'origin/proposed'], { cwd: dir });
+  const head = (await mustGit(['rev-parse', 'HEAD'], { cwd: dir })).trim();
+  await mustGit(['update-index', '--add', '--cacheinfo', `160000,${head},vendor/lib`], { cwd: dir });
+  await mustGit(['commit', '-q', '-m', 'gitlink'], { cwd: dir });
+  await refused(t, 'alice', dir, ['HEAD:proposed'], /refused proposed: vendor\/lib is a gitlink/);
+});
+
 test.serial('a truncated pack is refused by receive-pack and leaves the repo intact', async (t) => {
   const dir = await cloneAs(f, 'bob', 'operator');
   const { body } = await receivePackBody(dir);

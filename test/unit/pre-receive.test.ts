@@ -115,3 +115,80 @@ test('with the controller\'s hook bundle in place, the full rules run once, thro
   t.true(ok.ok, ok.stderr);
   t.is(await readRef(r.repo, 'proposed'), head);
 });
+
+test('symlinks and gitlinks leave the fast path and are refused naming the path: a file made a link, a link in a subdir, a rename to a link, a gitlink', async (t) => {
+  t.timeout(120_000);
+  const r = await make();
+  const base = await readRef(r.repo, 'proposed');
+  const refusedWith = async (re: RegExp) => {
+    const p = await r.push();
+    t.false(p.ok, 'push should be refused');
+    t.regex(p.stderr, re);
+    t.is(await readRef(r.repo, 'proposed'), base, 'proposed did not move');
+    await r.reset();
+  };
+  const commitLink = async (target: string, at: string, remove: string[] = []) => {
+    for (const f of remove) fs.rmSync(path.join(r.work, f));
+    fs.mkdirSync(path.dirname(path.join(r.work, at)), { recursive: true });
+    fs.rmSync(path.join(r.work, at), { force: true });
+    fs.symlinkSync(target, path.join(r.work, at));
+    await git(['add', '-A'], { cwd: r.work });
+    await git(['commit', '--quiet', '-m', `link ${at}`], { cwd: r.work, env: DEV });
+  };
+
+  await commitLink('/etc/shadow', 'prompt.md');
+  await refusedWith(/refused proposed: prompt\.md is a symbolic link \(mode 120000\)/);
+  await commitLink('../../agent.nix', 'docs/deep/link.nix');
+  await refusedWith(/refused proposed: docs\/deep\/link\.nix is a symbolic link/);
+  await commitLink('/etc/passwd', 'role.md', ['prompt.md']);
+  await refusedWith(/refused proposed: role\.md is a symbolic link/);
+
+  const commitSha = (await git(['rev-parse', 'HEAD'], { cwd: r.work })).stdout.toString().trim();
+  await git(['update-index', '--add', '--cacheinfo', `160000,${commitSha},vendor/lib`], { cwd: r.work });
+  await git(['commit', '--quiet', '-m', 'gitlink'], { cwd: r.work, env: DEV });
+  await refusedWith(/refused proposed: vendor\/lib is a gitlink \(mode 160000, a submodule\)/);
+
+  // The fast path still takes an ordinary change after all that.
+  const ok = await r.commit({ 'docs/plain.md': 'plain\n' });
+  const p = await r.push();
+  t.true(p.ok, p.stderr);
+  t.is(await readRef(r.repo, 'proposed'), ok);
+});
+
+test('a symlink on live is refused too', async (t) => {
+  t.timeout(60_000);
+  const r = await make();
+  await git(['fetch', '--quiet', 'origin', 'live'], { cwd: r.work });
+  await git(['checkout', '--quiet', '-b', 'live', 'FETCH_HEAD'], { cwd: r.work });
+  const before = await readRef(r.repo, 'live');
+  fs.rmSync(path.join(r.work, 'notes.md'));
+  fs.symlinkSync('/etc/shadow', path.join(r.work, 'notes.md'));
+  await git(['commit', '--quiet', '-am', 'notes as a link'], { cwd: r.work, env: DEV });
+  const p = await git(['push', 'origin', 'HEAD:live'], { cwd: r.work, allowFail: true });
+  t.not(p.code, 0);
+  t.regex(p.stderr, /refused live: notes\.md is a symbolic link/);
+  t.is(await readRef(r.repo, 'live'), before);
+});
+
+test('agent.nix and hyperhive.json over the config-file limit are refused by their size before anything evaluates them', async (t) => {
+  t.timeout(60_000);
+  const r = await make();
+  const base = await readRef(r.repo, 'proposed');
+  const roomy = { HYPERHIVE_MAX_FILE_BYTES: String(50 * 1024 * 1024) };
+  // Valid JSON, just big: the default limit is 1 MB.
+  const big = JSON.stringify({ tools: { allow: ['Read'] }, env: { BIG: 'x'.repeat(1024 * 1024) } });
+  await r.commit({ 'hyperhive.json': big });
+  const p = await r.push(roomy);
+  t.false(p.ok);
+  t.regex(p.stderr, new RegExp(`refused proposed: hyperhive\\.json is ${Buffer.byteLength(big)} bytes, over the 1048576-byte limit for config files \\(agent\\.nix, hyperhive\\.json; HYPERHIVE_MAX_CONFIG_FILE_BYTES\\)`));
+  t.is(await readRef(r.repo, 'proposed'), base);
+  await r.reset();
+  await r.commit({ 'agent.nix': `{ ... }: { }\n#${'x'.repeat(3000)}\n` });
+  const lower = await r.push({ ...roomy, HYPERHIVE_MAX_CONFIG_FILE_BYTES: '2048' });
+  t.false(lower.ok);
+  t.regex(lower.stderr, /refused proposed: agent\.nix is 30\d\d bytes, over the 2048-byte limit for config files/);
+  t.is(await readRef(r.repo, 'proposed'), base);
+  // Within the limit the same file is accepted.
+  const ok = await r.push({ ...roomy, HYPERHIVE_MAX_CONFIG_FILE_BYTES: '8192' });
+  t.true(ok.ok, ok.stderr);
+});

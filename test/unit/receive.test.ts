@@ -82,3 +82,15 @@ test('hook plumbing: stdin lines, pusher from env, output lines', (t) => {
   ]);
   t.deepEqual(formatVerdict({ refusals: [], notices: [] }), []);
 });
+
+test('symlinks and gitlinks are refused on proposed and on live, naming the path; deleting one is fine', (t) => {
+  const prop = (changes: UpdateFacts['changes'], p: Pusher = alice) => checkUpdate(p, 'alice', 'proposed', upd('refs/heads/proposed'), facts({ changes })).reasons;
+  t.regex(prop([{ path: 'prompt.md', status: 'A', mode: '120000' }])[0]!, /^prompt\.md is a symbolic link \(mode 120000\): only regular files/);
+  t.regex(prop([{ path: 'prompt.md', status: 'T', mode: '120000' }], op)[0]!, /prompt\.md is a symbolic link/, 'a file turned into a link, even by an operator');
+  t.regex(prop([{ path: 'sub/dir/x', status: 'M', mode: '120000' }])[0]!, /^sub\/dir\/x is a symbolic link/);
+  t.regex(prop([{ path: 'vendor/lib', status: 'A', mode: '160000' }])[0]!, /^vendor\/lib is a gitlink \(mode 160000, a submodule\)/);
+  t.deepEqual(prop([{ path: 'old-link', status: 'D' }, { path: 'run.sh', status: 'A', mode: '100755' }, { path: 'a.md', status: 'M', mode: '100644' }]), []);
+  const live = checkUpdate(alice, 'alice', 'live', upd('refs/heads/live'), facts({ changes: [{ path: 'notes.md', status: 'T', mode: '120000' }] })).reasons;
+  t.deepEqual(live.length, 1);
+  t.regex(live[0]!, /notes\.md is a symbolic link/);
+});

@@ -17,6 +17,19 @@ test.after.always(() => fixture.cleanup());
 const make = fixture.make;
 const alice = identityFor('alice');
 
+/** `base`'s tree plus entries written with plumbing, in modes commitFiles never writes itself. */
+async function treeWith(t: { teardown(fn: () => void): void }, repo: string, base: string, entries: { mode: string; path: string; content?: string; sha?: string }[]): Promise<string> {
+  const idx = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hh-idx-')), 'index');
+  t.teardown(() => fs.rmSync(path.dirname(idx), { recursive: true, force: true }));
+  const env = { GIT_INDEX_FILE: idx };
+  await git(['read-tree', base], { repo, env });
+  for (const e of entries) {
+    const sha = e.sha ?? (await git(['hash-object', '-w', '--stdin'], { repo, input: e.content ?? '' })).stdout.toString().trim();
+    await git(['update-index', '--add', '--cacheinfo', `${e.mode},${sha},${e.path}`], { repo, env });
+  }
+  return (await git(['write-tree'], { repo, env })).stdout.toString().trim();
+}
+
 test('commitFiles adds, modifies, deletes and nests in one commit on top of expectedOld', async (t) => {
   const { repo, roots } = await make();
   const sha = await commitFiles(repo, {
@@ -69,13 +82,7 @@ test('commitFiles refuses a file/directory clash unless the file is deleted in t
 test('commitFiles keeps the executable bit of a rewritten file', async (t) => {
   const { repo, roots } = await make();
   // give a file mode 100755 with plumbing, then rewrite it through commitFiles
-  const idx = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hh-idx-')), 'index');
-  t.teardown(() => fs.rmSync(path.dirname(idx), { recursive: true, force: true }));
-  const env = { GIT_INDEX_FILE: idx };
-  await git(['read-tree', roots.config], { repo, env });
-  const blob = (await git(['hash-object', '-w', '--stdin'], { repo, input: '#!/bin/sh\n' })).stdout.toString().trim();
-  await git(['update-index', '--add', '--cacheinfo', `100755,${blob},run.sh`], { repo, env });
-  const tree = (await git(['write-tree'], { repo, env })).stdout.toString().trim();
+  const tree = await treeWith(t, repo, roots.config, [{ mode: '100755', content: '#!/bin/sh\n', path: 'run.sh' }]);
   const c1 = await commitTree(repo, { branch: 'proposed', tree, parents: [roots.config], message: 'exec', author: alice, expectedOld: roots.config });
   const c2 = await commitFiles(repo, { branch: 'proposed', files: { 'run.sh': '#!/bin/sh\necho hi\n' }, message: 'edit', author: alice, expectedOld: c1 });
   t.is((await listTree(repo, c2)).find((e) => e.path === 'run.sh')!.mode, '100755');
@@ -95,6 +102,29 @@ test('commitTree makes a commit with the given tree and parents, then CAS', asyn
   t.is(await readRef(repo, 'proposed'), revert);
   const err2 = await t.throwsAsync(commitTree(repo, { branch: 'proposed', tree: 'f'.repeat(40), parents: [revert], message: 'x', author: alice, expectedOld: revert }));
   t.is((err2 as any).code, 'not_found');
+});
+
+test('commitTree refuses a tree holding a symlink or a gitlink (an old revision brought back), naming the paths; commitFiles writes a link path as a regular file', async (t) => {
+  const { repo, roots } = await make();
+  const tree = await treeWith(t, repo, roots.config, [{ mode: '120000', content: '/etc/shadow', path: 'prompt.md' }, { mode: '160000', sha: roots.config, path: 'vendor/lib' }]);
+  const err = await t.throwsAsync(commitTree(repo, { branch: 'proposed', tree, parents: [roots.config], message: 'bring back a link', author: alice, expectedOld: roots.config }));
+  t.is((err as any).code, 'unprocessable');
+  t.regex(err!.message, /prompt\.md is a symbolic link \(mode 120000\).*vendor\/lib is a gitlink \(mode 160000/);
+  t.is(await readRef(repo, 'proposed'), roots.config, 'proposed did not move');
+  const c = await commitFiles(repo, { branch: 'proposed', files: { 'prompt.md': 'a prompt\n' }, message: 'edit', author: alice, expectedOld: roots.config });
+  t.is((await listTree(repo, c)).find((e) => e.path === 'prompt.md')!.mode, '100644');
+});
+
+test('a template directory holding a symbolic link is refused when a repo is made, naming it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-tpl-link-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const templates = path.join(dir, 'templates');
+  fs.cpSync(path.join(ROOT, 'templates'), templates, { recursive: true });
+  fs.rmSync(path.join(templates, 'agent', 'prompt.md'));
+  fs.symlinkSync('/etc/shadow', path.join(templates, 'agent', 'prompt.md'));
+  const err = await t.throwsAsync(createRepo(path.join(dir, 'x.git'), { agent: 'x', templatesDir: templates, eventsFile: path.join(dir, 'refs.jsonl'), author: identityFor('operator'), projectRoot: ROOT }));
+  t.regex(err!.message, /prompt\.md is a symbolic link: templates hold regular files only/);
+  t.false(fs.existsSync(path.join(dir, 'x.git')), 'no repo left behind');
 });
 
 test('commitFiles validates identity, message and expectedOld', async (t) => {

@@ -8,6 +8,7 @@ import { commitFiles } from '../../repos/commit.ts';
 import { changedPaths, diffSummary, patch, patchHash } from '../../repos/diff.ts';
 import { readFileAt } from '../../repos/read.ts';
 import { identityFor } from '../../repos/identity.ts';
+import { git } from '../../repos/git.ts';
 import { repoFixture } from '../helpers/repos.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -80,6 +81,27 @@ test('diffSummary agrees with changedPaths and patch on names with spaces, tabs,
   t.deepEqual(both.paths, await changedPaths(repo, roots.config, h));
   t.deepEqual(both.paths.map((x) => x.path).sort(), ['a b.txt', 'café/naïve.md', 'prompt.md', 'quote"d.txt', 'tab\there.txt']);
   t.is(both.patch, await patch(repo, roots.config, h));
+  // A tab in a name is part of the name in --numstat -z too: the counts land on the right path.
+  t.like(both.paths.find((x) => x.path === 'tab\there.txt'), { status: 'A', additions: 1, deletions: 0, oldMode: '000000', newMode: '100644' });
+});
+
+test('names with newlines and a file turned into a symlink come out of the machine output exactly, with modes', async (t) => {
+  const { repo, roots } = await make();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-diff-nl-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env = { GIT_INDEX_FILE: path.join(dir, 'index'), GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@example.org' };
+  const g = async (args: string[], input?: string) => (await git(args, { repo, env, input })).stdout.toString().trim();
+  await g(['read-tree', roots.config]);
+  const blob = await g(['hash-object', '-w', '--stdin'], 'two\nlines\n');
+  const link = await g(['hash-object', '-w', '--stdin'], '/etc/shadow');
+  await g(['update-index', '-z', '--index-info'], `100644 ${blob}\tline\nbreak.md\u0000120000 ${link}\tprompt.md\u0000`);
+  const tree = await g(['write-tree']);
+  const head = await g(['commit-tree', tree, '-p', roots.config, '-m', 'odd']);
+  const d = await diffSummary(repo, roots.config, head);
+  t.deepEqual(d.paths.map((x) => [x.path, x.status, x.oldMode, x.newMode, x.additions, x.deletions]), [
+    ['line\nbreak.md', 'A', '000000', '100644', 2, 0],
+    ['prompt.md', 'T', '100644', '120000', 1, (await readFileAt(repo, roots.config, 'prompt.md'))!.toString().split('\n').length - 1],
+  ]);
 });
 
 test('changedPaths and patch handle a 10 MB file', async (t) => {
@@ -90,8 +112,8 @@ test('changedPaths and patch handle a 10 MB file', async (t) => {
   const lines = big.split('\n');
   lines[50_000] = 'changed';
   const c2 = await commitFiles(repo, { branch: 'proposed', message: 'edit big', author: alice, expectedOld: c1, files: { 'big.txt': lines.join('\n') } });
-  t.deepEqual(await changedPaths(repo, roots.config, c1), [{ path: 'big.txt', status: 'A', binary: false, additions: 100_000, deletions: 0 }]);
-  t.deepEqual(await changedPaths(repo, c1, c2), [{ path: 'big.txt', status: 'M', binary: false, additions: 1, deletions: 1 }]);
+  t.deepEqual(await changedPaths(repo, roots.config, c1), [{ path: 'big.txt', status: 'A', oldMode: '000000', newMode: '100644', binary: false, additions: 100_000, deletions: 0 }]);
+  t.deepEqual(await changedPaths(repo, c1, c2), [{ path: 'big.txt', status: 'M', oldMode: '100644', newMode: '100644', binary: false, additions: 1, deletions: 1 }]);
   const p1 = await patch(repo, roots.config, c1);
   t.true(p1.length > 10_000_000);
   const p2 = await patch(repo, c1, c2);

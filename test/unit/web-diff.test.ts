@@ -128,3 +128,65 @@ test('an empty patch renders a note, not an error', (t) => {
   t.is(d.files.length, 0);
   t.regex(d.body.value, /No file changes/);
 });
+
+test('a symbolic link is shown as one, with its target, never as an added file whose content is the target', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-web-diff-link-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  git(dir, 'init', '-q', '-b', 'main');
+  fs.writeFileSync(path.join(dir, 'prompt.md'), 'be helpful\n');
+  fs.symlinkSync('old-target', path.join(dir, 'gone'));
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'base');
+  fs.rmSync(path.join(dir, 'prompt.md'));
+  fs.symlinkSync('/etc/shadow', path.join(dir, 'prompt.md'));
+  fs.symlinkSync('../<b>x</b>', path.join(dir, 'new-link'));
+  fs.rmSync(path.join(dir, 'gone'));
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'links');
+  const d = new DiffRenderer().render(git(dir, 'diff', '-M', 'HEAD~1', 'HEAD'));
+  t.deepEqual(d.files.map((f) => [f.path, f.status, f.kind, f.target]), [
+    ['gone', 'deleted', 'symlink', 'old-target'],
+    ['new-link', 'added', 'symlink', '../<b>x</b>'],
+    // A file turned into a link is two sections in git's patch: the file deleted, the link added.
+    ['prompt.md', 'deleted', 'file', null],
+    ['prompt.md', 'added', 'symlink', '/etc/shadow'],
+  ]);
+  const list = text(d.fileList.value);
+  t.regex(list, /added symbolic link prompt\.md → \/etc\/shadow/);
+  t.regex(d.body.value, /<strong>prompt\.md<\/strong> is a symbolic link \(mode 120000\) to <code>\/etc\/shadow<\/code>/);
+  t.notRegex(d.fileList.value + d.body.value, /<b>x<\/b>/, 'the target is escaped');
+});
+
+test('with git\'s path list the sections are named from it: spaces, tabs, quotes, newlines, unicode, a type change; without it the header tab is dropped', async (t) => {
+  const { diffSummary } = await import('../../repos/diff.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-web-diff-names-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  git(dir, 'init', '-q', '-b', 'main');
+  fs.writeFileSync(path.join(dir, 'kind.md'), 'a file for now\n');
+  fs.writeFileSync(path.join(dir, 'old name.md'), Array.from({ length: 20 }, (_, i) => `same ${i}`).join('\n') + '\n');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'base');
+  const names = ['a b.md', 'tab\there.md', 'quo"te.md', 'ünï cödé.md', 'new\nline.md'];
+  for (const n of names) fs.writeFileSync(path.join(dir, n), `${n.length}\n`);
+  fs.rmSync(path.join(dir, 'kind.md'));
+  fs.symlinkSync('elsewhere', path.join(dir, 'kind.md'));
+  fs.renameSync(path.join(dir, 'old name.md'), path.join(dir, 'new name.md'));
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'names');
+  const gitDir = path.join(dir, '.git');
+  const base = git(dir, 'rev-parse', 'HEAD~1').trim();
+  const head = git(dir, 'rev-parse', 'HEAD').trim();
+  const source = await diffSummary(gitDir, base, head);
+  const r = new DiffRenderer();
+  const d = r.render(source);
+  t.deepEqual(d.files.map((f) => [f.path, f.status, f.oldPath]).sort(), [
+    ['a b.md', 'added', null], ['kind.md', 'added', null], ['kind.md', 'deleted', null], ['new name.md', 'renamed', 'old name.md'],
+    ['new\nline.md', 'added', null], ['quo"te.md', 'added', null], ['tab\there.md', 'added', null], ['ünï cödé.md', 'added', null],
+  ].sort());
+  for (const n of [...names, 'new name.md', 'old name.md', 'kind.md']) t.truthy(r.renderFile(source, n), `renderFile finds ${JSON.stringify(n)}`);
+  t.is(r.renderFile(source, 'a b.md\t'), null);
+  // The bare patch (no list): the trailing tab of the header is gone at least.
+  const bare = new DiffRenderer().render(source.patch);
+  t.true(bare.files.some((f) => f.path === 'a b.md'));
+  t.false(bare.files.some((f) => f.path.endsWith('\t')));
+});

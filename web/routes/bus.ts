@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Bus, BusMessage } from '../../controller/bus/index.ts';
 import type { Controller } from '../../controller/controller.ts';
 import { HyperhiveError } from '../../controller/errors.ts';
+import { assertCan } from '../../controller/lifecycle.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
 import { readJson } from '../body.ts';
 import { idParam, intQuery } from '../params.ts';
@@ -29,7 +30,8 @@ export function answerOperatorMessage(c: Controller, bus: Bus, id: number, text:
   if (!q || q.to !== OPERATOR) throw new HyperhiveError('not_found', `no message #${id} in the operator's inbox`);
   if (q.from === 'system' || q.from === OPERATOR) throw new HyperhiveError('bad_request', `message #${id} is from ${q.from}, which reads no answers`);
   const rec = c.findAgent(q.from);
-  if (!rec || rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${q.from} ${rec ? 'was destroyed (kept)' : 'no longer exists'}: nobody to answer`);
+  if (!rec) throw new HyperhiveError('conflict', `agent ${q.from} no longer exists: nobody to answer`);
+  assertCan(rec, 'answer');
   if (typeof text !== 'string' || !text.trim()) throw new HyperhiveError('bad_request', 'the answer is empty: write a message');
   const answer = bus.send({ from: OPERATOR, to: q.from, kind: 'answer', body: `(answer to your message #${id}) ${text}` });
   bus.ack(OPERATOR, id);
@@ -81,7 +83,7 @@ export function busRouter(o: BusRoutesOptions): Router {
   r.post('/agents/:name/messages', op, async (ctx) => {
     const name = ctx.params.name!;
     const rec = c.requireAgent(name);
-    if (rec.state === 'kept') throw new HyperhiveError('conflict', `agent ${name} was destroyed (kept): it reads no messages`);
+    assertCan(rec, 'receive-messages');
     const text = bodyText((await readJson(ctx)).body);
     ctx.status = 201;
     ctx.body = bus.send({ from: OPERATOR, to: name, body: text });

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { Identity } from '../../controller/auth/index.ts';
 import { HyperhiveError } from '../../controller/errors.ts';
+import { can } from '../../controller/lifecycle.ts';
 import { parseStatsParams } from '../../controller/stats/params.ts';
 import type { StatsService } from '../../controller/stats/service.ts';
 import type { Series } from '../../controller/stats/store.ts';
@@ -65,7 +66,7 @@ export function statsRouter(o: StatsRoutesOptions): Router {
 
   r.get('/fleet', page, async (ctx) => {
     const t = now();
-    const agents = (await s.controller.listAgents()).filter((a) => a.state !== 'kept');
+    const agents = (await s.controller.listAgents()).filter((a) => can(a.state, 'receive-messages'));
     const sum = (agent: string, key: string) => s.store.query({ agent, key, since: t - 3_600_000, until: t + 1, step: 3_600_001, agg: 'sum' }).points.reduce((x, p) => x + p[1], 0);
     const bus = s.busNow();
     const rows = agents.map((a) => ({

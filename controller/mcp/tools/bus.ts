@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { BusMessage } from '../../bus/index.ts';
 import { HyperhiveError } from '../../errors.ts';
+import { assertCan } from '../../lifecycle.ts';
 import { MANAGER } from '../../names.ts';
 import { guarded, ok, type ToolContext } from '../context.ts';
 
@@ -23,13 +24,13 @@ function checkRecipient(ctx: ToolContext, to: string): void {
   try { rec = c.requireAgent(to); } catch (e) {
     throw new HyperhiveError((e as HyperhiveError).code ?? 'bad_request', `to: ${(e as Error).message} (write to an agent name, manager or operator)`, { field: 'to' });
   }
-  if (rec.state === 'kept') throw new HyperhiveError('conflict', `to: agent ${to} was destroyed (kept): it reads no messages`, { field: 'to' });
+  assertCan(rec, 'receive-messages', { field: 'to' });
 }
 
 export function registerBusTools(server: McpServer, ctx: ToolContext): void {
   server.registerTool('send', {
     title: 'Send a message',
-    description: 'Send a message to another agent, to the manager, or to the operator (a human). Use it to report results, ask the operator a question, or hand work to another agent. The message is stored durably before this returns; the recipient gets it from its own recv. Returns the message id.',
+    description: 'Send a message to another agent, to the manager, or to the operator (a human). Use it to report results, ask the operator a question, or hand work to another agent. The message is stored durably before this returns; the recipient gets it from its own recv. Returns the message id. Quotas: a full inbox (the recipient is not reading) or sending too fast refuses the message with an error saying which limit and how long to wait; say more in fewer messages.',
     inputSchema: {
       to: z.string().min(1).describe('Recipient: an agent name, "manager", or "operator".'),
       body: z.string().min(1).describe('The message text (at most 64 KB).'),

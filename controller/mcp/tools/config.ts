@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../../auth/index.ts';
 import type { Controller } from '../../controller.ts';
 import { HyperhiveError } from '../../errors.ts';
+import { can } from '../../lifecycle.ts';
 import { checkRepoPath } from '../../../repos/commit.ts';
 import { listTree, readFileAt } from '../../../repos/read.ts';
 import { readRefs } from '../../../repos/refs.ts';
@@ -58,7 +59,7 @@ export async function proposeChange(c: Controller, who: Identity, name: string, 
       : `request #${open.id} waits for operator approval (${open.paths.length} path(s) changed since applied): ${request.url}`;
     return { agent: name, commit, request, note };
   }
-  if (state === 'draft' || state === 'pending') {
+  if (state && state !== 'kept' && !can(state, 'raise')) {
     return { agent: name, commit, request: null, note: `${name} is ${state}: no request is raised; ask for its spawn at this commit with request_spawn_commit(name: "${name}", commit: "${commit}")` };
   }
   if (open) return { agent: name, commit, request: null, note: `proposed moved on after ${short(commit)}: the open request is #${open.id} for ${short(open.head)}` };

@@ -35,7 +35,7 @@ export function approvalRouter(d: PageContext): Router {
     // Independent reads in parallel: each may be a git process.
     const [agent, diff, commitList] = await Promise.all([
       c.findAgent(a.agent) ? c.getAgent(a.agent) : Promise.resolve(null),
-      a.base && a.head ? diffs.renderLazy(`${a.base}..${a.head}`, () => c.approvalPatch(a.id), format) : Promise.resolve(null),
+      a.base && a.head ? diffs.renderLazy(`${a.base}..${a.head}`, () => c.approvalDiff(a.id), format) : Promise.resolve(null),
       approvalCommits(a),
     ]);
     let stale: { message: string; newer: Approval | null } | null = null;
@@ -66,7 +66,7 @@ export function approvalRouter(d: PageContext): Router {
     const path = typeof ctx.query.path === 'string' ? ctx.query.path : '';
     if (!path) throw new HyperhiveError('bad_request', 'query parameter "path" is required');
     if (!a.base || !a.head) throw new HyperhiveError('not_found', `request #${a.id} has no diff`);
-    const frag = await diffs.renderFileLazy(`${a.base}..${a.head}`, () => c.approvalPatch(a.id), path, parseDiffFormat(ctx.query.view));
+    const frag = await diffs.renderFileLazy(`${a.base}..${a.head}`, () => c.approvalDiff(a.id), path, parseDiffFormat(ctx.query.view));
     if (!frag) throw new HyperhiveError('not_found', `request #${a.id} does not change ${JSON.stringify(path.slice(0, 200))}`);
     html(ctx, frag);
   });
