@@ -6,6 +6,7 @@ import { checkedOutRevision, installStaged, stageRevision } from './checkout.ts'
 import { SupervisedRuntime, type Exit, type Launched, type SupervisorOptions } from './supervisor.ts';
 import { contractEnv, type AgentSpec, type Prepared } from './types.ts';
 import { ensureWorkingClone } from './working-clone.ts';
+import { cmdlineOf, environOf, exited, killGroup, processStartedAt } from './procfs.ts';
 
 export interface ProcessRuntimeOptions extends SupervisorOptions {
   /** How often an adopted process (not a child) is checked for having exited. */
@@ -110,10 +111,6 @@ function processEnv(spec: AgentSpec): Record<string, string> {
   };
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try { process.kill(-pid, signal); } catch { try { process.kill(pid, signal); } catch { /* gone */ } }
-}
-
 const pidFile = (spec: AgentSpec): string => path.join(path.dirname(spec.mounts.state.source), 'runtime.pid');
 
 function writePid(spec: AgentSpec, pid: number | null, revision: string): void {
@@ -124,14 +121,6 @@ function writePid(spec: AgentSpec, pid: number | null, revision: string): void {
 }
 
 const orphanKey = (name: string, stateDir: string): string => `${name}\0${path.resolve(stateDir)}`;
-
-function environOf(pid: number): Map<string, string> | null {
-  let raw: string;
-  try { raw = fs.readFileSync(`/proc/${pid}/environ`, 'utf8'); } catch { return null; }
-  const vars = new Map<string, string>();
-  for (const kv of raw.split('\0')) { const i = kv.indexOf('='); if (i > 0) vars.set(kv.slice(0, i), kv.slice(i + 1)); }
-  return vars;
-}
 
 /** Every process whose environment names an agent (HYPERHIVE_AGENT and its HYPERHIVE_STATE_DIR), by orphanKey. */
 function scanAgentProcesses(): Map<string, number[]> {
@@ -148,11 +137,6 @@ function scanAgentProcesses(): Map<string, number[]> {
     found.set(k, [...(found.get(k) ?? []), pid]);
   }
   return found;
-}
-
-/** Gone, or a zombie: it has exited and only waits for its new parent to reap it. */
-function exited(pid: number): boolean {
-  try { return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return true; }
 }
 
 /**
@@ -173,21 +157,6 @@ async function killStale(spec: AgentSpec, orphans: number[], keep: number | null
   for (let i = 0; i < 50 && mine.some((pid) => !exited(pid)); i++) await new Promise((r) => setTimeout(r, 100));
   for (const pid of mine) if (!exited(pid)) killGroup(pid, 'SIGKILL');
   if (keep === null) fs.rmSync(pidFile(spec), { force: true });
-}
-
-const cmdlineOf = (pid: number): string[] | null => {
-  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1); } catch { return null; }
-};
-
-/** When the process started (ms since epoch), from /proc: boot time plus its start in clock ticks. */
-function processStartedAt(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
-    // USER_HZ is 100 on every Linux this runs on.
-    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + ticks * 10 : null;
-  } catch { return null; }
 }
 
 /**

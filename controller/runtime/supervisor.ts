@@ -2,8 +2,11 @@ import fs from 'node:fs';
 import { HyperhiveError } from '../errors.ts';
 import { noneStatus, type AgentSpec, type ExecOptions, type Prepared, type PtyHandle, type Runtime, type RuntimeEvent, type RuntimeKind, type RuntimeStatus } from './types.ts';
 
-/** How an agent ended: an exit status, a signal, or why it never started. */
-export interface Exit { code: number | null; signal: string | null; error?: string }
+/**
+ * How an agent ended: an exit status, a signal, or why it never started. A backend that learns it
+ * from systemd adds the unit and systemd's `Result` (anything but `success` is a crash).
+ */
+export interface Exit { code: number | null; signal: string | null; error?: string; unit?: string; result?: string }
 
 /** A started agent as its backend sees it: a child process, a container, the fake's stand-in. */
 export interface Launched {
@@ -165,9 +168,12 @@ export abstract class SupervisedRuntime<P extends Prepared = Prepared> implement
     e.status = { ...e.status, pid: null, lastExit: { code: x.code, signal: x.signal, at } };
     this.recordEnded(spec, e.revision);
     if (e.stopping) { e.status.state = 'stopped'; return; }
-    const crashed = !!x.error || !!x.signal || (x.code !== null && x.code !== 0);
-    const what = x.error ? `cannot start: ${x.error}` : `agent process exited (code ${x.code}, signal ${x.signal})`;
-    this.emit({ type: crashed ? 'crashed' : 'exited', agent: spec.name, revision: e.revision, code: x.code, signal: x.signal, message: what });
+    const crashed = !!x.error || !!x.signal || (x.code !== null && x.code !== 0) || (x.result !== undefined && x.result !== 'success');
+    const unit = x.unit ? ` (unit ${x.unit}, result ${x.result ?? 'unknown'})` : '';
+    const what = x.error ? `cannot start: ${x.error}` : `agent process exited (code ${x.code}, signal ${x.signal})${unit}`;
+    const detail = { at, ...(x.unit ? { unit: x.unit } : {}), ...(x.result ? { result: x.result } : {}) };
+    if (crashed) this.emit({ type: 'crashed', agent: spec.name, revision: e.revision, code: x.code, signal: x.signal, ...detail, message: what });
+    else this.emit({ type: 'exited', agent: spec.name, revision: e.revision, code: x.code, signal: x.signal, message: what });
     if (x.error) {
       // It never ran: restarting it here would spin; the reconciler applies again with its backoff.
       e.status.state = 'crashed';
@@ -209,4 +215,20 @@ export abstract class SupervisedRuntime<P extends Prepared = Prepared> implement
   async close(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => this.halt(e)));
   }
+
+  /**
+   * Lets go of every agent without stopping it (systemd supervises them: they survive this
+   * controller, and the next one takes them over). Pending restarts are cancelled.
+   */
+  protected detachAll(): void {
+    for (const e of this.entries.values()) {
+      e.stopping = true;
+      if (e.timer) { clearTimeout(e.timer); e.timer = null; }
+      e.proc = null;
+      e.status = { ...e.status, state: 'stopped', pid: null };
+    }
+  }
+
+  /** The running agent's handle (its pid, the backend's own extras), or null. */
+  protected running(name: string): Launched | null { return this.entries.get(name)?.proc ?? null; }
 }

@@ -83,13 +83,44 @@ export type RuntimeEvent =
   | (Ev<'adopted'> & { pid: number })
   /** The agent's process ended by itself with status 0 (it will be started again). */
   | (Ev<'exited'> & { code: number | null; signal: string | null })
-  /** The agent's process died (status ≠ 0, a signal, or it could not start). */
-  | (Ev<'crashed'> & { code: number | null; signal: string | null })
+  /**
+   * The agent's process died (status ≠ 0, a signal, a systemd result other than success, or it
+   * could not start). `at`: when it was seen; `unit`/`result`: systemd's unit and Result, where
+   * the agent runs as a unit (the ContainerCrash of the D-Bus watcher).
+   */
+  | (Ev<'crashed'> & { code: number | null; signal: string | null; at?: number; unit?: string; result?: string })
   | (Ev<'backoff'> & { delayMs: number; restarts: number })
   | Ev<'stopped'>
   /** Something worth the log that changes no state (a working clone not prepared, say). */
   | Ev<'warning'>;
 export type RuntimeEventType = RuntimeEvent['type'];
+
+/** How a runtime's watcher of agent events is doing (the nspawn runtime's D-Bus connection to systemd). */
+export interface WatcherHealth {
+  state: 'connecting' | 'connected' | 'disconnected' | 'closed';
+  /** Where it watches (the bus address). */
+  address: string;
+  /** Since when it is in this state (ms since the epoch). */
+  since: number;
+  lastError: string | null;
+  /** Connections made after the first one (each resubscribes and re-reads the agents' units). */
+  reconnects: number;
+  /** Unit signals received since start. */
+  signals: number;
+}
+
+/** What the dashboard and `GET /api/runtime` show about the runtime as a whole. */
+export interface RuntimeHealth {
+  kind: RuntimeKind;
+  isolated: boolean;
+  /** The agents run as systemd transient units (watched over D-Bus) rather than as the controller's children. */
+  systemd: boolean;
+  note: string;
+  /** null where nothing is watched (the controller's own children need no watcher). */
+  watcher: WatcherHealth | null;
+  /** Per-agent runtimes in use where hyperhive.json picks another than the default (`"runtime"`). */
+  backends?: RuntimeHealth[];
+}
 
 /**
  * The contract every backend (process, nspawn, the fake) passes, checked by one conformance suite
@@ -109,8 +140,12 @@ export interface Runtime {
   exec(name: string, o: ExecOptions): Promise<PtyHandle>;
   /** Typed events; returns the unsubscribe function. */
   onEvent(fn: (e: RuntimeEvent) => void): () => void;
-  /** Stops every agent (the controller is shutting down). */
+  /** Stops every agent (the controller is shutting down); a systemd-supervised backend lets them run on. */
   close(): Promise<void>;
+  /** The runtime's own health (its watcher); absent: nothing to show beyond kind and isolation. */
+  health?(): RuntimeHealth;
+  /** Called when health() changes (the watcher lost or regained its bus); returns the unsubscribe function. */
+  onHealth?(fn: (h: RuntimeHealth) => void): () => void;
 }
 
 export const noneStatus = (isolated: boolean, note: string): RuntimeStatus =>

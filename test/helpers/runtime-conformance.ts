@@ -22,9 +22,11 @@ export interface ConformanceTarget {
   /** The agent's command (as the runtime resolves it); it must record its environment with `recordEnv`. */
   command: string[];
   /** Makes the running agent die by itself (not a stop): a crash. */
-  kill(runtime: Runtime, agent: string): void;
+  kill(runtime: Runtime, agent: string): void | Promise<void>;
   /** The environment the running agent was given. */
   envOf(runtime: Runtime, spec: AgentSpec): Promise<Record<string, string> | null>;
+  /** The spec as this backend's agents see it (a container's mount targets); default: host paths. */
+  spec?: (spec: AgentSpec) => AgentSpec;
 }
 
 interface Fixture { runtime: Runtime; spec: AgentSpec; r1: string; r2: string; events: RuntimeEvent[]; dir: string }
@@ -41,13 +43,13 @@ async function until<T>(what: string, fn: () => T | Promise<T>, ms = 20_000): Pr
 }
 
 /** Another agent with its own dirs, on the same repo. */
-function sibling(spec: AgentSpec, suffix: string): AgentSpec {
+function sibling(spec: AgentSpec, suffix: string, adapt: (s: AgentSpec) => AgentSpec): AgentSpec {
   const name = `${spec.name}${suffix}`;
   const base = path.join(path.dirname(path.dirname(spec.mounts.config.source)), name);
   fs.mkdirSync(base, { recursive: true });
   fs.copyFileSync(spec.mounts.token.source, path.join(base, 'token'));
   const m = (sub: string, readOnly: boolean) => ({ source: path.join(base, sub), target: path.join(base, sub), readOnly });
-  return { ...spec, name, mounts: { config: m('config', true), state: m('state', false), token: m('token', true) } };
+  return adapt({ ...spec, name, mounts: { config: m('config', true), state: m('state', false), token: m('token', true) } });
 }
 
 export function runtimeConformance(test: TestFn, target: ConformanceTarget): void {
@@ -56,6 +58,7 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
   if (reason) test(`${target.name}: conformance suite skipped`, (t) => { t.log(`skipped: ${reason}`); t.pass(); });
 
   let n = 0;
+  const adapt = target.spec ?? ((s: AgentSpec) => s);
   async function fixture(t: ExecutionContext): Promise<Fixture> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hh-conf-${target.name}-`));
     const agent = `a${++n}`;
@@ -65,7 +68,7 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
     const base = path.join(dir, 'agents', agent);
     fs.mkdirSync(base, { recursive: true });
     fs.writeFileSync(path.join(base, 'token'), 'not-a-real-token\n', { mode: 0o600 });
-    const spec: AgentSpec = {
+    const spec: AgentSpec = adapt({
       name: agent, repo,
       mounts: {
         config: { source: path.join(base, 'config'), target: path.join(base, 'config'), readOnly: true },
@@ -73,7 +76,7 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
         token: { source: path.join(base, 'token'), target: path.join(base, 'token'), readOnly: true },
       },
       env: { CONFORMANCE: '1' }, controllerUrl: 'http://127.0.0.1:9', command: target.command, workingClone: false,
-    };
+    });
     const runtime = target.runtime();
     const events: RuntimeEvent[] = [];
     runtime.onEvent((e) => { if (e.agent === agent) events.push(e); });
@@ -128,7 +131,7 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
     for (let i = 1; i <= 2; i++) {
       const pid = f.runtime.status(f.spec.name).pid;
       const before = f.events.length;
-      target.kill(f.runtime, f.spec.name);
+      await target.kill(f.runtime, f.spec.name);
       await until(`restart ${i}`, () => f.events.slice(before).some((e) => e.type === 'started'));
       const seq = f.events.slice(before).map((e) => e.type);
       t.deepEqual(seq, ['crashed', 'backoff', 'started'], `events of crash ${i}`);
@@ -149,13 +152,13 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
     await start(f, f.r1);
     // A second agent on the same runtime: its restart after a crash is the positive signal that a
     // restart of the stopped one (same backoff) would have happened by then.
-    const other = sibling(f.spec, 'b');
+    const other = sibling(f.spec, 'b', adapt);
     await f.runtime.activate(await f.runtime.prepare(other, f.r1));
     await f.runtime.stop(f.spec.name);
     t.is(f.runtime.status(f.spec.name).state, 'stopped');
     t.is(f.runtime.status(f.spec.name).pid, null);
     const restarts = f.runtime.status(other.name).restarts;
-    target.kill(f.runtime, other.name);
+    await target.kill(f.runtime, other.name);
     await until('the other agent restarted', () => f.runtime.status(other.name).restarts > restarts && f.runtime.status(other.name).state === 'running');
     t.is(f.runtime.status(f.spec.name).state, 'stopped');
     t.deepEqual(types(f), ['building', 'applied', 'started', 'stopped']);
