@@ -4,6 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HyperhiveError } from '../errors.ts';
+import { shellQuote } from '../../repos/credential-helper.ts';
 import { SystemdBus } from '../dbus/systemd.ts';
 import { checkedOutRevision, installStaged, stageRevision } from './checkout.ts';
 import { commandBuilder, nixSystem, renderAgentFlake, TOPLEVEL_ATTR, type NixBuilder } from './nix-build.ts';
@@ -192,7 +193,8 @@ export class NspawnRuntime extends SupervisedRuntime<NspawnPrepared> {
   private argvFor(spec: AgentSpec, toplevel: string | null): string[] {
     const plan: NspawnPlan = {
       machine: machineName(spec.name), rootfs: path.join(agentDir(spec), 'rootfs'),
-      mounts: [spec.mounts.config, spec.mounts.state, { ...spec.mounts.token, idmap: true }],
+      // Idmapped: root inside reads them as its own (a write meets EROFS, not a permission error).
+      mounts: [{ ...spec.mounts.config, idmap: true }, spec.mounts.state, { ...spec.mounts.token, idmap: true }],
       hostDirs: this.binds, env: this.containerEnv(spec), cwd: spec.mounts.state.target,
       mode: this.nixos ? 'nixos' : 'plain', command: this.nixos ? [`${toplevel}/init`] : spec.command,
       extraArgs: this.extraArgs, notify: !!this.units && this.nixos,
@@ -380,7 +382,10 @@ export class NspawnRuntime extends SupervisedRuntime<NspawnPrepared> {
     const env = { ...this.containerEnv(spec), TERM: 'xterm-256color', ...o.env };
     const argv = [
       this.nsenter, `--target=${init}`, '--all', `--setuid=${this.execUid}`, `--setgid=${this.execUid}`, '--',
-      '/usr/bin/env', '-i', '-C', spec.mounts.state.target, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(o.command ?? ['/bin/sh', '-l']),
+      '/usr/bin/env', '-i', '-C', spec.mounts.state.target, ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      // script(1) gives the command a terminal of the container's own devpts, in a session inside:
+      // a shell on the host's PTY directly would find its process group outside its pid namespace.
+      'script', '-q', '-e', '-c', (o.command ?? ['/bin/sh', '-l']).map(shellQuote).join(' '), '/dev/null',
     ];
     return spawnPty(argv, { cols: o.cols, rows: o.rows, env: { TERM: env.TERM, PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   }
