@@ -35,6 +35,8 @@ export interface CoreOptions {
   maxFileBytes?: number;
   /** Backoff of failed applies (tests shorten it). */
   backoff?: { minMs: number; maxMs: number };
+  /** Crashes within a window that make an agent Stalled/CrashLoop (default 5 in 10 min). */
+  crashLoop?: { crashes: number; windowMs: number };
   /** How many operators must approve a request (one vote decides until the quorum rules exist). */
   approvalPolicy?: (a: Approval) => QuorumPolicy;
 }
@@ -89,7 +91,7 @@ export function createCore(o: CoreOptions): Core {
   });
   reconciler = new Reconciler({
     paths: o.paths, agents, approvals: approvalStore, completeApproval: (id) => approvals.complete(id), moveApplied,
-    status, log, events, runtime: o.runtime, refEvents, specFor, resyncMs: o.resyncMs, checkConfig: o.checkConfig, backoff: o.backoff,
+    status, log, events, runtime: o.runtime, refEvents, specFor, resyncMs: o.resyncMs, checkConfig: o.checkConfig, backoff: o.backoff, crashLoop: o.crashLoop,
   });
   const controller = new Controller({
     paths: o.paths, agents, approvals, approvalStore, status, log, events, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied,

@@ -8,6 +8,8 @@ import { checkConfigRevision } from './config-check.ts';
 import { openDb } from './db/open.ts';
 import { statePaths } from './paths.ts';
 import { createRuntime, type Runtime } from './runtime/index.ts';
+import { nspawnOptionsFromEnv, chooseAgentRuntime } from './runtime/from-env.ts';
+import type { NspawnRuntimeOptions } from './runtime/nspawn.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
 import { HyperhiveError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../repos/receive.ts';
@@ -52,6 +54,8 @@ export interface ServeOptions {
   busRetentionMs?: number;
   /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
   maxFileBytes?: number;
+  /** nspawn runtime settings beyond --systemd (default: from $HYPERHIVE_NSPAWN_* and $HYPERHIVE_NIX_BUILD; tests pass a builder). */
+  nspawn?: Omit<NspawnRuntimeOptions, 'systemd'>;
 }
 
 /** $HYPERHIVE_MAX_FILE_BYTES as a byte count; a value that is not one stops the start with its name. */
@@ -106,7 +110,10 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const orphanMs = String(orphanTimeoutFromEnv());
   // The controller is long-lived and large: git starts from small shell workers, not from a fork of it.
   if (process.env.HYPERHIVE_GIT_RUNNER !== '0') useGitRunner(true);
-  const runtime: Runtime = createRuntime({ kind: o.runtime, systemd: o.systemd });
+  const runtime: Runtime = createRuntime({
+    kind: o.runtime, systemd: o.systemd, nspawn: { ...nspawnOptionsFromEnv(), ...o.nspawn },
+    choose: (spec, revision) => chooseAgentRuntime(spec.repo, revision),
+  });
   const paths = statePaths(o.state);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const db = openDb(paths.db);

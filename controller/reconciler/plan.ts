@@ -76,7 +76,26 @@ export function plan(o: Observed): Plan {
     actions.push({ type: 'stop-runtime', reason: `agent is ${o.agent.state}` });
   }
 
+  // A crash loop clears once its oldest crash leaves the window: look again then.
+  const loop = crashLoop(o);
+  if (loop && o.crashes.oldestAt !== null) {
+    const clears = o.crashes.oldestAt + o.crashes.windowMs + 1;
+    requeueAt = requeueAt === null ? clears : Math.min(requeueAt, clears);
+  }
   return { actions, conditions: conditions(o, actions, requeueAt), requeueAt };
+}
+
+/** The agent runs (active, not suspended) and crashed `limit` times within the window. */
+const crashLoop = (o: Observed): boolean =>
+  can(o.agent.state, 'run') && !o.agent.suspended && o.crashes.limit > 0 && o.crashes.recent >= o.crashes.limit;
+
+/** The build log's tail as a condition shows it: the last lines, at most ~2 KB. */
+function tail(text: string, max = 2000): string {
+  const t = text.trimEnd();
+  if (t.length <= max) return t;
+  const cut = t.slice(-max);
+  const nl = cut.indexOf('\n');
+  return `…${nl >= 0 ? cut.slice(nl) : cut}`;
 }
 
 function stalled(reason: string, message: string, o: Observed): Plan {
@@ -106,9 +125,17 @@ function conditions(o: Observed, actions: Action[], requeueAt: number | null): C
   const reconciling = busy || requeueAt !== null || building
     ? cond('Reconciling', true, requeueAt !== null ? 'Backoff' : building && !busy ? 'Building' : 'Progressing', actions.map(describe).join('; ') || (building ? `preparing ${short(applied)}` : 'waiting for backoff'))
     : cond('Reconciling', false, 'Idle', 'desired state reached');
-  const stalledC = o.failures >= 5 && requeueAt !== null
-    ? cond('Stalled', true, 'ApplyFailing', `apply failed ${o.failures} times in a row; still retrying with backoff`)
-    : cond('Stalled', false, 'None', '');
+  const bf = o.buildFailure;
+  const runs = can(o.agent.state, 'run');
+  let stalledC: Condition;
+  if (runs && bf && bf.revision === applied) {
+    const keeps = rt.revision && rt.revision !== applied && rt.state !== 'none' ? `; ${short(rt.revision)} keeps running` : '';
+    stalledC = cond('Stalled', true, 'BuildFailed', `building ${short(applied)} failed: ${bf.error}${keeps}${o.failures > 1 ? ` (${o.failures} attempts; retrying with backoff)` : ''}\n${tail(bf.logTail)}`);
+  } else if (crashLoop(o)) {
+    stalledC = cond('Stalled', true, 'CrashLoop', `crashed ${o.crashes.recent} times in ${Math.round(o.crashes.windowMs / 60_000 * 10) / 10} min; restarting ${short(rt.revision)} with backoff`);
+  } else if (o.failures >= 5 && requeueAt !== null) {
+    stalledC = cond('Stalled', true, 'ApplyFailing', `apply failed ${o.failures} times in a row; still retrying with backoff`);
+  } else stalledC = cond('Stalled', false, 'None', '');
   return [ready, reconciling, stalledC];
 }
 

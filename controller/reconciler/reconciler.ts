@@ -39,7 +39,11 @@ export interface ReconcilerDeps {
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
   /** How long after a push the repo gets `git gc --auto` (default 60 s). */
   gcDelayMs?: number;
+  /** This many crashes within windowMs make the agent Stalled/CrashLoop (default 5 in 10 min; 0 turns it off). */
+  crashLoop?: { crashes: number; windowMs: number };
 }
+
+export const DEFAULT_CRASH_LOOP = { crashes: 5, windowMs: 10 * 60_000 };
 
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
 
@@ -64,6 +68,10 @@ export class Reconciler {
   private now: () => number;
 
   private offRuntime: () => void;
+  /** The last failed prepare per agent, until one succeeds (Stalled/BuildFailed shows it). */
+  private buildFailures = new Map<string, { revision: string; error: string; logTail: string }>();
+  /** When each agent's running revision crashed, newest last, within the crash-loop window. */
+  private crashTimes = new Map<string, { revision: string | null; at: number[] }>();
 
   constructor(private d: ReconcilerDeps) {
     this.now = d.now ?? Date.now;
@@ -72,11 +80,30 @@ export class Reconciler {
       onError: (name, e) => d.log.error(name, 'reconcile-error', `reconcile failed: ${(e as Error).message}`),
     });
     this.offRuntime = d.runtime.onEvent((e) => {
+      if (e.type === 'crashed') this.recordCrash(e.agent, e.revision, e.at ?? this.now());
+      if (e.type === 'build-failed') this.buildFailures.set(e.agent, { revision: e.revision ?? '', error: e.error, logTail: e.logTail });
       const { type, agent, message, ...data } = e;
       d.log.write(agent, RUNTIME_LEVEL[type] ?? 'info', `runtime-${type}`, message, data);
       d.events.publish({ type: 'runtime', agent, event: e });
       this.enqueue(agent);
     });
+  }
+
+  private recordCrash(agent: string, revision: string | null, at: number): void {
+    const c = this.crashTimes.get(agent);
+    // A crash of another revision starts the count again: a new config may well have fixed it.
+    const times = c && c.revision === revision ? c.at : [];
+    times.push(at);
+    this.crashTimes.set(agent, { revision, at: times.slice(-100) });
+  }
+
+  private crashesOf(agent: string): Observed['crashes'] {
+    const cfg = this.d.crashLoop ?? DEFAULT_CRASH_LOOP;
+    const c = this.crashTimes.get(agent);
+    const since = this.now() - cfg.windowMs;
+    const recent = c ? c.at.filter((t) => t > since) : [];
+    if (c) c.at = recent;
+    return { recent: recent.length, limit: cfg.crashes, windowMs: cfg.windowMs, oldestAt: recent[0] ?? null };
   }
 
   start(): void {
@@ -207,6 +234,8 @@ export class Reconciler {
       lastApplied: st.lastAppliedRevision,
       appliedSanctioned,
       lastSanctioned: appliedSanctioned ? refs.applied : this.lastSanctioned(name),
+      buildFailure: this.buildFailures.get(name) ?? null,
+      crashes: this.crashesOf(name),
     };
   }
 
@@ -449,9 +478,15 @@ export class Reconciler {
         if (this.stopped || this.builds.get(name)?.revision !== revision) { await this.d.runtime.discard(p).catch(() => undefined); return; }
         const old = this.prepared.get(name);
         this.prepared.set(name, p);
+        if (this.buildFailures.get(name)?.revision === revision) this.buildFailures.delete(name);
         if (old) await this.d.runtime.discard(old).catch(() => undefined);
       },
-      (e) => { if (!this.stopped && this.builds.get(name)?.revision === revision) this.applyFailed(name, revision, e as Error); },
+      (e) => {
+        if (this.stopped || this.builds.get(name)?.revision !== revision) return;
+        // The runtime's build-failed event carries the log's tail; a failure before the build started has only its message.
+        if (this.buildFailures.get(name)?.revision !== revision) this.buildFailures.set(name, { revision, error: (e as Error).message, logTail: (e as { logTail?: string }).logTail ?? (e as Error).message });
+        this.applyFailed(name, revision, e as Error);
+      },
     ).finally(() => {
       if (this.builds.get(name)?.revision === revision) this.builds.delete(name);
       if (!this.stopped) this.enqueue(name);

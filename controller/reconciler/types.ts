@@ -33,6 +33,10 @@ export interface Observed {
   appliedSanctioned: boolean;
   /** The newest sanctioned applied revision (where repair would move it back to). */
   lastSanctioned: string | null;
+  /** The last prepare (build) that failed, while no later one succeeded: shown as Stalled/BuildFailed. */
+  buildFailure: { revision: string; error: string; logTail: string } | null;
+  /** Crashes of the running revision within the window (CrashLoop at `limit`); `oldestAt` leaves the window first. */
+  crashes: { recent: number; limit: number; windowMs: number; oldestAt: number | null };
 }
 
 export type Action =

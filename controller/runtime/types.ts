@@ -20,6 +20,8 @@ export interface RuntimeStatus {
   lastExit: { code: number | null; signal: string | null; at: number } | null;
   isolated: boolean;
   note: string;
+  /** Which backend runs it, where agents may run on different ones (hyperhive.json's `"runtime"`). */
+  kind?: RuntimeKind;
 }
 
 /** A path as the agent sees it (`target`) and where it lives on the host (`source`). */

@@ -6,9 +6,14 @@ export interface HyperhiveJson {
   tools: { allow: string[]; deny: string[] };
   mcpServers: Record<string, McpServerSpec>;
   env: Record<string, string>;
+  /** Where this agent runs (`serve --runtime` when absent): `process` or `nspawn`. */
+  runtime?: AgentRuntime;
 }
 
-const TOP_KEYS = ['tools', 'mcpServers', 'env'];
+export const AGENT_RUNTIMES = ['process', 'nspawn'] as const;
+export type AgentRuntime = (typeof AGENT_RUNTIMES)[number];
+
+const TOP_KEYS = ['tools', 'mcpServers', 'env', 'runtime'];
 const TOOL_KEYS = ['allow', 'deny'];
 const SERVER_KEYS = ['command', 'args', 'env'];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -74,8 +79,10 @@ export function validateHyperhiveJson(value: unknown, file = 'hyperhive.json'): 
     }
   }
   const env = stringMap('env', value.env, problems, ENV_NAME);
+  const runtime = value.runtime;
+  if (runtime !== undefined && !(AGENT_RUNTIMES as readonly unknown[]).includes(runtime)) problems.push(`runtime: must be one of ${AGENT_RUNTIMES.join(', ')}, got ${JSON.stringify(runtime)}`);
   if (problems.length) throw new HyperhiveError('bad_request', `${file} is invalid: ${problems.join('; ')}`, { problems });
-  return { tools, mcpServers, env };
+  return { tools, mcpServers, env, ...(runtime !== undefined ? { runtime: runtime as AgentRuntime } : {}) };
 }
 
 /** Parses the file's text; bad JSON is named with the parser's own position message. */

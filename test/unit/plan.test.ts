@@ -10,7 +10,7 @@ const base = (o: Partial<Observed> = {}): Observed => ({
   trees: { applied: 't1', proposed: 't1' },
   objectsError: null, proposedDescends: true, openRequest: null, olderOpen: [], rejectedPair: false, approvedIncomplete: null,
   runtime: { state: 'running', revision: A, building: null }, prepared: null, failures: 0, nextAttemptAt: null, lastApplied: A,
-  appliedSanctioned: true, lastSanctioned: A,
+  appliedSanctioned: true, lastSanctioned: A, buildFailure: null, crashes: { recent: 0, limit: 5, windowMs: 600_000, oldestAt: null },
   ...o,
 });
 const types = (o: Observed) => plan(o).actions.map((a) => a.type);
@@ -113,4 +113,46 @@ test('draft, pending and kept agents raise no change requests', (t) => {
     const p = plan(base({ agent: { name: 'w', state, suspended: false }, refs: { applied: A, proposed: P }, trees: { applied: 't1', proposed: 't2' }, runtime: { state: 'none', revision: null, building: null } }));
     t.deepEqual(p.actions, [], state);
   }
+});
+
+const stalled = (o: Observed) => plan(o).conditions.find((c) => c.type === 'Stalled')!;
+
+test('a failed build of applied: Stalled/BuildFailed with the error and the log tail; the old revision keeps running', (t) => {
+  const o = base({
+    refs: { applied: P, proposed: P }, trees: { applied: 't2', proposed: 't2' },
+    runtime: { state: 'running', revision: A, building: null }, failures: 1, nextAttemptAt: 5000,
+    buildFailure: { revision: P, error: 'nix build failed (exit 1)', logTail: 'line 1\nerror: attribute missing\n' },
+  });
+  const s = stalled(o);
+  t.is(s.status, 'True');
+  t.is(s.reason, 'BuildFailed');
+  t.regex(s.message, /building bbbbbbb failed: nix build failed \(exit 1\); aaaaaaa keeps running/);
+  t.regex(s.message, /error: attribute missing$/, 'ends with the log tail');
+  t.deepEqual(types(o), [], 'no action while the backoff runs: what runs is left alone');
+  t.is(ready(o).reason, 'ApplyFailed');
+});
+
+test('a build failure of a revision that is no longer applied stalls nothing', (t) => {
+  const o = base({ buildFailure: { revision: Q, error: 'x', logTail: 'x' } });
+  t.is(stalled(o).status, 'False');
+});
+
+test('the log tail in BuildFailed is bounded, cut at a line start', (t) => {
+  const long = Array.from({ length: 500 }, (_, i) => `line ${i} ${'x'.repeat(20)}`).join('\n');
+  const s = stalled(base({ buildFailure: { revision: A, error: 'e', logTail: long } }));
+  t.true(s.message.length < 2200);
+  t.regex(s.message, /…\nline \d+ x+/);
+  t.regex(s.message, /line 499 x+$/);
+});
+
+test('N crashes within the window: Stalled/CrashLoop, and a look again once the oldest leaves the window', (t) => {
+  const o = base({ now: 100_000, runtime: { state: 'backoff', revision: A, building: null }, crashes: { recent: 5, limit: 5, windowMs: 600_000, oldestAt: 50_000 } });
+  const p = plan(o);
+  const s = p.conditions.find((c) => c.type === 'Stalled')!;
+  t.is(s.reason, 'CrashLoop');
+  t.regex(s.message, /crashed 5 times in 10 min/);
+  t.is(p.requeueAt, 650_001);
+  t.is(stalled(base({ crashes: { recent: 4, limit: 5, windowMs: 600_000, oldestAt: 1 } })).status, 'False', 'fewer than N is no crash loop');
+  t.is(stalled(base({ agent: { name: 'w', state: 'active', suspended: true }, crashes: { recent: 9, limit: 5, windowMs: 600_000, oldestAt: 1 } })).status, 'False', 'a suspended agent is not looping');
+  t.is(stalled(base({ crashes: { recent: 9, limit: 0, windowMs: 600_000, oldestAt: 1 } })).status, 'False', 'limit 0 turns it off');
 });
