@@ -2,7 +2,7 @@ import { parseFlags, UsageError, type FlagSpec, type Parsed } from './cli/args.t
 import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { isHyperhiveError } from './errors.ts';
-import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval } from './cli/format.ts';
+import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatRuntime } from './cli/format.ts';
 
 interface Command {
   usage: string;
@@ -77,6 +77,16 @@ const commands: Record<string, Command> = {
       const list = await client(flags).request<never[]>('GET', `/api/agents${flags.all ? '?all=1' : ''}`);
       if (flags.json) return json(io, list);
       io.out(formatAgents(list));
+      return 0;
+    },
+  },
+  runtime: {
+    usage: 'runtime [--json]', summary: 'show the runtime agents run on and the health of its D-Bus watcher (GET /api/runtime)',
+    flags: { ...COMMON, json: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const h = await client(flags).request<never>('GET', '/api/runtime');
+      if (flags.json) return json(io, h);
+      io.out(formatRuntime(h));
       return 0;
     },
   },

@@ -16,7 +16,7 @@ import type { Reconciler } from './reconciler/reconciler.ts';
 import type { RefEventReader } from './reconciler/ref-events.ts';
 import type { StatusStore } from './reconciler/status.ts';
 import type { Condition } from './reconciler/types.ts';
-import { shownState, type Runtime, type RuntimeStatus } from './runtime/types.ts';
+import { shownState, type Runtime, type RuntimeHealth, type RuntimeStatus } from './runtime/types.ts';
 import { createRepo, installHooks } from '../repos/store.ts';
 import { readRefs, casRef, isAncestor, resolveRev, treeOf, commitExists } from '../repos/refs.ts';
 import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read.ts';
@@ -99,6 +99,10 @@ export class Controller {
   /** Whether proposed configs are evaluated (Nix) when their request is raised and on approve. */
   get checksConfig(): boolean { return !!this.d.checkConfig; }
   get runtimeKind(): string { return this.runtime.kind; }
+  /** The runtime as a whole: kind, isolation, and its watcher's health (GET /api/runtime, the dashboard). */
+  runtimeHealth(): RuntimeHealth {
+    return this.runtime.health?.() ?? { kind: this.runtime.kind, isolated: this.runtime.isolated, systemd: false, note: this.runtime.status('').note, watcher: null };
+  }
   get operatorTokenFile(): string { return this.paths.operatorToken; }
   /** The bare repo of an agent (its name is checked). */
   repoOf(name: string): string { assertAgentName(name); return this.paths.repo(name); }
@@ -236,7 +240,7 @@ export class Controller {
       name: a.name, state: a.state, applied: refs.applied, proposed: refs.proposed, live: refs.live,
       model: await this.readModel(a.name, refs.live),
       conditions: this.conditionSources.reduce((c, f) => f(a.name, c), st.conditions),
-      runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: this.runtime.kind },
+      runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: rt.kind ?? this.runtime.kind },
       suspended: a.suspended, kept: a.state === 'kept',
       lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
       createdAt: a.createdAt, createdBy: a.createdBy,

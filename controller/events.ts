@@ -1,6 +1,6 @@
 import type { ApprovalKind, ApprovalStatus } from './approvals/store.ts';
 import type { LogEntry } from './log.ts';
-import type { RuntimeEvent } from './runtime/types.ts';
+import type { RuntimeEvent, RuntimeHealth } from './runtime/types.ts';
 
 /**
  * Everything that happened in the controller, as one typed union. Producers publish; the SSE stream,
@@ -17,6 +17,8 @@ export type DomainEvent =
   /** An operator resumed the agent: it also clears stalls the harness reported (auth, missing CLI, stuck). */
   | { type: 'agent.resumed'; agent: string; by: string }
   | { type: 'runtime'; agent: string; event: RuntimeEvent }
+  /** The runtime's watcher (the nspawn runtime's D-Bus connection) lost or regained its bus. */
+  | { type: 'runtime.health'; health: RuntimeHealth }
   | { type: 'message'; id: number; from: string; to: string; kind: string }
   | { type: 'turn'; agent: string; ok: boolean }
   | { type: 'log'; entry: LogEntry };

@@ -56,6 +56,22 @@ export interface ServeOptions {
   maxFileBytes?: number;
   /** nspawn runtime settings beyond --systemd (default: from $HYPERHIVE_NSPAWN_* and $HYPERHIVE_NIX_BUILD; tests pass a builder). */
   nspawn?: Omit<NspawnRuntimeOptions, 'systemd'>;
+  /** Crashes within a window that make an agent Stalled/CrashLoop (default: $HYPERHIVE_CRASH_LOOP_*, else 5 in 10 min). */
+  crashLoop?: { crashes: number; windowMs: number };
+  /** At most one crash message per sub-agent to the manager per this many ms (default 60000). */
+  crashMessageEveryMs?: number;
+}
+
+/** $HYPERHIVE_CRASH_LOOP_CRASHES (default 5; 0 turns CrashLoop off) within $HYPERHIVE_CRASH_LOOP_WINDOW_MS (default 600000). */
+export function crashLoopFromEnv(env: NodeJS.ProcessEnv = process.env): { crashes: number; windowMs: number } {
+  const num = (name: string, dflt: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) throw new HyperhiveError('bad_request', `${name} must be a whole number of at least ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return { crashes: num('HYPERHIVE_CRASH_LOOP_CRASHES', 5, 0), windowMs: num('HYPERHIVE_CRASH_LOOP_WINDOW_MS', 600_000, 1) };
 }
 
 /** $HYPERHIVE_MAX_FILE_BYTES as a byte count; a value that is not one stops the start with its name. */
@@ -126,7 +142,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
-    agentClone: o.agentClone, maxFileBytes,
+    agentClone: o.agentClone, maxFileBytes, crashLoop: o.crashLoop ?? crashLoopFromEnv(),
   });
   const { controller, spawner } = core;
   const gitHttp = createGitHttpHandler({
@@ -142,7 +158,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     retentionMs: o.busRetentionMs, onListenerError: (e) => core.log.warn(null, 'bus', `listener: ${(e as Error).message}`),
     limits: busLimitsFromEnv(), onRefused: busQuotaReporter({ warn: (...a) => core.log.warn(...a), record: (a, k, v) => stats.store.record(a, k, v) }),
   });
-  const unwireSystem = wireSystemMessages({ events: core.events, agents: core.agents, approvals: core.approvalStore, log: core.log }, bus);
+  const unwireSystem = wireSystemMessages({ events: core.events, agents: core.agents, approvals: core.approvalStore, log: core.log }, bus, { crashEveryMs: o.crashMessageEveryMs });
   const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();
   const mcp = createMcpHandler({ controller, bus, spawner, log: core.log, baseUrl: () => url });

@@ -99,6 +99,8 @@ export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null 
       return ['change', { what: 'message', id: e.id, from: e.from, to: e.to, kind: e.kind, agent: e.to === 'operator' || e.to === 'system' ? null : e.to }];
     case 'runtime':
       return ['runtime', { agent: e.agent, type: e.event.type, revision: e.event.revision }];
+    case 'runtime.health':
+      return ['runtime', { agent: null, type: 'health', state: e.health.watcher?.state ?? null }];
     case 'log':
       return ['log', { id: e.entry.id, agent: e.entry.agent, event: e.entry.event }];
     case 'agent.resumed':

@@ -80,3 +80,20 @@ export function formatApproval(a: ApprovalLike & { patch: string; reason: string
 export function formatLog(e: { ts: number; agent: string | null; level: string; event: string; message: string }): string {
   return `${new Date(e.ts).toISOString()} ${e.level.toUpperCase().padEnd(5)} ${(e.agent ?? '-').padEnd(12)} ${e.event}: ${e.message}`;
 }
+
+interface RuntimeLike {
+  kind: string; isolated: boolean; systemd: boolean; note: string;
+  watcher: { state: string; address: string; since: number; lastError: string | null; reconnects: number; signals: number } | null;
+  backends?: RuntimeLike[];
+}
+
+/** `hyperhive runtime`: one line per runtime in use, then its watcher's health. */
+export function formatRuntime(h: RuntimeLike): string {
+  const lines: string[] = [];
+  for (const r of [h, ...(h.backends ?? [])]) {
+    lines.push(`${r.kind}${r === h ? ' (default)' : ''}: ${r.note}${r.isolated ? '' : ' [not isolated]'}`);
+    const w = r.watcher;
+    if (w) lines.push(`  D-Bus watcher: ${w.state} on ${w.address} since ${new Date(w.since).toISOString()}, ${w.reconnects} reconnect(s), ${w.signals} unit signal(s)${w.lastError && w.state !== 'connected' ? `; last error: ${w.lastError}` : ''}`);
+  }
+  return lines.join('\n');
+}

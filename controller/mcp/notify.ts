@@ -5,6 +5,7 @@ import type { EventStream } from '../events.ts';
 import { can } from '../lifecycle.ts';
 import type { ReconLog } from '../log.ts';
 import { MANAGER } from '../names.ts';
+import type { RuntimeEvent } from '../runtime/types.ts';
 
 const DECIDED = new Set(['approved', 'rejected', 'failed']);
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
@@ -24,6 +25,21 @@ export function decisionText(a: Approval): string {
   }
   if (a.status === 'rejected') return `${what} was rejected by ${a.decidedBy ?? 'an operator'}: ${a.reason ?? 'no reason given'}.`;
   return `${what} failed: ${a.error ?? 'unknown error'}.`;
+}
+
+/**
+ * The manager's message about a sub-agent's process ending. A crash (the D-Bus watcher's
+ * ContainerCrash, or a child's non-zero exit) names the agent, the unit and systemd's result where
+ * it runs as a unit, the exit status or signal, and when it was seen.
+ */
+export function endedText(agent: string, e: Extract<RuntimeEvent, { type: 'exited' | 'crashed' }>, now: number): string {
+  if (e.type === 'exited') return `agent ${agent}: ${e.message}`;
+  const status = e.signal ? `signal ${e.signal}` : e.code !== null ? `exit status ${e.code}` : 'no exit status';
+  const parts = [
+    `agent ${agent} crashed`, e.unit ? `unit ${e.unit}` : null, e.result ? `result ${e.result}` : null, status,
+    `at ${new Date(e.at ?? now).toISOString()}`, e.revision ? `revision ${short(e.revision)}` : null,
+  ];
+  return `${parts.filter(Boolean).join(', ')}. The runtime restarts it with backoff (${e.message}).`;
 }
 
 export interface SystemMessageDeps {
@@ -70,7 +86,7 @@ export function wireSystemMessages(d: SystemMessageDeps, bus: Bus, o: SystemMess
     const t = now();
     if (t - (lastCrash.get(agent) ?? -Infinity) < crashEveryMs) return;
     lastCrash.set(agent, t);
-    send(MANAGER, `agent ${agent}: ${e.message}`);
+    send(MANAGER, endedText(agent, e, t));
   });
   const offMessage = bus.onMessage((m) => d.events.publish({ type: 'message', id: m.id, from: m.from, to: m.to, kind: m.kind }));
   return () => { offDecided(); offRuntime(); offMessage(); };

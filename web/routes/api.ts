@@ -48,6 +48,7 @@ export function apiRouter(o: ApiOptions): Router {
     ctx.body = { lines: await c.afterPush(str(body.agent, 'agent'), o.baseUrl(), updates) };
   });
 
+  r.get('/runtime', op, (ctx) => { ctx.body = c.runtimeHealth(); });
   r.get('/agents', op, async (ctx) => { ctx.body = await c.listAgents({ all: ctx.query.all === '1' || ctx.query.all === 'true' }); });
   r.post('/agents', op, async (ctx) => {
     const body = await readJson(ctx);

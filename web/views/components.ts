@@ -25,7 +25,7 @@ export function revisionCell(sha: string | null, info: RevisionInfo | null, now:
 }
 
 export function runtimeCell(a: AgentView): SafeHtml {
-  return html`<span class="hh-rt hh-rt-${a.runtime.state}">${a.runtime.state}</span>${a.runtime.isolated ? '' : html` <span class="hh-tag hh-tag-warn" title="${a.runtime.note || 'the process runtime runs agents as local child processes'}">not isolated</span>`}${a.runtime.revision ? html` <code class="hh-sha" title="${a.runtime.revision}">${shortSha(a.runtime.revision)}</code>` : ''}`;
+  return html`<span class="hh-rt hh-rt-${a.runtime.state}">${a.runtime.state}</span>${a.runtime.isolated ? html` <span class="hh-tag" title="${a.runtime.note}">${a.runtime.kind}</span>` : html` <span class="hh-tag hh-tag-warn" title="${a.runtime.note || 'the process runtime runs agents as local child processes'}">not isolated</span>`}${a.runtime.revision ? html` <code class="hh-sha" title="${a.runtime.revision}">${shortSha(a.runtime.revision)}</code>` : ''}`;
 }
 
 export const modelChip = (model: string | null): SafeHtml => html`<span class="hh-chip" data-testid="model-chip">model · ${model ?? 'default'}</span>`;

@@ -4,6 +4,8 @@ import type { LogEntry } from '../../controller/log.ts';
 import { approvalsTable, conditionBadges, logTable, modelChip, revisionCell, runtimeCell, type ApprovalRow, type RevisionInfo } from './components.ts';
 import { age, html, isoTime, shortSha, type SafeHtml } from './html.ts';
 import { csrfField, layout, type Flash } from './layout.ts';
+import { runtimeSection } from './runtime-health.ts';
+import type { RuntimeHealth } from '../../controller/runtime/types.ts';
 
 export interface DashboardAgent {
   agent: AgentView;
@@ -34,6 +36,8 @@ export interface DashboardData {
   /** Unread messages for the operator (header badge); null or absent where no bus is wired. */
   operatorUnread?: number | null;
   log: LogEntry[];
+  /** The runtime and its watcher's health (the nspawn runtime's D-Bus connection). */
+  runtime?: RuntimeHealth;
 }
 
 const asDraftRow = (d: AgentView | DraftRow): DraftRow => ('agent' in d ? d : { agent: d, proposed: null });
@@ -98,6 +102,7 @@ ${csrfField(d.csrf)}
 ${approvalsTable(d.queue, d.now, { empty: 'No requests waiting.' })}
 </section>
 ${draftsSection(d)}
+${runtimeSection(d.runtime, d.now)}
 <section class="hh-section" id="log" data-live>
 <h2>Reconciliation log</h2>
 ${logTable(d.log, d.now)}

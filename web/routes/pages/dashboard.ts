@@ -29,7 +29,7 @@ export function dashboardRouter(d: PageContext): Router {
     }));
     html(ctx, dashboardPage({
       now: d.now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      agents, queue, drafts, pending, operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }),
+      agents, queue, drafts, pending, operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
     }));
   });
 
