@@ -53,7 +53,7 @@ export interface NspawnRuntimeOptions extends SupervisorOptions {
   nsenter?: string;
   /** How often a taken-over container (not a child) is checked for having exited. */
   adoptPollMs?: number;
-  /** The uid a terminal runs as inside: root on a plain host, the agent's user (container.nix) on NixOS. */
+  /** The uid a terminal runs as inside (default root of the container, as the harness: container.nix's hyperhiveAgent.user). */
   execUid?: number;
 }
 
@@ -126,7 +126,7 @@ export class NspawnRuntime extends SupervisedRuntime<NspawnPrepared> {
     this.builder = o.builder ?? commandBuilder();
     this.hyperhiveFlake = o.hyperhiveFlake ?? process.env.HYPERHIVE_FLAKE ?? `path:${PROJECT_ROOT}`;
     this.adoptPollMs = o.adoptPollMs ?? 250;
-    this.execUid = o.execUid ?? (this.nixos ? 1000 : 0);
+    this.execUid = o.execUid ?? 0;
     this.units = o.systemd === 'on' ? new UnitSupervisor(o.bus ?? new SystemdBus(), { stopTimeoutMs: this.o.stopTimeoutMs }) : null;
     this.note = `nspawn runtime: each agent in an unprivileged systemd-nspawn container${this.nixos ? ' built by Nix from its flake' : ''}, ${this.units ? 'a transient systemd unit watched over D-Bus' : 'supervised by the controller'}`;
   }
@@ -174,7 +174,7 @@ export class NspawnRuntime extends SupervisedRuntime<NspawnPrepared> {
     const flakeDir = path.join(agentDir(spec), 'flake');
     await renderAgentFlake(flakeDir, configDir, {
       agent: spec.name, revision, hyperhiveFlake: this.hyperhiveFlake, system: nixSystem(),
-      contract: { ...spec.env, ...contractEnv(spec), uid: this.execUid },
+      contract: { ...spec.env, ...contractEnv(spec) },
     });
     const { outPath } = await this.builder.build({ agent: spec.name, revision, flakeDir, attr: TOPLEVEL_ATTR, logFile: path.join(agentDir(spec), 'build.log') });
     return outPath;
