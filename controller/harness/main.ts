@@ -35,6 +35,8 @@ export async function harnessMain(env: NodeJS.ProcessEnv = process.env): Promise
   const stop = () => ac.abort();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // A container's stub init halts by sending SIGTERM then SIGHUP at once: both stop the loop cleanly.
+  process.once('SIGHUP', stop);
   const log = (line: string) => console.error(`[harness ${cfg.agent}] ${line}`);
   // Whatever ends this process, no CLI of a turn outlives it (each runs in a process group of its own).
   const reap = () => killRunningClis('SIGKILL');
@@ -71,6 +73,7 @@ export async function harnessMain(env: NodeJS.ProcessEnv = process.env): Promise
     await io.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    process.off('SIGHUP', stop);
     process.off('exit', reap);
   }
 }

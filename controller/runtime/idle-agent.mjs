@@ -24,3 +24,5 @@ const watch = watchOrphan({
 const bye = () => { watch.stop(); clearInterval(keep); say({ msg: 'idle agent stopping' }); process.exit(0); };
 process.on('SIGTERM', bye);
 process.on('SIGINT', bye);
+// A container's stub init halts with SIGTERM then SIGHUP at once.
+process.on('SIGHUP', bye);

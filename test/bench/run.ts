@@ -17,6 +17,7 @@ const EXPECTED: { file: string; fn: string }[] = [
   { file: 'bus.ts', fn: 'benchBus' },
   { file: 'git-http.ts', fn: 'benchGitHttp' },
   { file: 'web.ts', fn: 'benchWeb' },
+  { file: 'containers.ts', fn: 'benchContainers' },
 ];
 const UNITS = new Set(['ms', 's', 'µs', 'us', 'ns', 'ms/agent', 'ops/s', 'msg/s', 'req/s', 'MB/s', 'KB/s', 'B', 'KB', 'MB', '%', 'x', '×', 'count']);
 
