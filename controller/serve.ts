@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { IDLE_AGENT, PROJECT_ROOT, type Controller } from './controller.ts';
 import { createCore, type Core } from './core.ts';
+import type { LogFormat } from './log-format.ts';
 import { checkConfigRevision } from './config-check.ts';
 import { openDb } from './db/open.ts';
 import { statePaths } from './paths.ts';
@@ -46,6 +47,8 @@ export interface ServeOptions {
   out?: (line: string) => void;
   /** Reconciliation log as JSON lines on stderr (default on). */
   logToStderr?: boolean;
+  /** JSON lines (default) or text (`serve --log-format`, auto: text on a terminal). */
+  logFormat?: LogFormat;
   /** Stats, stuck detection and notes compaction settings (tests shorten the intervals). */
   stats?: StatsServiceOptions;
   /** How long acked bus messages are kept (default: the bus's, 7 days). */
@@ -115,7 +118,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const agentCli = o.agentCli ?? defaultAgentCli();
   const command = o.agentCommand === 'idle' ? IDLE_AGENT : o.agentCommand ?? HARNESS;
   const core = createCore({
-    db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
+    db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0', logFormat: o.logFormat,
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
