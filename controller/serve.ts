@@ -130,7 +130,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     authenticate: (h) => controller.authenticate(tokenFromAuthorization(h)),
     agentExists: (n) => { const a = controller.findAgent(n); return !!a && can(a.state, 'serve-git'); },
     // The hooks run inside git-receive-pack: they reach back to say what the push raised.
-    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken, HYPERHIVE_MAX_FILE_BYTES: String(maxFileBytes) }),
+    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken, HYPERHIVE_MAX_FILE_BYTES: String(maxFileBytes), ...(process.env.HYPERHIVE_HOOK_CURL ? { HYPERHIVE_HOOK_CURL: process.env.HYPERHIVE_HOOK_CURL } : {}) }),
     log: (m) => core.log.warn(null, 'git-http', m),
   });
   // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.
