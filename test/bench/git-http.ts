@@ -158,7 +158,9 @@ export async function benchGitHttpVisible(report: Report): Promise<void> {
       const rows: Record<'http' | 'path', { pushed: number; visible: number }[]> = { http: [], path: [] };
       for (let i = -1; i < ROUNDS; i++) {
         for (const via of ['http', 'path'] as const) {
-          const sub = path.join(dir, `v-${label}-${via}-${i}`);
+          // The same paths each round with new content: the net change applied..proposed (what the
+          // raise diffs) stays `files` files instead of growing with every round.
+          const sub = path.join(dir, `v-${label}`);
           fs.mkdirSync(sub, { recursive: true });
           for (let k = 0; k < files; k++) fs.writeFileSync(path.join(sub, `f-${k}.md`), `${label} ${via} ${i} ${k}\n`);
           await mustGit(['add', '-A'], { cwd: dir });
