@@ -87,10 +87,10 @@ function installReaper(): void {
 }
 
 /** Starts the real CLI (`hyperhive serve`) as a process group leader; returns at once, before it is healthy. */
-export function spawnCli(state: string, port: number, env: Record<string, string> = {}): CliServer {
+export function spawnCli(state: string, port: number, env: Record<string, string> = {}, o: { runtime?: 'process' | 'nspawn' } = {}): CliServer {
   installReaper();
   usedStates.add(path.resolve(state));
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--state', state, '--listen', `127.0.0.1:${port}`, '--runtime', 'process', '--systemd', 'off'], {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--state', state, '--listen', `127.0.0.1:${port}`, '--runtime', o.runtime ?? 'process', '--systemd', 'off'], {
     cwd: PROJECT_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HYPERHIVE_LOG_STDERR: '0', ...env },
   });
