@@ -104,11 +104,15 @@ export function createCore(o: CoreOptions): Core {
     agentOps: controller, agents, store: approvalStore, service: approvals, locks, repo: o.paths.repo, log, events, status, moveApplied,
   });
   spawner.register();
-  // The watcher's health (the nspawn runtime's bus) is shown live on the dashboard and logged.
+  // The watcher's health (the nspawn runtime's bus) is shown live on the dashboard and logged, once
+  // per change between up and down: the retries of a bus that stays away are not news.
+  let up: boolean | null = null;
   o.runtime.onHealth?.((h) => {
+    const w = [h, ...(h.backends ?? [])].map((x) => x.watcher).find(Boolean);
+    if (!w || w.state === 'connecting' || (w.state === 'connected') === up) return;
+    up = w.state === 'connected';
     events.publish({ type: 'runtime.health', health: h });
-    const w = h.watcher;
-    if (w) log.write(null, w.state === 'connected' ? 'info' : 'warn', 'runtime-watcher', `${h.kind} runtime watcher ${w.state} (${w.address})${w.lastError ? `: ${w.lastError}` : ''}${w.reconnects ? `, ${w.reconnects} reconnect(s)` : ''}`, { state: w.state, reconnects: w.reconnects });
+    log.write(null, up ? 'info' : 'warn', 'runtime-watcher', `runtime watcher ${w.state} (${w.address})${w.lastError && !up ? `: ${w.lastError}` : ''}${w.reconnects ? `, ${w.reconnects} reconnect(s)` : ''}`, { state: w.state, reconnects: w.reconnects });
   });
   return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner };
 }

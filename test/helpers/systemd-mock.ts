@@ -98,9 +98,9 @@ const unwrap = (v: unknown): unknown => (v instanceof Variant ? unwrap(v.value) 
  * A real dbus-daemon with python-dbusmock's systemd template on it, playing the system bus: the
  * runtime under test connects through DBUS_SYSTEM_BUS_ADDRESS as it would to systemd.
  */
-export async function startSystemdMock(): Promise<SystemdMock> {
-  const dir = tmpDir('hh-dbus-');
-  const socket = path.join(dir, 'bus');
+export async function startSystemdMock(o: { socket?: string } = {}): Promise<SystemdMock> {
+  const dir = o.socket ? path.dirname(o.socket) : tmpDir('hh-dbus-');
+  const socket = o.socket ?? path.join(dir, 'bus');
   const address = `unix:path=${socket}`;
   let daemon: ChildProcess | null = null;
   let mock: ChildProcess | null = null;
