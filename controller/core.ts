@@ -15,6 +15,7 @@ import { RefEventReader } from './reconciler/ref-events.ts';
 import { StatusStore } from './reconciler/status.ts';
 import type { AgentSpec, Runtime } from './runtime/types.ts';
 import { Spawner } from './spawn.ts';
+import { TranscriptStore, Transcripts, type TranscriptRetention } from './transcripts/index.ts';
 
 export interface CoreOptions {
   db: DB;
@@ -37,6 +38,8 @@ export interface CoreOptions {
   backoff?: { minMs: number; maxMs: number };
   /** How many operators must approve a request (one vote decides until the quorum rules exist). */
   approvalPolicy?: (a: Approval) => QuorumPolicy;
+  /** Turn transcripts kept per agent (default: the last 50 turns or 20 MiB, whichever is smaller). */
+  transcripts?: Partial<TranscriptRetention>;
 }
 
 /**
@@ -59,6 +62,7 @@ export interface Core {
   moveApplied: MoveApplied;
   controller: Controller;
   spawner: Spawner;
+  transcripts: Transcripts;
 }
 
 export function createCore(o: CoreOptions): Core {
@@ -99,5 +103,6 @@ export function createCore(o: CoreOptions): Core {
     agentOps: controller, agents, store: approvalStore, service: approvals, locks, repo: o.paths.repo, log, events, status, moveApplied,
   });
   spawner.register();
-  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner };
+  const transcripts = new Transcripts({ store: new TranscriptStore(o.db, o.transcripts), events, log, requireAgent: (n) => controller.requireAgent(n) });
+  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, transcripts };
 }

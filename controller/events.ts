@@ -1,6 +1,7 @@
 import type { ApprovalKind, ApprovalStatus } from './approvals/store.ts';
 import type { LogEntry } from './log.ts';
 import type { RuntimeEvent } from './runtime/types.ts';
+import type { StoredTranscriptEvent } from './transcripts/types.ts';
 
 /**
  * Everything that happened in the controller, as one typed union. Producers publish; the SSE stream,
@@ -19,6 +20,10 @@ export type DomainEvent =
   | { type: 'runtime'; agent: string; event: RuntimeEvent }
   | { type: 'message'; id: number; from: string; to: string; kind: string }
   | { type: 'turn'; agent: string; ok: boolean }
+  /** An event of a turn in progress, as stored (the agent page follows the turn with these). */
+  | { type: 'transcript.event'; agent: string; turn: number; event: StoredTranscriptEvent }
+  /** A turn's report reached its transcript: the turn is over. */
+  | { type: 'transcript.finished'; agent: string; turn: number; class: string }
   | { type: 'log'; entry: LogEntry };
 
 /** What about an agent changed: its record, its `live` branch, or its reconciled status and conditions. */

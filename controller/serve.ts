@@ -16,6 +16,8 @@ import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
 import { statsRoutes } from '../web/routes/stats.ts';
+import { turnsRoutes } from '../web/routes/turns.ts';
+import { transcriptRetentionFromEnv, type TranscriptRetention } from './transcripts/index.ts';
 import { Bus, busLimitsFromEnv, busQuotaReporter } from './bus/index.ts';
 import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
 import type { Spawner } from './spawn.ts';
@@ -52,6 +54,8 @@ export interface ServeOptions {
   busRetentionMs?: number;
   /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
   maxFileBytes?: number;
+  /** Turn transcripts kept per agent (default: $HYPERHIVE_TRANSCRIPT_TURNS / _BYTES, else 50 turns or 20 MiB, whichever is smaller). */
+  transcripts?: Partial<TranscriptRetention>;
 }
 
 /** $HYPERHIVE_MAX_FILE_BYTES as a byte count; a value that is not one stops the start with its name. */
@@ -119,7 +123,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
-    agentClone: o.agentClone, maxFileBytes,
+    agentClone: o.agentClone, maxFileBytes, transcripts: { ...transcriptRetentionFromEnv(), ...o.transcripts },
   });
   const { controller, spawner } = core;
   const gitHttp = createGitHttpHandler({
@@ -144,7 +148,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
   };
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
-  (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
+  (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }), (auth) => turnsRoutes({ transcripts: core.transcripts, auth }));
   o.extendApp?.(deps, controller);
   const app = createApp(deps);
   const server = http.createServer(app.callback());

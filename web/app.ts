@@ -95,6 +95,11 @@ export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null 
       return ['change', { agent: e.agent, what: e.what === 'live' || e.what === 'status' ? e.what : 'agent' }];
     case 'turn':
       return ['change', { agent: e.agent, what: 'agent' }];
+    // Ids only: the page fetches the events after the last one it shows.
+    case 'transcript.event':
+      return ['turn', { agent: e.agent, turn: e.turn, seq: e.event.seq, kind: e.event.kind }];
+    case 'transcript.finished':
+      return ['turn', { agent: e.agent, turn: e.turn, finished: true, class: e.class }];
     case 'message':
       return ['change', { what: 'message', id: e.id, from: e.from, to: e.to, kind: e.kind, agent: e.to === 'operator' || e.to === 'system' ? null : e.to }];
     case 'runtime':

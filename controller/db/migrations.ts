@@ -3,6 +3,7 @@
 import { coreMigrations } from './core-migrations.ts';
 import { busMigrations } from '../bus/migrations.ts';
 import { statsMigrations } from '../stats/migrations.ts';
+import { transcriptMigrations } from '../transcripts/migrations.ts';
 
 export interface Migration { name: string; sql: string }
 
@@ -10,4 +11,5 @@ export const migrations: Migration[] = [
   ...coreMigrations,
   ...busMigrations,
   ...statsMigrations,
+  ...transcriptMigrations,
 ];

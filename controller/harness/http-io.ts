@@ -3,6 +3,7 @@ import { MODEL_PATTERN } from '../names.ts';
 import { HyperhiveError } from '../errors.ts';
 import { readConfigText } from './config-file.ts';
 import type { HarnessIO, Message, TurnReport } from './io.ts';
+import type { TurnEventsBody } from '../transcripts/types.ts';
 import { mcpToolCaller, type McpToolCaller } from './mcp-client.ts';
 
 export interface HttpHarnessIOOptions {
@@ -95,6 +96,21 @@ export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): P
         const text = (await res.text().catch(() => '')).slice(0, 500);
         throw new HyperhiveError('internal', `turn report refused: HTTP ${res.status} ${text}`);
       }
+    },
+    async postTurnEvents(body: TurnEventsBody) {
+      const res = await fetch(`${o.url.replace(/\/+$/, '')}/api/agents/${encodeURIComponent(o.agent)}/turns/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
+        body: JSON.stringify(body),
+        // A controller that takes the connection and never answers must not hold the turn's events.
+        signal: AbortSignal.timeout(10_000),
+      });
+      answered();
+      if (!res.ok) {
+        const text = (await res.text().catch(() => '')).slice(0, 500);
+        throw new HyperhiveError('internal', `turn events refused: HTTP ${res.status} ${text}`);
+      }
+      await res.arrayBuffer().catch(() => undefined);
     },
     close: () => mcp.close(),
   };

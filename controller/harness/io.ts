@@ -1,3 +1,4 @@
+import type { TurnEventsBody } from '../transcripts/types.ts';
 import type { TurnClass } from './classify.ts';
 
 /** A bus message as the MCP `recv` tool hands it out. */
@@ -37,6 +38,8 @@ export interface TurnReport {
   messages?: number;
   /** The CLI's exit code (null: killed or never started). */
   exitCode?: number | null;
+  /** The key of the turn's streamed transcript (`POST …/turns/events`), when one was streamed. */
+  transcript?: string;
 }
 
 /** Everything the loop needs from the outside world; the controller's HTTP endpoint is one implementation. */
@@ -48,4 +51,6 @@ export interface HarnessIO {
   /** The checkout of `applied` and its prompt.md. */
   readConfig(): Promise<{ configDir: string; prompt: string }>;
   reportTurn(report: TurnReport): Promise<void>;
+  /** Streams events of the turn in progress (absent: no live transcript). */
+  postTurnEvents?(body: TurnEventsBody): Promise<void>;
 }

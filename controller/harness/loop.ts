@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { buildTurnArgv } from './argv.ts';
@@ -11,6 +11,8 @@ import { buildTurnReport } from './report.ts';
 import { runCli, type RunCliResult } from './run-cli.ts';
 import { clearSessionId, readSessionId, writeSessionId } from './session.ts';
 import { evaluateSurface, type SurfaceResult } from './surface.ts';
+import { promptEvent, transcriptEventsOf } from './transcript.ts';
+import { TurnStream } from './turn-stream.ts';
 
 export interface BackoffOptions { initialMs: number; maxMs: number; factor: number }
 
@@ -117,6 +119,14 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     const startedAt = new Date();
     let model = '';
     let run: RunCliResult;
+    // The turn in progress goes to the controller as it happens (the agent page's live view).
+    const stream = io.postTurnEvents ? new TurnStream({ post: (b) => io.postTurnEvents!(b), key: randomUUID(), startedAt, log }) : null;
+    const finish = async (r: TurnReport, c: Classification): Promise<TurnReport> => {
+      if (!stream) return r;
+      if (c.class !== 'ok') stream.push({ kind: 'error', at: Date.now(), message: `turn ${c.class}: ${c.reason}` });
+      await stream.close();
+      return { ...r, transcript: stream.key };
+    };
     try {
       const live = await io.readLive();
       model = live.model;
@@ -125,8 +135,9 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       const mcpFile = await writeMcpConfig(opts.stateDir, buildMcpConfig({ url: opts.url, token: await opts.token(), surface }));
       const resume = fresh.session ? undefined : await readSessionId(opts.stateDir);
       const systemPrompt = composeSystemPrompt({ agent: opts.agent, prompt: config.prompt, role: await readRolePrompt(opts.agent), notes: live.notes });
+      const prompt = composeTurnPrompt(messages, { freshSession: fresh.seeded });
       const argv = buildTurnArgv({
-        prompt: composeTurnPrompt(messages, { freshSession: fresh.seeded }),
+        prompt,
         model, mcpConfigFile: mcpFile, systemPrompt,
         allow: surface.tools.allow, deny: surface.tools.deny, resume,
       });
@@ -135,17 +146,19 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       // Connect MCP servers before the first model call, so hyperhive's tools are there from the start.
       env.MCP_CONNECTION_NONBLOCKING ??= '0';
       log(`turn: ${cli} (model ${model}${resume ? `, resuming ${resume}` : ', new session'}, ${messages.length} message(s))`);
+      stream?.push(promptEvent(prompt, messages.length, Date.now()));
       run = await runCli({
         command: cli, args: [...(opts.cliArgs ?? []), ...argv], cwd: workDir, env,
         hangMs: opts.hangMs ?? DEFAULT_HANG_MS, killGraceMs: opts.killGraceMs, signal,
+        onEvent: stream ? (ev) => { for (const e of transcriptEventsOf(ev, Date.now())) stream.push(e); } : undefined,
       });
     } catch (e) {
       // Nothing ran (unreadable live/config, a surface that does not evaluate, ...): a failure like any other.
       const classification: Classification = { class: 'failure', reason: (e as Error).message };
-      const r = buildTurnReport({
+      const r = await finish(buildTurnReport({
         classification, stream: { toolUses: [], toolCounts: {}, sends: [], assistantErrors: [], assistantText: [], lines: 0, garbageLines: 0 },
         startedAt, durationMs: Date.now() - startedAt.getTime(), model, messages: messages.length, exitCode: null,
-      });
+      }), classification);
       await report(r);
       return { classification, report: r, resumeMissing: false };
     }
@@ -154,6 +167,7 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       // Stopped by our own shutdown: not the agent's failure. The bus redelivers the
       // messages (they stay un-acked until the next recv), so the turn is not lost.
       log('turn: interrupted by shutdown; not reported');
+      await stream?.close();
       return { classification, report: buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode }), resumeMissing: false };
     }
     const resumeMissing = !fresh.session && [...(run.stream.result?.errors ?? []), run.stderr ?? ''].some((t) => RESUME_MISSING.test(t));
@@ -162,7 +176,7 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     if (resumeMissing || classification.class === 'context-overflow') await clearSessionId(opts.stateDir);
     // An auth failure's session holds nothing worth resuming (the CLI did not get to the model).
     else if (sessionId && classification.class !== 'auth') await writeSessionId(opts.stateDir, sessionId);
-    const r = buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode });
+    const r = await finish(buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode }), classification);
     await report(r);
     return { classification, report: r, resumeMissing };
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { StreamParser } from './stream.ts';
+import { StreamParser, type StreamObjectListener } from './stream.ts';
 import type { TurnOutcome } from './classify.ts';
 
 export interface RunCliOptions {
@@ -14,6 +14,8 @@ export interface RunCliOptions {
   signal?: AbortSignal;
   /** Called with each stdout chunk as it comes (for logs). */
   onOutput?: (chunk: string) => void;
+  /** Called with each stream-json object as it is parsed (the live transcript). */
+  onEvent?: StreamObjectListener;
 }
 export interface RunCliResult extends TurnOutcome { durationMs: number }
 
@@ -30,7 +32,7 @@ export function killRunningClis(signal: NodeJS.Signals = 'SIGKILL'): void {
 /** Runs the CLI once: parses stdout as it comes, watches for silence, never throws. */
 export function runCli(o: RunCliOptions): Promise<RunCliResult> {
   const started = Date.now();
-  const parser = new StreamParser();
+  const parser = new StreamParser(o.onEvent);
   let stderr = '';
   let killedForSilence = false;
   return new Promise((resolve) => {

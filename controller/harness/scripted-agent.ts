@@ -3,6 +3,7 @@
 // result), but its "model" is a JSON script whose steps call MCP tools on the real
 // endpoint named by --mcp-config. The demo fleet and tests use it where no model is reachable.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +15,11 @@ export type ScriptStep =
   | { call: { tool: string; args?: Record<string, unknown> } }
   | { notes: string }
   | { propose: { files: unknown; message: string } }
-  | { reply: string };
+  | { reply: string }
+  /** A tool use the script only pretends to run (Bash, Edit, …): its tool_use and the given result. */
+  | { simulate: { tool: string; input?: Record<string, unknown>; result?: string; isError?: boolean } }
+  /** Holds the turn until the file exists (a test's signal that it saw the turn so far), at most timeoutMs. */
+  | { wait: { file: string; timeoutMs?: number } };
 /** Either the steps of every turn, or one list per turn (the n-th run plays turns[n]; the last repeats). */
 export type Script = ScriptStep[] | { steps: ScriptStep[] } | { turns: ScriptStep[][] };
 
@@ -195,6 +200,17 @@ export async function scriptedAgentMain(argv: string[], io: { out?: (line: strin
       reply = step.reply;
       emit({ type: 'assistant', message: { id: `msg_scripted_${++n}`, type: 'message', role: 'assistant', model: args.model, content: [{ type: 'text', text: reply }], stop_reason: 'end_turn', usage: zeroUsage }, parent_tool_use_id: null });
       turns++;
+      continue;
+    } else if ('wait' in step) {
+      const end = Date.now() + (step.wait.timeoutMs ?? 60_000);
+      while (!existsSync(step.wait.file) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (!existsSync(step.wait.file)) errors.push(`step ${n + 1}: ${step.wait.file} did not appear within ${step.wait.timeoutMs ?? 60_000} ms`);
+      continue;
+    } else if ('simulate' in step) {
+      const id = `toolu_scripted_${++n}`;
+      turns++;
+      emit({ type: 'assistant', message: { id: `msg_scripted_${n}`, type: 'message', role: 'assistant', model: args.model, content: [{ type: 'tool_use', id, name: step.simulate.tool, input: step.simulate.input ?? {} }], stop_reason: 'tool_use', usage: zeroUsage }, parent_tool_use_id: null });
+      emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, is_error: step.simulate.isError === true, content: [{ type: 'text', text: step.simulate.result ?? '' }] }] }, parent_tool_use_id: null });
       continue;
     } else if ('notes' in step) { tool = 'write_notes'; input = { content: step.notes }; }
     else if ('propose' in step) { tool = 'propose_change'; input = { files: step.propose.files, message: step.propose.message }; }
