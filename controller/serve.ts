@@ -144,7 +144,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   pruneTimer.unref();
   const mcp = createMcpHandler({ controller, bus, spawner, log: core.log, baseUrl: () => url });
   const deps: AppDeps = {
-    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus,
+    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
   };
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });

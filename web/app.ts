@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import type { Controller } from '../controller/controller.ts';
 import type { DomainEvent } from '../controller/events.ts';
+import type { Transcripts } from '../controller/transcripts/index.ts';
 import { authenticate, type AuthOptions } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
 import { apiRouter } from './routes/api.ts';
@@ -23,6 +24,8 @@ export interface AppDeps {
   events?: Broadcaster;
   diffs?: DiffRenderer;
   bus?: PagesBus | null;
+  /** Turn transcripts for the pages (the agent page's live turn, the turn pages). */
+  transcripts?: Transcripts | null;
   /** Further API routers (the bus's operator routes, …), mounted before the core API with the same auth. */
   apiRoutes?: ((auth: AuthOptions) => { routes(): Koa.Middleware<any, any> })[];
 }
@@ -60,7 +63,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorMiddleware);
   app.use(staticAssets());
   app.use(authenticate(auth));
-  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile });
+  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile, transcripts: deps.transcripts });
   app.use(pages.routes());
   for (const make of deps.apiRoutes ?? []) app.use(make(auth).routes());
   const api = apiRouter({ controller: deps.controller, auth, baseUrl: deps.baseUrl, hookToken: deps.hookToken });

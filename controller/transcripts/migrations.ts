@@ -26,7 +26,6 @@ CREATE TABLE transcripts (
   UNIQUE (agent, key)
 );
 CREATE INDEX transcripts_agent ON transcripts(agent, id);
-CREATE INDEX transcripts_agent_time ON transcripts(agent, started_at);
 CREATE TABLE transcript_events (
   transcript_id INTEGER NOT NULL,
   seq INTEGER NOT NULL,

@@ -89,8 +89,9 @@ export class TranscriptStore {
   /** The agent's turns, newest first. */
   list(agent: string, q: TurnQuery = {}): TurnSummary[] {
     const where = ['agent = ?']; const args: unknown[] = [agent];
-    if (q.since !== undefined) { where.push('started_at >= ?'); args.push(q.since); }
-    if (q.until !== undefined) { where.push('started_at < ?'); args.push(q.until); }
+    // By when the turn ended (its report came, the time its chart point has); a running one by its start.
+    if (q.since !== undefined) { where.push('COALESCE(ended_at, started_at) >= ?'); args.push(q.since); }
+    if (q.until !== undefined) { where.push('COALESCE(ended_at, started_at) < ?'); args.push(q.until); }
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
     return (this.db.prepare(`SELECT * FROM transcripts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ${limit}`).all(...args) as Row[]).map(summaryOf);
   }
@@ -106,6 +107,14 @@ export class TranscriptStore {
     if (!s) return null;
     const rows = this.db.prepare('SELECT seq, data FROM transcript_events WHERE transcript_id = ? AND seq > ? ORDER BY seq').all(id, o.after ?? 0) as { seq: number; data: string }[];
     return { ...s, transcript: rows.map((r) => ({ ...(JSON.parse(r.data) as TranscriptEvent), seq: r.seq })) };
+  }
+
+  /** Tool names by tool_use id in a turn (a page showing only newer events names their tools with it). */
+  toolNames(id: number): Map<string, string> {
+    const rows = this.db.prepare("SELECT data FROM transcript_events WHERE transcript_id = ? AND kind = 'tool_use'").all(id) as { data: string }[];
+    const m = new Map<string, string>();
+    for (const r of rows) { const e = JSON.parse(r.data) as { id: string | null; name: string }; if (e.id) m.set(e.id, e.name); }
+    return m;
   }
 
   /** The turn of the agent running now (the newest still streaming), or null. */

@@ -54,5 +54,12 @@ export function logTable(entries: LogEntry[], now: number, opts: { showAgent?: b
   if (!entries.length) return html`<p class="hh-muted">Nothing logged yet.</p>`;
   return html`<table class="hh-table hh-log"><tbody>${entries.map((e) => html`<tr class="hh-level-${e.level}">
 <td><time datetime="${isoTime(e.ts)}" title="${isoTime(e.ts)}">${age(e.ts, now)}</time></td>${opts.showAgent !== false ? html`<td>${e.agent ? html`<a href="/agents/${e.agent}">${e.agent}</a>` : html`<span class="hh-muted">—</span>`}</td>` : ''}
-<td><span class="hh-event">${e.event}</span></td><td>${e.message}</td></tr>`)}</tbody></table>`;
+<td><span class="hh-event">${e.event}</span></td><td>${e.message}${turnLink(e)}</td></tr>`)}</tbody></table>`;
+}
+
+/** A `turn` line links to the turn's transcript (its id rides in the line's data). */
+function turnLink(e: LogEntry): SafeHtml | '' {
+  const id = e.data?.turn;
+  return e.agent && (e.event === 'turn' || e.event === 'turn-started') && typeof id === 'number' && Number.isSafeInteger(id)
+    ? html` <a class="hh-turn-link" href="/agents/${e.agent}/turns/${id}" data-testid="log-turn-link">transcript #${id}</a>` : '';
 }

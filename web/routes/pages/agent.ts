@@ -8,6 +8,7 @@ import { parseSlash, runSlash, SLASH_COMMANDS } from '../slash.ts';
 import { html, inboxDepth, requireBus, sessionOf, short, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
+import { agentTurns } from './turns.ts';
 
 /** `/agents/:name`: one agent's revisions, notes, open requests and log; its command line, revert and message forms. */
 export function agentRouter(d: PageContext): Router {
@@ -28,6 +29,7 @@ export function agentRouter(d: PageContext): Router {
       applied: await rev.revisionInfo(a.name, a.applied), proposed: await rev.revisionInfo(a.name, a.proposed),
       notes: notes ? notes.toString('utf8') : null, open, log: c.logEntries({ agent: a.name, limit: 25 }),
       messaging: !!d.bus, inboxDepth: inboxDepth(d, a.name), commands: SLASH_COMMANDS, lastCommand,
+      turns: agentTurns(d, ctx, a.name),
     }));
   });
 
