@@ -16,7 +16,7 @@ import type { Reconciler } from './reconciler/reconciler.ts';
 import type { RefEventReader } from './reconciler/ref-events.ts';
 import type { StatusStore } from './reconciler/status.ts';
 import type { Condition } from './reconciler/types.ts';
-import { shownState, type Runtime, type RuntimeStatus } from './runtime/types.ts';
+import { shownState, type ExecOptions, type PtyHandle, type Runtime, type RuntimeStatus } from './runtime/types.ts';
 import { createRepo, installHooks } from '../repos/store.ts';
 import { readRefs, casRef, isAncestor, resolveRev, treeOf, commitExists } from '../repos/refs.ts';
 import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read.ts';
@@ -27,6 +27,7 @@ import { ensureHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
 import { isFullSha } from '../repos/git.ts';
 import type { OpDeps } from './ops/deps.ts';
 import { endorse } from './ops/endorse.ts';
+import { openTerminal } from './ops/open-terminal.ts';
 import { proposeFiles } from './ops/propose-files.ts';
 import { writeNotes } from './ops/write-notes.ts';
 
@@ -113,6 +114,7 @@ export class Controller {
     this.ops = {
       repo: (n) => this.paths.repo(n), requireAgent: (n) => this.requireAgent(n), exclusive: (n, fn) => this.exclusive(n, fn),
       settled: (n) => this.settled(n), store: this.store, log: this.log, events: this.events,
+      exec: (n, o) => this.runtime.exec(n, o),
     };
   }
 
@@ -120,6 +122,8 @@ export class Controller {
   proposeFiles(name: string, files: Record<string, string | null>, message: string, who: Identity): Promise<string> { return proposeFiles(this.ops, name, files, message, who); }
   /** Replaces the agent's notes on `live`; see ops/write-notes.ts. */
   writeNotes(name: string, content: string, message: string | undefined, who: Identity): Promise<{ commit: string; unchanged: boolean; bytes: number }> { return writeNotes(this.ops, name, content, message, who); }
+  /** A PTY into the running agent (the terminal); see ops/open-terminal.ts. */
+  openTerminal(name: string, o: ExecOptions): Promise<PtyHandle> { return openTerminal(this.ops, name, o); }
   /** The manager's note on the exact head of an open request; see ops/endorse.ts. */
   endorse(name: string, commit: string, note: string, who: Identity): Promise<Approval> { return endorse(this.ops, name, commit, note, who); }
 

@@ -9,6 +9,8 @@ import { openDb } from './db/open.ts';
 import { statePaths } from './paths.ts';
 import { createRuntime, type Runtime } from './runtime/index.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
+import { SessionStore } from '../web/session.ts';
+import { createTerminal, terminalOptionsFromEnv, type SessionOptions } from '../web/terminal/index.ts';
 import { HyperhiveError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../repos/receive.ts';
 import { useGitRunner } from '../repos/git.ts';
@@ -54,6 +56,8 @@ export interface ServeOptions {
   busRetentionMs?: number;
   /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
   maxFileBytes?: number;
+  /** Terminal sessions' limits (tests shorten them); default: $HYPERHIVE_TERMINAL_IDLE_MS / _SCROLLBACK_BYTES, else 15 min and 1 MiB. */
+  terminal?: Partial<SessionOptions>;
   /** Turn transcripts kept per agent (default: $HYPERHIVE_TRANSCRIPT_TURNS / _BYTES, else 50 turns or 20 MiB, whichever is smaller). */
   transcripts?: Partial<TranscriptRetention>;
 }
@@ -143,8 +147,11 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();
   const mcp = createMcpHandler({ controller, bus, spawner, log: core.log, baseUrl: () => url });
+  // One session store for the pages and the terminal's upgrade (which checks the same cookie and CSRF token).
+  const sessions = new SessionStore();
+  const terminal = createTerminal({ controller, log: core.log, sessions, options: { ...terminalOptionsFromEnv(), ...o.terminal } });
   const deps: AppDeps = {
-    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts,
+    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts, sessions,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
   };
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
@@ -153,6 +160,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const app = createApp(deps);
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 5000;
+  server.on('upgrade', terminal.upgrade);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE') reject(new HyperhiveError('conflict', `cannot listen on ${host}:${port}: the address is already in use (another hyperhive? pick another with --listen)`));
@@ -181,6 +189,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       unwireSystem();
       // Waiting recvs answer at once, so their requests do not hold the server open.
       bus.close();
+      terminal.close();
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       await stats.stop();
       await controller.stop();
