@@ -151,7 +151,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const sessions = new SessionStore();
   const terminal = createTerminal({ controller, log: core.log, sessions, options: { ...terminalOptionsFromEnv(), ...o.terminal } });
   const deps: AppDeps = {
-    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts, sessions,
+    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts, sessions, terminal: true,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
   };
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });

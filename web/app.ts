@@ -26,6 +26,8 @@ export interface AppDeps {
   bus?: PagesBus | null;
   /** Turn transcripts for the pages (the agent page's live turn, the turn pages). */
   transcripts?: Transcripts | null;
+  /** The server answers the terminal's WebSocket (serve wires it on the upgrade event). */
+  terminal?: boolean;
   /** Further API routers (the bus's operator routes, …), mounted before the core API with the same auth. */
   apiRoutes?: ((auth: AuthOptions) => { routes(): Koa.Middleware<any, any> })[];
 }
@@ -63,7 +65,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorMiddleware);
   app.use(staticAssets());
   app.use(authenticate(auth));
-  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile, transcripts: deps.transcripts });
+  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile, transcripts: deps.transcripts, terminal: deps.terminal });
   app.use(pages.routes());
   for (const make of deps.apiRoutes ?? []) app.use(make(auth).routes());
   const api = apiRouter({ controller: deps.controller, auth, baseUrl: deps.baseUrl, hookToken: deps.hookToken });

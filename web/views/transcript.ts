@@ -134,7 +134,7 @@ export function turnHeader(t: TurnSummary, now: number): SafeHtml {
   const tools = Object.values(t.tools).reduce((a, b) => a + b, 0);
   return html`<header class="hh-turn-head" data-turn="${t.id}" data-status="${t.status}" data-last-seq="${t.events}">
 <a href="/agents/${t.agent}/turns/${t.id}" class="hh-turn-link">turn #${t.id}</a> ${classBadge(t)}
-<span class="hh-muted">started <time datetime="${isoTime(t.startedAt)}">${age(t.startedAt, now)}</time>${t.durationMs !== null ? html` · ${seconds(t.durationMs)}` : ''}${t.costUsd !== null ? html` · ${money(t.costUsd)}` : ''}${t.model ? html` · model ${t.model}` : ''} · ${tools} tool call${tools === 1 ? '' : 's'} · ${t.events} event${t.events === 1 ? '' : 's'}${t.dropped ? html` · <span class="hh-warn">${t.dropped} not kept</span>` : ''}</span>
+<span class="hh-muted">started <time datetime="${isoTime(t.startedAt)}">${age(t.startedAt, now)}</time>${t.durationMs !== null ? html` · ${seconds(t.durationMs)}` : ''}${t.costUsd !== null ? html` · ${money(t.costUsd)}` : ''}${t.model ? html` · model ${t.model}` : ''}${t.status === 'done' ? html` · ${tools} tool call${tools === 1 ? '' : 's'}` : ''} · ${t.events} event${t.events === 1 ? '' : 's'}${t.dropped ? html` · <span class="hh-warn">${t.dropped} not kept</span>` : ''}</span>
 ${t.error ? html`<p class="hh-error-text">${t.error}</p>` : ''}</header>`;
 }
 

@@ -4,6 +4,7 @@ import { readFileAt } from '../../../repos/read.ts';
 import { readJson } from '../../body.ts';
 import { safeNext } from '../../session.ts';
 import { agentPage } from '../../views/agent.ts';
+import { terminalSection } from '../../views/terminal.ts';
 import { parseSlash, runSlash, SLASH_COMMANDS } from '../slash.ts';
 import { html, inboxDepth, requireBus, sessionOf, short, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
@@ -30,6 +31,7 @@ export function agentRouter(d: PageContext): Router {
       notes: notes ? notes.toString('utf8') : null, open, log: c.logEntries({ agent: a.name, limit: 25 }),
       messaging: !!d.bus, inboxDepth: inboxDepth(d, a.name), commands: SLASH_COMMANDS, lastCommand,
       turns: agentTurns(d, ctx, a.name),
+      terminal: d.terminal ? terminalSection({ agent: a, commands: SLASH_COMMANDS }) : null,
     }));
   });
 

@@ -31,6 +31,8 @@ export interface PagesOptions {
   tokenFile?: string;
   /** Turn transcripts (the agent page's live turn, the turn pages); absent: those sections are not shown. */
   transcripts?: Transcripts | null;
+  /** A terminal server is wired (the HTTP server's upgrade): the agent page shows the terminal. */
+  terminal?: boolean;
   now?: () => number;
 }
 
