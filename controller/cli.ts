@@ -2,7 +2,7 @@ import { parseFlags, UsageError, type FlagSpec, type Parsed } from './cli/args.t
 import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { isHyperhiveError } from './errors.ts';
-import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval } from './cli/format.ts';
+import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatTranscript, formatTurns } from './cli/format.ts';
 
 interface Command {
   usage: string;
@@ -194,6 +194,26 @@ const commands: Record<string, Command> = {
         print(entries as never[]);
         last = entries.at(-1)?.id ?? last;
       }
+    },
+  },
+  turns: {
+    usage: 'turns NAME [ID] [--limit N] [--json]', summary: "an agent's turns (newest first), or one turn's transcript",
+    help: 'Transcripts are kept for the last 50 turns or 20 MiB per agent, whichever is smaller ($HYPERHIVE_TRANSCRIPT_TURNS / _BYTES in serve\'s environment).',
+    flags: { ...COMMON, json: 'boolean', limit: 'string' }, min: 1, max: 2,
+    async run({ positional, flags }, io) {
+      const c = client(flags);
+      const [name, id] = positional as [string, string | undefined];
+      if (id !== undefined) {
+        if (!/^[1-9][0-9]*$/.test(id)) throw new UsageError(`ID must be a turn number like 12, got ${JSON.stringify(id)}`);
+        const t = await c.request<never>('GET', `/api/agents/${enc(name)}/turns/${id}`);
+        if (flags.json) return json(io, t);
+        io.out(formatTranscript(t));
+        return 0;
+      }
+      const list = await c.request<never[]>('GET', `/api/agents/${enc(name)}/turns${flags.limit ? `?limit=${enc(String(flags.limit))}` : ''}`);
+      if (flags.json) return json(io, list);
+      io.out(formatTurns(list));
+      return 0;
     },
   },
   clone: {

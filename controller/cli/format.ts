@@ -80,3 +80,40 @@ export function formatApproval(a: ApprovalLike & { patch: string; reason: string
 export function formatLog(e: { ts: number; agent: string | null; level: string; event: string; message: string }): string {
   return `${new Date(e.ts).toISOString()} ${e.level.toUpperCase().padEnd(5)} ${(e.agent ?? '-').padEnd(12)} ${e.event}: ${e.message}`;
 }
+
+interface TurnLike { id: number; startedAt: number; endedAt: number | null; status: string; class: string | null; durationMs: number | null; costUsd: number | null; model: string | null; tools: Record<string, number>; events: number; dropped: number; error: string | null }
+const secs = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
+
+/** `hyperhive turns NAME`: newest first. */
+export function formatTurns(list: TurnLike[]): string {
+  if (!list.length) return 'no turns';
+  const rows = [['TURN', 'ENDED', 'CLASS', 'DURATION', 'COST', 'MODEL', 'TOOLS', 'EVENTS']];
+  for (const t of list) rows.push([`#${t.id}`, age(t.endedAt ?? t.startedAt), t.status === 'done' ? t.class ?? '-' : t.status, secs(t.durationMs), t.costUsd === null ? '-' : `$${t.costUsd.toFixed(4)}`, t.model ?? '-', String(Object.values(t.tools).reduce((a, b) => a + b, 0)), `${t.events}${t.dropped ? `+${t.dropped} dropped` : ''}`]);
+  return table(rows);
+}
+
+type EventLike = { seq: number; kind: string; at: number; [k: string]: unknown };
+const indent = (s: string): string => s.replace(/\n/g, '\n    ');
+const clip = (s: string, n = 2000): string => (s.length > n ? `${s.slice(0, n)}… (${s.length - n} more characters)` : s);
+
+function eventLine(e: EventLike): string {
+  const at = new Date(e.at).toISOString().slice(11, 19);
+  const x = e as Record<string, any>;
+  switch (e.kind) {
+    case 'prompt': return `${at} prompt (${x.messages} message(s))\n    ${indent(clip(x.text, 500))}`;
+    case 'init': return `${at} session: model ${x.model ?? 'default'}, ${x.tools} tools${x.mcpServers?.length ? `, MCP ${x.mcpServers.map((m: any) => `${m.name} ${m.status}`).join(', ')}` : ''}`;
+    case 'text': return `${at} assistant: ${indent(clip(x.text))}`;
+    case 'thinking': return `${at} thinking: ${indent(clip(x.text, 500))}`;
+    case 'tool_use': return `${at} tool ${x.name}: ${x.name === 'Bash' && typeof x.input?.command === 'string' ? `$ ${indent(x.input.command)}` : indent(clip(JSON.stringify(x.input)))}`;
+    case 'tool_result': return `${at} ${x.isError ? 'error' : 'result'}: ${indent(clip(x.content))}`;
+    case 'error': return `${at} ERROR: ${indent(x.message)}`;
+    case 'result': return `${at} result ${x.subtype}: $${Number(x.costUsd).toFixed(4)}, ${x.numTurns} model turn(s), ${secs(x.durationMs)}${x.text ? `\n    ${indent(clip(x.text))}` : ''}`;
+    default: return `${at} ${e.kind}`;
+  }
+}
+
+/** `hyperhive turns NAME ID`: the turn's figures, then its events in order. */
+export function formatTranscript(t: TurnLike & { agent: string; transcript: EventLike[] }): string {
+  const head = `turn #${t.id} of ${t.agent}: ${t.status === 'done' ? t.class : t.status}, ${secs(t.durationMs)}, ${t.costUsd === null ? '-' : `$${t.costUsd.toFixed(4)}`}, model ${t.model ?? '-'}, ${t.events} event(s)${t.dropped ? ` (${t.dropped} not kept)` : ''}${t.error ? `\nerror: ${t.error}` : ''}`;
+  return [head, '', ...t.transcript.map(eventLine)].join('\n');
+}
