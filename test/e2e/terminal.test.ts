@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { screenshot, watchPageErrors } from '../helpers/browser.ts';
 import { createAgents } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { browserSuite } from './suite.ts';
+import { browserSuite, logIn } from './suite.ts';
 
 // Real Chromium, the real terminal WebSocket, a real PTY in the process runtime: the agent page's
 // terminal renders the shell, follows the window's size, comes back after a reload with its
@@ -26,10 +26,7 @@ const { e2e, url } = browserSuite('the terminal e2e tests', {
     await createAgents(c.server, ['alice']);
     await c.server.controller.createAgent('drafty', { kind: 'operator', name: 'operator' }, 'draft');
     await waitFor('alice running', async () => (await c.server.api('GET', '/api/agents/alice')).body.runtime.state === 'running');
-    await c.page.goto(url({ context: c }, '/login?next=%2Fagents%2Falice'));
-    await c.page.fill('#token', c.server.token);
-    await c.page.click('button[type=submit]');
-    await c.page.waitForURL(url({ context: c }, '/agents/alice'));
+    await logIn(c, '/agents/alice');
   },
 });
 

@@ -4,7 +4,7 @@ import { screenshot } from '../helpers/browser.ts';
 import { CLI, tmpDir } from '../helpers/paths.ts';
 import { createAgents } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { browserSuite } from './suite.ts';
+import { browserSuite, logIn } from './suite.ts';
 
 // Real Chromium, the real harness and the scripted stand-in for claude: a turn's text and tool calls
 // appear on the agent page while the turn runs (it waits on a file this test creates only after it
@@ -30,10 +30,7 @@ const { e2e, url } = browserSuite('the live turn e2e tests', {
   },
   setup: async ({ context: c }) => {
     await createAgents(c.server, ['alice']);
-    await c.page.goto(url({ context: c }, '/login?next=%2Fagents%2Falice'));
-    await c.page.fill('#token', c.server.token);
-    await c.page.click('button[type=submit]');
-    await c.page.waitForURL(url({ context: c }, '/agents/alice'));
+    await logIn(c, '/agents/alice');
   },
 });
 
