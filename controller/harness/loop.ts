@@ -167,7 +167,8 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       // Stopped by our own shutdown: not the agent's failure. The bus redelivers the
       // messages (they stay un-acked until the next recv), so the turn is not lost.
       log('turn: interrupted by shutdown; not reported');
-      await stream?.close();
+      // Shutting down (or orphaned): a last try, briefly; the controller may be gone.
+      await stream?.close(1000);
       return { classification, report: buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode }), resumeMissing: false };
     }
     const resumeMissing = !fresh.session && [...(run.stream.result?.errors ?? []), run.stderr ?? ''].some((t) => RESUME_MISSING.test(t));

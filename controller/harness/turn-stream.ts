@@ -76,10 +76,10 @@ export class TurnStream {
     return this.inFlight;
   }
 
-  /** The last batches, bounded in time; the stream takes nothing after. */
-  async close(): Promise<void> {
+  /** The last batches, bounded in time (default closeTimeoutMs); the stream takes nothing after. */
+  async close(timeoutMs: number = this.o.closeTimeoutMs): Promise<void> {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    const deadline = Date.now() + this.o.closeTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const sleep = (ms: number) => new Promise<void>((r) => { timer = setTimeout(r, Math.max(0, ms)); });
     try {
