@@ -95,9 +95,9 @@ test('keep-alive: a viewer that misses a ping is dropped; one that answers stays
   const { m } = manager(async () => pty, { pingMs: 30 });
   const quiet = new FakeSocket();
   const lively = new FakeSocket();
+  lively.ping = () => { lively.pings++; setImmediate(() => lively.emit('pong')); };
   await m.open(quiet as never, 'alice', op, { cols: 80, rows: 24 });
   await m.open(lively as never, 'alice', op, { cols: 80, rows: 24 });
-  lively.ping = () => { lively.pings++; setImmediate(() => lively.emit('pong')); };
   await waitFor('the silent viewer dropped', () => quiet.terminated);
   await waitFor('several pings answered', () => lively.pings >= 3);
   t.false(lively.terminated);
