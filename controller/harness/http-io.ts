@@ -108,7 +108,7 @@ export function httpHarnessIO(o: HttpHarnessIOOptions): HarnessIO & { close(): P
       answered();
       if (!res.ok) {
         const text = (await res.text().catch(() => '')).slice(0, 500);
-        throw new HyperhiveError('internal', `turn events refused: HTTP ${res.status} ${text}`);
+        throw new HyperhiveError('internal', `turn events refused: HTTP ${res.status} ${text}`, { status: res.status });
       }
       await res.arrayBuffer().catch(() => undefined);
     },

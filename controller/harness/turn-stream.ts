@@ -1,5 +1,11 @@
 import { MAX_BATCH_BYTES, type TranscriptEvent, type TurnEventsBody } from '../transcripts/types.ts';
 
+/** A 4xx answer other than 429: trying again gets the same answer. */
+const refusedForGood = (err: unknown): boolean => {
+  const status = (err as { data?: { status?: unknown } })?.data?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 429;
+};
+
 export interface TurnStreamOptions {
   /** Where batches go (the controller's `POST /api/agents/<own>/turns/events`). */
   post: (body: TurnEventsBody) => Promise<void>;
@@ -68,6 +74,14 @@ export class TurnStream {
           this.queuedBytes -= bytes;
           this.failures = 0;
         } catch (err) {
+          if (refusedForGood(err)) {
+            // The controller answered and will not take them (an older one without the route, a bad event): no retries.
+            this.o.log?.(`transcript: the controller refused this turn's events (${(err as Error).message}); not streaming the rest of the turn`);
+            this.closed = true;
+            this.queue = [];
+            this.queuedBytes = 0;
+            break;
+          }
           if (this.failures++ === 0) this.o.log?.(`transcript: events not taken (${(err as Error).message}); keeping them for the next try`);
           break;
         }

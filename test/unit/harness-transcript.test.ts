@@ -96,3 +96,19 @@ test('past its byte budget the stream drops the oldest events and says so; close
   t.true(Date.now() - t0 < 5000, 'close is bounded even when the controller never answers');
   t.true(logs.some((l) => /were not delivered/.test(l)));
 });
+
+test('a controller that refuses the events for good (a 4xx) ends the stream at once: no retries, close does not wait', async (t) => {
+  let posts = 0;
+  const logs: string[] = [];
+  const s = new TurnStream({
+    key: 'k4', startedAt: new Date(), flushMs: 1, closeTimeoutMs: 60_000, log: (l) => logs.push(l),
+    post: async () => { posts++; throw Object.assign(new Error('HTTP 404'), { data: { status: 404 } }); },
+  });
+  s.push({ kind: 'text', at: 1, text: 'a' });
+  await waitFor('the refusal', () => logs.some((l) => /refused this turn's events/.test(l)));
+  s.push({ kind: 'text', at: 2, text: 'b' });
+  const t0 = Date.now();
+  await s.close();
+  t.true(Date.now() - t0 < 5000);
+  t.is(posts, 1);
+});
