@@ -2,7 +2,7 @@ import { parseFlags, UsageError, type FlagSpec, type Parsed } from './cli/args.t
 import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { isHyperhiveError } from './errors.ts';
-import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval } from './cli/format.ts';
+import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatOperators, formatPolicy } from './cli/format.ts';
 
 interface Command {
   usage: string;
@@ -232,6 +232,49 @@ const commands: Record<string, Command> = {
       if (!token) { io.err(`hyperhive mcp-stdio: cannot read a token from ${tokenFile}`); return 1; }
       const { runStdioBridge } = await import('./mcp/stdio-bridge.ts');
       await runStdioBridge({ url, token, log: io.err });
+      return 0;
+    },
+  },
+  operator: {
+    usage: 'operator add NAME | list [--json] | revoke NAME', summary: 'manage named operators (each with a token of its own)',
+    help: 'operator add NAME      prints the new operator\'s token once, one line on stdout (nothing keeps it but its hash)\noperator list [--json] the operators, and whether each is logged in to the UI now\noperator revoke NAME   its token stops working and its sessions end at once\nThe first operator, "operator", keeps its token in <state>/operator.token and cannot be revoked.',
+    flags: { ...COMMON }, min: 0, max: 0,
+    async run() { throw new UsageError('expected a subcommand: add NAME, list or revoke NAME'); },
+  },
+  'operator add': {
+    usage: 'operator add NAME [--json]', summary: "add an operator: prints its token once (one line on stdout)", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request<{ name: string; token: string }>('POST', '/api/operators', { name: positional[0] });
+      if (flags.json) return json(io, r);
+      io.out(r.token);
+      io.err(`operator ${r.name} added; its token (above) is shown only this once`);
+      return 0;
+    },
+  },
+  'operator list': {
+    usage: 'operator list [--json]', summary: 'list operators and who is logged in', flags: { ...COMMON, json: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const list = await client(flags).request<never[]>('GET', '/api/operators');
+      if (flags.json) return json(io, list);
+      io.out(formatOperators(list));
+      return 0;
+    },
+  },
+  'operator revoke': {
+    usage: 'operator revoke NAME', summary: "revoke an operator: its token and sessions end at once", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request('DELETE', `/api/operators/${enc(positional[0]!)}`);
+      if (flags.json) return json(io, r);
+      io.out(`revoked operator ${positional[0]}: its token and sessions ended`);
+      return 0;
+    },
+  },
+  policy: {
+    usage: 'policy [--json]', summary: 'show the quorum rules in force (<state>/policy.json)', flags: { ...COMMON, json: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const p = await client(flags).request<never>('GET', '/api/policy');
+      if (flags.json) return json(io, p);
+      io.out(formatPolicy(p));
       return 0;
     },
   },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentRecord, AgentStore } from './agents/store.ts';
 import { SANCTIONING, type MoveApplied } from './approvals/move-applied.ts';
-import type { ApprovalService } from './approvals/service.ts';
+import type { ApprovalService, ApprovalView } from './approvals/service.ts';
 import type { Approval, ApprovalStore } from './approvals/store.ts';
 import { newToken, readTokenFile, writeTokenFile, type Identity, type TokenRegistry } from './auth/index.ts';
 import { HyperhiveError } from './errors.ts';
@@ -68,6 +68,8 @@ export interface ControllerDeps {
   moveApplied: MoveApplied;
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
   hookOpts: (name: string) => HookOptions;
+  /** An operator has that name (agents and operators share the names recorded in the audit trail). */
+  isOperator?: (name: string) => boolean;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -190,6 +192,7 @@ export class Controller {
   async createAgent(name: string, by: Identity, state: AgentRecord['state'] = 'active'): Promise<AgentView> {
     assertAgentName(name);
     if (this.agents.get(name)) throw new HyperhiveError('agent_exists', `agent ${JSON.stringify(name)} already exists`, { name });
+    if (this.d.isOperator?.(name)) throw new HyperhiveError('conflict', `${name} is an operator's name: an agent needs a name of its own (approvals and commits are recorded by name)`, { name });
     const repo = this.paths.repo(name);
     if (fs.existsSync(repo)) {
       // A crash between creating the repo and recording the agent: adopt the repo rather than lose it.
@@ -284,6 +287,8 @@ export class Controller {
   }
 
   getApproval(id: number): Approval { return this.d.approvals.get(id); }
+  /** The Contract's approval object: the request with its votes so far and the quorum it needs. */
+  approvalView(a: Approval): ApprovalView { return this.d.approvals.view(a); }
 
   /** The agent's open change request (pending or diverged), if any. */
   openChange(name: string): Approval | null { return this.store.openChange(name); }

@@ -4,6 +4,9 @@ import { appliedMover, type MoveApplied } from './approvals/move-applied.ts';
 import { ApprovalService, type AgentLocks } from './approvals/service.ts';
 import { ApprovalStore, type Approval } from './approvals/store.ts';
 import type { QuorumPolicy } from './approvals/decide.ts';
+import { PolicyFile } from './approvals/policy-file.ts';
+import { quorumFor } from './approvals/quorum.ts';
+import { OperatorService, OperatorStore } from './operators/index.ts';
 import { TokenRegistry } from './auth/index.ts';
 import { Controller, IDLE_AGENT, PROJECT_ROOT } from './controller.ts';
 import type { DB } from './db/open.ts';
@@ -35,7 +38,7 @@ export interface CoreOptions {
   maxFileBytes?: number;
   /** Backoff of failed applies (tests shorten it). */
   backoff?: { minMs: number; maxMs: number };
-  /** How many operators must approve a request (one vote decides until the quorum rules exist). */
+  /** How many operators must approve a request (default: the quorum rules of <state>/policy.json). */
   approvalPolicy?: (a: Approval) => QuorumPolicy;
 }
 
@@ -59,6 +62,9 @@ export interface Core {
   moveApplied: MoveApplied;
   controller: Controller;
   spawner: Spawner;
+  operators: OperatorService;
+  /** <state>/policy.json: the quorum rules in force. */
+  policy: PolicyFile;
 }
 
 export function createCore(o: CoreOptions): Core {
@@ -76,7 +82,17 @@ export function createCore(o: CoreOptions): Core {
     exclusive: (name, fn) => reconciler.queue.exclusive(name, fn),
     enqueue: (name) => reconciler.enqueue(name),
   };
-  const approvals = new ApprovalService({ store: approvalStore, log, events, locks, policy: o.approvalPolicy });
+  const operators = new OperatorService({ store: new OperatorStore(o.db), tokens, log, events, agentExists: (n) => !!agents.get(n) });
+  operators.load();
+  const policy = new PolicyFile(o.paths.policy, { log, events });
+  // Everyone who pushed a commit of a change request proposed it; resolved when a vote needs it.
+  let controller: Controller;
+  const proposers = async (a: Approval): Promise<string[]> =>
+    a.kind === 'change' && a.base && a.head ? (await controller.approvalCommits(a.id)).flatMap((c) => (c.proposer ? [c.proposer] : [])) : [];
+  const approvals = new ApprovalService({
+    store: approvalStore, log, events, locks, proposers,
+    policy: o.approvalPolicy ?? ((a) => ({ required: quorumFor(policy.rules, a).required })),
+  });
   approvals.register('change', changeKind({ repo: o.paths.repo, store: approvalStore, status, moveApplied, checkConfig: o.checkConfig }));
   const specFor = (name: string): AgentSpec => ({
     name, repo: o.paths.repo(name),
@@ -91,7 +107,8 @@ export function createCore(o: CoreOptions): Core {
     paths: o.paths, agents, approvals: approvalStore, completeApproval: (id) => approvals.complete(id), moveApplied,
     status, log, events, runtime: o.runtime, refEvents, specFor, resyncMs: o.resyncMs, checkConfig: o.checkConfig, backoff: o.backoff,
   });
-  const controller = new Controller({
+  controller = new Controller({
+    isOperator: (n) => operators.isOperator(n),
     paths: o.paths, agents, approvals, approvalStore, status, log, events, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied,
     checkConfig: o.checkConfig, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
   });
@@ -99,5 +116,5 @@ export function createCore(o: CoreOptions): Core {
     agentOps: controller, agents, store: approvalStore, service: approvals, locks, repo: o.paths.repo, log, events, status, moveApplied,
   });
   spawner.register();
-  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner };
+  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, operators, policy };
 }

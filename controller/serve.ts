@@ -22,6 +22,10 @@ import type { Spawner } from './spawn.ts';
 import { can } from './lifecycle.ts';
 import { busRouter } from '../web/routes/bus.ts';
 import { orphanTimeoutMs } from './harness/orphan.mjs';
+import { SessionStore } from '../web/session.ts';
+import { operatorsRouter } from '../web/routes/operators.ts';
+import { webhooksRouter } from '../web/routes/webhooks.ts';
+import { WebhookService, WebhookStore, type RetryOptions } from './webhooks/index.ts';
 
 export interface ServeOptions {
   state: string;
@@ -52,6 +56,8 @@ export interface ServeOptions {
   busRetentionMs?: number;
   /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
   maxFileBytes?: number;
+  /** Webhook delivery: retries (default 6 attempts, 1 s doubling to 5 min) and one attempt's limit (default 10 s). */
+  webhooks?: { retry?: Partial<RetryOptions>; timeoutMs?: number };
 }
 
 /** $HYPERHIVE_MAX_FILE_BYTES as a byte count; a value that is not one stops the start with its name. */
@@ -76,6 +82,7 @@ export interface Served {
   core: Core;
   bus: Bus;
   spawner: Spawner;
+  webhooks: WebhookService;
   server: http.Server;
   url: string;
   close(): Promise<void>;
@@ -139,10 +146,22 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();
   const mcp = createMcpHandler({ controller, bus, spawner, log: core.log, baseUrl: () => url });
+  const sessions = new SessionStore();
+  const webhooks = new WebhookService({
+    store: new WebhookStore(db), events: core.events, log: core.log, baseUrl: () => url,
+    approval: (id) => core.approvalStore.get(id), required: (a) => core.approvals.required(a),
+    conditions: async (n) => (controller.findAgent(n) ? (await controller.getAgent(n)).conditions : null),
+    retry: o.webhooks?.retry, timeoutMs: o.webhooks?.timeoutMs,
+  });
   const deps: AppDeps = {
-    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus,
-    apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
+    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, sessions,
+    apiRoutes: [(auth) => busRouter({ controller, bus, auth }), (auth) => operatorsRouter({ operators: core.operators, policy: core.policy, sessions, auth }),
+      (auth) => webhooksRouter({ webhooks, auth })],
   };
+  // The quorum rules: validated at start (createCore threw on a bad file), then on every change.
+  core.policy.watch();
+  const policyTimer = setInterval(() => core.policy.safeReload(), 10_000);
+  policyTimer.unref();
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
   (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
   o.extendApp?.(deps, controller);
@@ -163,22 +182,26 @@ export async function serve(o: ServeOptions): Promise<Served> {
   if (!isLoopback(host)) out(`WARNING: listening on ${host}, which is not a loopback address: anyone who can reach it can try tokens. Auth is always on; put TLS in front of it.`);
   await controller.start();
   stats.start();
+  webhooks.start();
   fs.writeFileSync(`${paths.root}/server.json`, `${JSON.stringify({ url, pid: process.pid, startedAt: Date.now() })}\n`);
   out(`hyperhive listening on ${url} (runtime: ${runtime.kind}, state: ${paths.root})`);
   out(`operator token: ${paths.operatorToken}`);
   if (o.demo) await demoFleet(controller, bus, out);
   let closed = false;
   return {
-    controller, core, bus, spawner, server, url,
+    controller, core, bus, spawner, webhooks, server, url,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(pruneTimer);
+      clearInterval(policyTimer);
+      core.policy.close();
       unwireSystem();
       // Waiting recvs answer at once, so their requests do not hold the server open.
       bus.close();
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       await stats.stop();
+      await webhooks.stop();
       await controller.stop();
       try { fs.rmSync(`${paths.root}/server.json`, { force: true }); } catch { /* ignore */ }
       db.close();

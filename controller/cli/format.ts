@@ -80,3 +80,24 @@ export function formatApproval(a: ApprovalLike & { patch: string; reason: string
 export function formatLog(e: { ts: number; agent: string | null; level: string; event: string; message: string }): string {
   return `${new Date(e.ts).toISOString()} ${e.level.toUpperCase().padEnd(5)} ${(e.agent ?? '-').padEnd(12)} ${e.event}: ${e.message}`;
 }
+
+interface OperatorLike { name: string; first: boolean; createdAt: number | null; createdBy: string | null; sessions: number; lastSeen: number | null }
+
+export function formatOperators(list: OperatorLike[]): string {
+  const rows = [['NAME', 'LOGGED IN', 'ADDED BY', 'AGE']];
+  for (const o of list) rows.push([`${o.name}${o.first ? ' (first)' : ''}`, o.sessions ? `yes (${o.sessions}, seen ${age(o.lastSeen)} ago)` : 'no', o.createdBy ?? '-', age(o.createdAt)]);
+  return table(rows);
+}
+
+interface PolicyLike { file: string; present: boolean; error: string | null; rules: { quorum: { agent: string; paths: string[]; approvals: number }[] } }
+
+export function formatPolicy(p: PolicyLike): string {
+  const lines = [`${p.file}: ${p.present ? `${p.rules.quorum.length} quorum rule(s)` : 'absent (one approval decides every request)'}`];
+  if (p.error) lines.push(`REFUSED (the last good rules stay in force): ${p.error}`);
+  if (p.rules.quorum.length) {
+    const rows = [['AGENT', 'PATHS', 'APPROVALS']];
+    for (const r of p.rules.quorum) rows.push([r.agent, r.paths.length ? r.paths.join(',') : '(any change)', String(r.approvals)]);
+    lines.push(table(rows));
+  }
+  return lines.join('\n');
+}

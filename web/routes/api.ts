@@ -73,12 +73,12 @@ export function apiRouter(o: ApiOptions): Router {
     for (const s of status ?? []) if (!STATUSES.includes(s)) throw new HyperhiveError('bad_request', `unknown status ${JSON.stringify(s)} (one of ${STATUSES.join(', ')})`);
     const agent = typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined;
     if (agent) c.requireAgent(agent);
-    ctx.body = c.listApprovals({ status, agent, kind: typeof ctx.query.kind === 'string' ? ctx.query.kind : undefined });
+    ctx.body = c.listApprovals({ status, agent, kind: typeof ctx.query.kind === 'string' ? ctx.query.kind : undefined }).map((a) => c.approvalView(a));
   });
   r.get('/approvals/:id', op, async (ctx) => {
     const id = requestId(ctx);
     const a = c.getApproval(id);
-    ctx.body = { ...a, patch: await c.approvalPatch(id), commits: await c.approvalCommits(id), votes: c.votes(id) };
+    ctx.body = { ...c.approvalView(a), patch: await c.approvalPatch(id), commits: await c.approvalCommits(id) };
   });
   r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(requestId(ctx)); });
   r.post('/approvals/:id/approve', op, async (ctx) => {
