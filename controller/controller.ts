@@ -29,6 +29,7 @@ import type { OpDeps } from './ops/deps.ts';
 import { endorse } from './ops/endorse.ts';
 import { proposeFiles } from './ops/propose-files.ts';
 import { writeNotes } from './ops/write-notes.ts';
+import { allowTool, type AllowAlways } from './ops/allow-tool.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -122,6 +123,10 @@ export class Controller {
   proposeFiles(name: string, files: Record<string, string | null>, message: string, who: Identity): Promise<string> { return proposeFiles(this.ops, name, files, message, who); }
   /** Replaces the agent's notes on `live`; see ops/write-notes.ts. */
   writeNotes(name: string, content: string, message: string | undefined, who: Identity): Promise<{ commit: string; unchanged: boolean; bytes: number }> { return writeNotes(this.ops, name, content, message, who); }
+  /** Allows a tool request once, or with `always` also proposes its pattern in hyperhive.json; see ops/allow-tool.ts. */
+  allowTool(id: number, by: Identity, o: { always?: boolean; pattern?: unknown; note?: string } = {}): Promise<Approval & { always?: AllowAlways }> {
+    return allowTool({ ...this.ops, approve: (i, b, n) => this.approve(i, b, n), proposeFiles: (...a) => this.proposeFiles(...a) }, id, by, o);
+  }
   /** The manager's note on the exact head of an open request; see ops/endorse.ts. */
   endorse(name: string, commit: string, note: string, who: Identity): Promise<Approval> { return endorse(this.ops, name, commit, note, who); }
 

@@ -1,5 +1,9 @@
 import { AgentStore } from './agents/store.ts';
 import { changeKind } from './approvals/kinds/change.ts';
+import { toolKind } from './approvals/kinds/tool.ts';
+import { checkConfigRevision } from './config-check.ts';
+import { ToolGate } from './tools/gate.ts';
+import { readRefs } from '../repos/refs.ts';
 import { appliedMover, type MoveApplied } from './approvals/move-applied.ts';
 import { ApprovalService, type AgentLocks } from './approvals/service.ts';
 import { ApprovalStore, type Approval } from './approvals/store.ts';
@@ -40,6 +44,8 @@ export interface CoreOptions {
   backoff?: { minMs: number; maxMs: number };
   /** How many operators must approve a request (default: the quorum rules of <state>/policy.json). */
   approvalPolicy?: (a: Approval) => QuorumPolicy;
+  /** How long a tool call waits for an operator before it is denied (default 10 min). */
+  toolTimeoutMs?: number;
 }
 
 /**
@@ -65,6 +71,8 @@ export interface Core {
   operators: OperatorService;
   /** <state>/policy.json: the quorum rules in force. */
   policy: PolicyFile;
+  /** Where tool calls the agents' surfaces do not decide wait for an operator (start() arms its timeouts). */
+  tools: ToolGate;
 }
 
 export function createCore(o: CoreOptions): Core {
@@ -94,6 +102,15 @@ export function createCore(o: CoreOptions): Core {
     policy: o.approvalPolicy ?? ((a) => ({ required: quorumFor(policy.rules, a).required })),
   });
   approvals.register('change', changeKind({ repo: o.paths.repo, store: approvalStore, status, moveApplied, checkConfig: o.checkConfig }));
+  approvals.register('tool', toolKind());
+  // A tool call is judged by the applied surface as the harness evaluates it (cached by revision).
+  const tools = new ToolGate({
+    store: approvalStore, approvals, log, events, requireAgent: (n) => controller.requireAgent(n), timeoutMs: o.toolTimeoutMs,
+    surface: async (n) => {
+      const { applied } = await readRefs(o.paths.repo(n));
+      return applied ? (await checkConfigRevision(o.paths.repo(n), applied)).surface?.tools ?? null : null;
+    },
+  });
   const specFor = (name: string): AgentSpec => ({
     name, repo: o.paths.repo(name),
     mounts: {
@@ -116,5 +133,5 @@ export function createCore(o: CoreOptions): Core {
     agentOps: controller, agents, store: approvalStore, service: approvals, locks, repo: o.paths.repo, log, events, status, moveApplied,
   });
   spawner.register();
-  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, operators, policy };
+  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, operators, policy, tools };
 }

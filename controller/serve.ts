@@ -25,6 +25,8 @@ import { orphanTimeoutMs } from './harness/orphan.mjs';
 import { SessionStore } from '../web/session.ts';
 import { operatorsRouter } from '../web/routes/operators.ts';
 import { webhooksRouter } from '../web/routes/webhooks.ts';
+import { toolsRouter } from '../web/routes/tools.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS } from './tools/gate.ts';
 import { WebhookService, WebhookStore, type RetryOptions } from './webhooks/index.ts';
 
 export interface ServeOptions {
@@ -56,6 +58,8 @@ export interface ServeOptions {
   busRetentionMs?: number;
   /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
   maxFileBytes?: number;
+  /** How long a tool call waits for an operator before it is denied (default: $HYPERHIVE_TOOL_TIMEOUT_MS, else 10 min). */
+  toolTimeoutMs?: number;
   /** Webhook delivery: retries (default 6 attempts, 1 s doubling to 5 min) and one attempt's limit (default 10 s). */
   webhooks?: { retry?: Partial<RetryOptions>; timeoutMs?: number };
 }
@@ -68,6 +72,15 @@ export function maxFileBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
   if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) {
     throw new HyperhiveError('bad_request', `HYPERHIVE_MAX_FILE_BYTES must be a positive whole number of bytes, got ${JSON.stringify(raw)}`);
   }
+  return n;
+}
+
+/** $HYPERHIVE_TOOL_TIMEOUT_MS (default 10 min): how long a tool call waits for an operator; not a positive whole number stops the start with its name. */
+export function toolTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HYPERHIVE_TOOL_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_TOOL_TIMEOUT_MS;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) throw new HyperhiveError('bad_request', `HYPERHIVE_TOOL_TIMEOUT_MS must be a positive whole number of milliseconds, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -126,7 +139,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
-    agentClone: o.agentClone, maxFileBytes,
+    agentClone: o.agentClone, maxFileBytes, toolTimeoutMs: o.toolTimeoutMs ?? toolTimeoutFromEnv(),
   });
   const { controller, spawner } = core;
   const gitHttp = createGitHttpHandler({
@@ -156,7 +169,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const deps: AppDeps = {
     controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, sessions,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth }), (auth) => operatorsRouter({ operators: core.operators, policy: core.policy, sessions, auth }),
-      (auth) => webhooksRouter({ webhooks, auth })],
+      (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth })],
   };
   // The quorum rules: validated at start (createCore threw on a bad file), then on every change.
   core.policy.watch();
@@ -183,6 +196,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   await controller.start();
   stats.start();
   webhooks.start();
+  core.tools.start();
   fs.writeFileSync(`${paths.root}/server.json`, `${JSON.stringify({ url, pid: process.pid, startedAt: Date.now() })}\n`);
   out(`hyperhive listening on ${url} (runtime: ${runtime.kind}, state: ${paths.root})`);
   out(`operator token: ${paths.operatorToken}`);
@@ -202,6 +216,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       await stats.stop();
       await webhooks.stop();
+      core.tools.stop();
       await controller.stop();
       try { fs.rmSync(`${paths.root}/server.json`, { force: true }); } catch { /* ignore */ }
       db.close();

@@ -83,11 +83,15 @@ export function apiRouter(o: ApiOptions): Router {
   r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(requestId(ctx)); });
   r.post('/approvals/:id/approve', op, async (ctx) => {
     const body = await readJson(ctx);
-    ctx.body = await c.approve(requestId(ctx), who(ctx), typeof body.note === 'string' ? body.note : undefined);
+    const note = typeof body.note === 'string' ? body.note : undefined;
+    if (body.always !== undefined && typeof body.always !== 'boolean') throw new HyperhiveError('bad_request', 'field "always" must be true or false', { field: 'always' });
+    // A tool request: allow once, or with "always" also propose the pattern (raised as a change request).
+    const a = await c.allowTool(requestId(ctx), who(ctx), { always: body.always === true, pattern: body.pattern, note });
+    ctx.body = { ...c.approvalView(a), ...(a.always ? { always: a.always } : {}) };
   });
   r.post('/approvals/:id/reject', op, async (ctx) => {
     const body = await readJson(ctx);
-    ctx.body = await c.reject(requestId(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason');
+    ctx.body = c.approvalView(await c.reject(requestId(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason'));
   });
 
   r.get('/log', op, (ctx) => {
