@@ -1,6 +1,7 @@
 import { parseFlags, UsageError, type FlagSpec, type Parsed } from './cli/args.ts';
 import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
+import { resolveLogFormat, type LogFormat } from './log-format.ts';
 import { isHyperhiveError } from './errors.ts';
 import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatOperators, formatPolicy } from './cli/format.ts';
 
@@ -26,16 +27,18 @@ const json = (io: IO, v: unknown): number => { io.out(JSON.stringify(v, null, 2)
 
 const commands: Record<string, Command> = {
   serve: {
-    usage: 'serve [--state DIR] [--listen 127.0.0.1:8000] [--runtime process|nspawn] [--systemd auto|on|off] [--demo] [--agent-command CMD]',
+    usage: 'serve [--state DIR] [--listen 127.0.0.1:8000] [--runtime process|nspawn] [--systemd auto|on|off] [--log-format auto|json|text] [--demo] [--agent-command CMD]',
     summary: 'run the controller in the foreground (SIGTERM stops it cleanly)',
-    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).',
-    flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', demo: 'boolean', 'agent-command': 'string', 'agent-cli': 'string', 'public-url': 'string' },
+    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).\nThe reconciliation log goes to stderr: as text (time, agent, event, message) when stderr is a terminal, as JSON lines otherwise; --log-format json|text chooses.',
+    flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', 'log-format': 'string', demo: 'boolean', 'agent-command': 'string', 'agent-cli': 'string', 'public-url': 'string' },
     min: 0, max: 0,
     async run({ flags }, io) {
       const runtime = (flags.runtime as string | undefined) ?? 'process';
       if (runtime !== 'process' && runtime !== 'nspawn') throw new UsageError(`--runtime must be process or nspawn, got ${runtime}`);
       const systemd = (flags.systemd as string | undefined) ?? 'auto';
       if (!['auto', 'on', 'off'].includes(systemd)) throw new UsageError(`--systemd must be auto, on or off, got ${systemd}`);
+      let logFormat: LogFormat;
+      try { logFormat = resolveLogFormat(flags['log-format'] as string | undefined, !!process.stderr.isTTY); } catch (e) { throw new UsageError((e as Error).message); }
       // A SIGTERM that arrives while starting still stops cleanly, once started.
       let early: string | null = null;
       const earlyStop = (sig: string) => { early = sig; };
@@ -48,7 +51,7 @@ const commands: Record<string, Command> = {
       const agentCli = (flags['agent-cli'] as string | undefined) ?? process.env.HYPERHIVE_AGENT_CLI;
       const s = await serve({
         state: resolveStateDir(flags.state as string | undefined), listen: (flags.listen as string | undefined) ?? '127.0.0.1:8000',
-        runtime: runtime as 'process', systemd: systemd as 'auto', demo: !!flags.demo,
+        runtime: runtime as 'process', systemd: systemd as 'auto', demo: !!flags.demo, logFormat,
         agentCommand: cmd === 'idle' ? 'idle' : cmd ? cmd.split(' ').filter(Boolean) : undefined, agentCli, publicUrl: flags['public-url'] as string | undefined, out: io.out,
       });
       process.off('SIGTERM', onTerm);

@@ -16,6 +16,7 @@ import { Controller, IDLE_AGENT, PROJECT_ROOT } from './controller.ts';
 import type { DB } from './db/open.ts';
 import { EventStream } from './events.ts';
 import { ReconLog } from './log.ts';
+import type { LogFormat } from './log-format.ts';
 import type { StatePaths } from './paths.ts';
 import { Reconciler } from './reconciler/reconciler.ts';
 import { RefEventReader } from './reconciler/ref-events.ts';
@@ -34,6 +35,8 @@ export interface CoreOptions {
   agentEnv?: (name: string) => Record<string, string>;
   resyncMs?: number;
   logToStderr?: boolean;
+  /** How the log reaches stderr: JSON lines (default) or text for a person at a terminal. */
+  logFormat?: LogFormat;
   /** Give each agent a working clone at <state>/repo (default on). */
   agentClone?: boolean;
   /** Evaluates a config revision before it may be approved (Nix, or hyperhive.json without it). */
@@ -77,7 +80,7 @@ export interface Core {
 
 export function createCore(o: CoreOptions): Core {
   const events = new EventStream();
-  const log = new ReconLog(o.db, { stderr: o.logToStderr, onEntry: (entry) => events.publish({ type: 'log', entry }) });
+  const log = new ReconLog(o.db, { stderr: o.logToStderr, format: o.logFormat, onEntry: (entry) => events.publish({ type: 'log', entry }) });
   const agents = new AgentStore(o.db);
   const approvalStore = new ApprovalStore(o.db);
   const status = new StatusStore(o.db);

@@ -1,5 +1,6 @@
 import type { DB } from './db/open.ts';
 import { SANCTIONING } from './approvals/move-applied.ts';
+import { jsonLine, textLine, type LogFormat } from './log-format.ts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export interface LogEntry { id: number; ts: number; agent: string | null; level: Level; event: string; message: string; data: Record<string, unknown> }
@@ -14,7 +15,7 @@ export interface AuditEntry {
  */
 export class ReconLog {
   private insertLog; private insertAudit;
-  constructor(private db: DB, private opts: { stderr?: boolean; now?: () => number; onEntry?: (e: LogEntry) => void } = {}) {
+  constructor(private db: DB, private opts: { stderr?: boolean; format?: LogFormat; now?: () => number; onEntry?: (e: LogEntry) => void } = {}) {
     this.insertLog = db.prepare('INSERT INTO log (ts, agent, level, event, message, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertAudit = db.prepare(`INSERT INTO audit (ts, actor, action, agent, approval_id, base, head, patch_hash, reason, data)
       VALUES (@ts, @actor, @action, @agent, @approvalId, @base, @head, @patchHash, @reason, @data)`);
@@ -26,14 +27,19 @@ export class ReconLog {
     const ts = this.now();
     if (!this.db.open) {
       // Shutting down: a late event from a stopping agent still reaches stderr, never a closed db.
-      if (this.opts.stderr !== false) process.stderr.write(`${JSON.stringify({ ts: new Date(ts).toISOString(), level, agent, event, msg: message, ...data })}\n`);
+      this.toStderr({ ts, level, agent, event, message, data });
       return { id: 0, ts, agent, level, event, message, data };
     }
     const id = Number(this.insertLog.run(ts, agent, level, event, message, JSON.stringify(data)).lastInsertRowid);
     const entry: LogEntry = { id, ts, agent, level, event, message, data };
-    if (this.opts.stderr !== false) process.stderr.write(`${JSON.stringify({ ts: new Date(ts).toISOString(), level, agent, event, msg: message, ...data })}\n`);
+    this.toStderr(entry);
     this.opts.onEntry?.(entry);
     return entry;
+  }
+
+  private toStderr(l: Omit<LogEntry, 'id'>): void {
+    if (this.opts.stderr === false) return;
+    process.stderr.write(this.opts.format === 'text' ? textLine(l, { color: process.stderr.hasColors?.() ?? false }) : jsonLine(l));
   }
 
   info(agent: string | null, event: string, message: string, data?: Record<string, unknown>): LogEntry { return this.write(agent, 'info', event, message, data); }

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { IDLE_AGENT, PROJECT_ROOT, type Controller } from './controller.ts';
 import { createCore, type Core } from './core.ts';
+import type { LogFormat } from './log-format.ts';
 import { checkConfigRevision } from './config-check.ts';
 import { openDb } from './db/open.ts';
 import { statePaths } from './paths.ts';
@@ -52,6 +53,8 @@ export interface ServeOptions {
   out?: (line: string) => void;
   /** Reconciliation log as JSON lines on stderr (default on). */
   logToStderr?: boolean;
+  /** JSON lines (default) or text (`serve --log-format`, auto: text on a terminal). */
+  logFormat?: LogFormat;
   /** Stats, stuck detection and notes compaction settings (tests shorten the intervals). */
   stats?: StatsServiceOptions;
   /** How long acked bus messages are kept (default: the bus's, 7 days). */
@@ -135,7 +138,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const agentCli = o.agentCli ?? defaultAgentCli();
   const command = o.agentCommand === 'idle' ? IDLE_AGENT : o.agentCommand ?? HARNESS;
   const core = createCore({
-    db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0',
+    db, paths, runtime, url: () => url, resyncMs: o.resyncMs, logToStderr: o.logToStderr ?? process.env.HYPERHIVE_LOG_STDERR !== '0', logFormat: o.logFormat,
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
@@ -147,7 +150,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     authenticate: (h) => controller.authenticate(tokenFromAuthorization(h)),
     agentExists: (n) => { const a = controller.findAgent(n); return !!a && can(a.state, 'serve-git'); },
     // The hooks run inside git-receive-pack: they reach back to say what the push raised.
-    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken, HYPERHIVE_MAX_FILE_BYTES: String(maxFileBytes) }),
+    hookEnv: () => ({ HYPERHIVE_URL: url, HYPERHIVE_HOOK_TOKEN: hookToken, HYPERHIVE_MAX_FILE_BYTES: String(maxFileBytes), ...(process.env.HYPERHIVE_HOOK_CURL ? { HYPERHIVE_HOOK_CURL: process.env.HYPERHIVE_HOOK_CURL } : {}) }),
     log: (m) => core.log.warn(null, 'git-http', m),
   });
   // The bus shares the controller's db; MCP, the operator's routes and the UI all use this one instance.

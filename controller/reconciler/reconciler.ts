@@ -224,7 +224,8 @@ export class Reconciler {
     const observeMs = Math.round(performance.now() - t0);
     const p = plan(o);
     const before = JSON.stringify(this.d.status.get(name).conditions);
-    this.d.status.update(name, (s) => { s.conditions = p.conditions; });
+    // Skip the write that changes nothing: most passes (resyncs, hints) find the agent as it was.
+    if (before !== JSON.stringify(p.conditions)) this.d.status.update(name, (s) => { s.conditions = p.conditions; });
     if (p.conditions.some((c) => c.type === 'Stalled' && c.status === 'True') && before !== JSON.stringify(p.conditions)) {
       const c = p.conditions.find((x) => x.type === 'Stalled')!;
       this.d.log.error(name, 'stalled', c.message, { reason: c.reason });

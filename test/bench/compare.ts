@@ -73,10 +73,25 @@ async function main(): Promise<number> {
     execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: PROJECT_ROOT });
   }
   const rows = [...figures.values()].filter((f) => f.base.values.length && f.cur.values.length);
-  const head = ['module', 'figure', 'unit', 'baseline', 'current', 'current/baseline'];
+  // Same-run controls: figures that run no project code (git alone, sqlite alone). Their ratio is how
+  // much busier the machine was for one side; dividing by it leaves what the code changed.
+  const ratioOf = (module: string, name: string): number | null => {
+    const f = rows.find((r) => r.base.module === module && r.base.name === name);
+    return f ? median(f.cur.values) / median(f.base.values) : null;
+  };
+  const processControl = ratioOf('core', 'P1 floor: git push with only the reference-transaction hook, median');
+  const sqliteControl = ratioOf('bus', 'raw better-sqlite3 insert+select');
+  const control = (module: string, unit: string): number | null => {
+    if (module === 'bus') return sqliteControl === null ? null : unit.endsWith('/s') ? sqliteControl : 1 / sqliteControl;
+    return processControl;
+  };
+  if (processControl !== null) console.log(`control (processes): git push with only the hook, current/baseline ${processControl.toFixed(2)}×`);
+  if (sqliteControl !== null) console.log(`control (CPU): raw sqlite insert+select throughput, current/baseline ${sqliteControl.toFixed(2)}×`);
+  const head = ['module', 'figure', 'unit', 'baseline', 'current', 'current/baseline', 'over control'];
   const body = rows.map(({ base, cur }) => {
     const b = median(base.values); const c = median(cur.values);
-    return [base.module, base.name, base.unit, b.toFixed(2), c.toFixed(2), b ? `${(c / b).toFixed(2)}×` : '-'];
+    const k = control(base.module, base.unit);
+    return [base.module, base.name, base.unit, b.toFixed(2), c.toFixed(2), b ? `${(c / b).toFixed(2)}×` : '-', b && k ? `${(c / b / k).toFixed(2)}×` : '-'];
   });
   const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ');

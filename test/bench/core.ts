@@ -44,7 +44,7 @@ const gitAsync = (cwd: string, args: string[]): Promise<void> => new Promise((re
 });
 
 /** A running CLI server with a keep-alive client (no kills here, so pooled connections are fine). */
-class Bench {
+export class Bench {
   token = '';
   constructor(readonly s: CliServer, readonly state: string) {}
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitCli, mustGit } from '../helpers/git.ts';
+import { tmpDir } from '../helpers/paths.ts';
 import { startGitHttp } from '../helpers/git-http.ts';
 
 type Report = (name: string, value: number, unit: string, note?: string) => void;
@@ -129,4 +130,57 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   await benchGitHttp((name, value, unit, note) => {
     console.log(`${name.padEnd(52)} ${value.toFixed(value < 100 ? 2 : 0).padStart(10)} ${unit}${note ? `  (${note})` : ''}`);
   });
+}
+
+/**
+ * P5 as the issue defines it: `git push` start → the request visible in GET /api/approvals, over
+ * HTTP and by path, alternating on one agent of a real `hyperhive serve`, for a one-file and a
+ * 1,000-file commit. The HTTP push returns once post-receive has heard back from the controller,
+ * which answers after the raise, so its request is visible when the push returns; by path the push
+ * returns first and the raise follows. Breakdown: until the push returned, and push returned → visible.
+ */
+export async function benchGitHttpVisible(report: Report): Promise<void> {
+  const { Bench } = await import('./core.ts');
+  const b = await Bench.start('idle');
+  const dir = tmpDir('hh-bench-p5-');
+  try {
+    await b.createAgent('p5');
+    const remote = `${b.s.url.replace('://', `://operator:${encodeURIComponent(b.token)}@`)}/git/p5.git`;
+    await mustGit(['clone', '-q', '--branch', 'proposed', remote, dir]);
+    const visible = async (head: string) => {
+      for (;;) {
+        const open = (await b.api<{ head: string; status: string }[]>('GET', '/api/approvals?agent=p5&status=pending')).body;
+        if (open.some((r) => r.head === head)) return;
+        await b.next();
+      }
+    };
+    for (const [label, files] of [['one-file', 1], ['1,000-file', FILES]] as const) {
+      const rows: Record<'http' | 'path', { pushed: number; visible: number }[]> = { http: [], path: [] };
+      for (let i = -1; i < ROUNDS; i++) {
+        for (const via of ['http', 'path'] as const) {
+          // The same paths each round with new content: the net change applied..proposed (what the
+          // raise diffs) stays `files` files instead of growing with every round.
+          const sub = path.join(dir, `v-${label}`);
+          fs.mkdirSync(sub, { recursive: true });
+          for (let k = 0; k < files; k++) fs.writeFileSync(path.join(sub, `f-${k}.md`), `${label} ${via} ${i} ${k}\n`);
+          await mustGit(['add', '-A'], { cwd: dir });
+          await mustGit(['commit', '-q', '-m', `${label} ${via} ${i}`], { cwd: dir });
+          const head = (await mustGit(['rev-parse', 'HEAD'], { cwd: dir })).trim();
+          const t0 = performance.now();
+          await push(dir, via === 'http' ? 'origin' : b.repo('p5'));
+          const pushed = performance.now() - t0;
+          await visible(head);
+          if (i >= 0) rows[via].push({ pushed, visible: performance.now() - t0 });
+        }
+      }
+      const h = median(rows.http.map((r) => r.visible));
+      const p = median(rows.path.map((r) => r.visible));
+      report(`P5 ${label} push → request visible, over HTTP`, h, 'ms', `median of ${ROUNDS}; push returned at ${median(rows.http.map((r) => r.pushed)).toFixed(0)} ms (post-receive waits for the raise)`);
+      report(`P5 ${label} push → request visible, by path`, p, 'ms', `median of ${ROUNDS}; push returned at ${median(rows.path.map((r) => r.pushed)).toFixed(0)} ms, the raise after it`);
+      report(`P5 ${label} push → request visible, HTTP / by path`, h / p, 'x', 'goal ≤ 1.3× (for the 1,000-file push)');
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await b.close();
+  }
 }

@@ -45,7 +45,10 @@ export function apiRouter(o: ApiOptions): Router {
     const updates = Array.isArray(body.updates)
       ? body.updates.filter((u): u is { ref: string; new: string } => !!u && typeof (u as { ref?: unknown }).ref === 'string' && typeof (u as { new?: unknown }).new === 'string')
       : undefined;
-    ctx.body = { lines: await c.afterPush(str(body.agent, 'agent'), o.baseUrl(), updates) };
+    const lines = await c.afterPush(str(body.agent, 'agent'), o.baseUrl(), updates);
+    // The sh post-receive (curl) asks for plain text: one line per message, control characters gone.
+    if (ctx.get('accept') === 'text/plain') { ctx.type = 'text/plain; charset=utf-8'; ctx.body = lines.map((l) => `${l.replace(/[\u0000-\u001f\u007f]/g, '')}\n`).join(''); return; }
+    ctx.body = { lines };
   });
 
   r.get('/agents', op, async (ctx) => { ctx.body = await c.listAgents({ all: ctx.query.all === '1' || ctx.query.all === 'true' }); });
