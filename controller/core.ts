@@ -111,7 +111,10 @@ export function createCore(o: CoreOptions): Core {
     store: approvalStore, approvals, log, events, requireAgent: (n) => controller.requireAgent(n), timeoutMs: o.toolTimeoutMs,
     surface: async (n) => {
       const { applied } = await readRefs(o.paths.repo(n));
-      return applied ? (await checkConfigRevision(o.paths.repo(n), applied)).surface?.tools ?? null : null;
+      if (!applied) return null;
+      const check = await checkConfigRevision(o.paths.repo(n), applied);
+      if (!check.surface) throw new Error(check.error ?? 'no surface');
+      return check.surface.tools;
     },
   });
   const specFor = (name: string): AgentSpec => ({

@@ -85,7 +85,10 @@ export class ToolGate {
       const seen = this.d.store.list({ agent, kind: 'tool' }).reverse().find((a) => toolData(a).toolUseId === toolUseId);
       if (seen) return this.answerOf(seen);
     }
-    const surface = await this.d.surface(agent).catch(() => null);
+    const surface = await this.d.surface(agent).catch((e) => {
+      this.d.log.warn(agent, 'tool-surface', `${agent}'s applied surface could not be evaluated (${(e as Error).message}): the call waits for an operator`);
+      return null;
+    });
     const verdict = surface ? evaluateTool(surface, call) : { verdict: 'ask' as const, pattern: null };
     if (verdict.verdict !== 'ask') {
       const allowed = verdict.verdict === 'allow';
