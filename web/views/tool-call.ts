@@ -89,11 +89,11 @@ ${open ? html`waiting for an operator for ${duration(waited)}; denied <time date
     : html`${a.reason ?? a.error ?? ''}`}</p>
 ${always ? html`<p data-testid="always">Allow always: <code>${always.pattern}</code> proposed as <code>${always.commit.slice(0, 8)}</code>${always.request ? html` — <a href="/approvals/${always.request}">change request #${always.request}</a> (it takes effect once approved)` : ''}</p>` : ''}
 </section>
-${open ? answers(a, o.csrf) : ''}
 <section class="hh-section" id="tool-call"><h2>${a.agent} wants to run <code>${d.tool.name}</code></h2>
 ${toolInput(d.tool.name, d.tool.input)}
 <p class="hh-muted">asked <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, o.now)}</time>${d.toolUseId ? html` · tool_use_id <code>${d.toolUseId}</code>` : ''}${d.cwd ? html` · in <code>${d.cwd}</code>` : ''}</p>
 </section>
+${open ? answers(a, o.csrf) : ''}
 ${contextSection(d.context)}`;
 }
 
