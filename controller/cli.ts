@@ -117,12 +117,17 @@ const commands: Record<string, Command> = {
     },
   },
   approve: {
-    usage: 'approve ID [--note TEXT]', summary: 'approve a pending request: applied moves to its head, the runtime applies it',
-    flags: { ...COMMON, json: 'boolean', note: 'string' }, min: 1, max: 1,
+    usage: 'approve ID [--note TEXT] [--always [--pattern P]]', summary: 'approve a pending request (a tool request: allow the call once)',
+    help: 'A change request: applied moves to its head and the runtime applies it (under a quorum, your vote is recorded until enough operators approved).\nA tool request: the call runs once; --always also proposes the pattern (default: exactly this call; --pattern to widen it) in hyperhive.json, as a change request approved like any other.',
+    flags: { ...COMMON, json: 'boolean', note: 'string', always: 'boolean', pattern: 'string' }, min: 1, max: 1,
     async run({ positional, flags }, io) {
-      const a = await client(flags).request<{ id: number; agent: string; head: string }>('POST', `/api/approvals/${enc(positional[0]!)}/approve`, flags.note ? { note: flags.note } : {});
+      if (flags.pattern && !flags.always) throw new UsageError('--pattern goes with --always');
+      const body = { ...(flags.note ? { note: flags.note } : {}), ...(flags.always ? { always: true } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) };
+      const a = await client(flags).request<{ id: number; kind: string; agent: string; head: string | null; status: string; required: number; votes: { decision: string }[]; always?: { pattern: string; request: number | null } }>('POST', `/api/approvals/${enc(positional[0]!)}/approve`, body);
       if (flags.json) return json(io, a);
-      io.out(`approved request #${a.id}: ${a.agent} applied is now ${a.head.slice(0, 7)}`);
+      if (a.kind === 'tool') io.out(`allowed tool request #${a.id} of ${a.agent} once${a.always ? `; ${a.always.pattern} proposed${a.always.request ? ` as request #${a.always.request}` : ''}` : ''}`);
+      else if (a.status === 'pending') io.out(`your approval of request #${a.id} is recorded: ${a.votes.filter((v) => v.decision === 'approve').length} of ${a.required}`);
+      else io.out(`approved request #${a.id}: ${a.agent} applied is now ${(a.head ?? '').slice(0, 7)}`);
       return 0;
     },
   },
