@@ -174,10 +174,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     apiRoutes: [(auth) => busRouter({ controller, bus, auth }), (auth) => operatorsRouter({ operators: core.operators, policy: core.policy, sessions, auth }),
       (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth })],
   };
-  // The quorum rules: validated at start (createCore threw on a bad file), then on every change.
-  core.policy.watch();
-  const policyTimer = setInterval(() => core.policy.safeReload(), 10_000);
-  policyTimer.unref();
+
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
   (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
   o.extendApp?.(deps, controller);
@@ -197,6 +194,10 @@ export async function serve(o: ServeOptions): Promise<Served> {
   if (!url) url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : shownHost}:${addr.port}`;
   if (!isLoopback(host)) out(`WARNING: listening on ${host}, which is not a loopback address: anyone who can reach it can try tokens. Auth is always on; put TLS in front of it.`);
   await controller.start();
+  // The quorum rules: validated at start (createCore threw on a bad file), then on every change.
+  core.policy.watch();
+  const policyTimer = setInterval(() => core.policy.safeReload(), 10_000);
+  policyTimer.unref();
   stats.start();
   webhooks.start();
   core.tools.start();

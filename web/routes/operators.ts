@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { Identity } from '../../controller/auth/identity.ts';
 import type { PolicyFile } from '../../controller/approvals/policy-file.ts';
 import type { OperatorService } from '../../controller/operators/service.ts';
-import { isHyperhiveError } from '../../controller/errors.ts';
+import { HyperhiveError, isHyperhiveError } from '../../controller/errors.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
 import { readJson } from '../body.ts';
 import type { SessionStore } from '../session.ts';
@@ -69,6 +69,8 @@ export function operatorsRouter(o: OperatorRoutesOptions): Router {
   });
   r.post('/operators/:name/revoke', ...guard, async (ctx) => {
     const name = ctx.params.name!;
+    // An unknown name is the page's 404 (like an unknown agent), not a refusal flashed on the list.
+    if (!o.operators.isOperator(name)) throw new HyperhiveError('not_found', `no operator named ${JSON.stringify(name.slice(0, 40))}`);
     await formAction(ctx, { to: '/operators' }, () => { o.operators.revoke(name, who(ctx)); return `operator ${name} revoked: its token and sessions ended`; });
   });
   return r;

@@ -49,14 +49,14 @@ export function webhooksRouter(o: WebhookRoutesOptions): Router {
     });
   });
   r.post('/webhooks/:id/test', ...guard, async (ctx) => {
-    const id = hookId(ctx);
+    const id = w.get(hookId(ctx)).id;
     await formAction(ctx, { to: '/webhooks' }, async () => {
       const d = await w.test(id, who(ctx));
       return d.status === 'delivered' ? `test delivered to webhook #${id} (HTTP ${d.lastStatus})` : `test to webhook #${id} failed: ${d.lastError}${d.status === 'pending' ? '; it is retried' : ''}`;
     });
   });
   r.post('/webhooks/:id/delete', ...guard, async (ctx) => {
-    const id = hookId(ctx);
+    const id = w.get(hookId(ctx)).id;
     await formAction(ctx, { to: '/webhooks' }, () => { w.delete(id, who(ctx)); return `webhook #${id} deleted`; });
   });
   return r;
