@@ -49,6 +49,11 @@ test('operators: add prints a token once, it works at once and after a restart; 
   t.is((await s.api('POST', '/api/agents', { name: 'alice' })).status, 409, "an agent cannot take an operator's name");
   t.is((await s.api('POST', '/api/operators', { name: 'bob' }, { authorization: `Bearer ${fs.readFileSync(path.join(s.state, 'agents', 'worker', 'token'), 'utf8').trim()}` })).status, 403, 'an agent may not add operators');
 
+  // What an operator does carries its name: the /model commit is authored as alice.
+  t.is((await alice('POST', '/api/agents/worker/model', { model: 'opus' })).status, 200);
+  t.is(gitc(repoOf(s.state, 'worker'), 'log', '-1', '--format=%an <%ae>', 'live'), 'alice <alice@hyperhive.local>');
+  t.true(s.controller.auditTrail({ agent: 'worker' }).some((e) => e.action === 'set-model' && e.actor === 'alice'));
+
   const list = await s.api<any[]>('GET', '/api/operators');
   t.deepEqual(list.body.map((o) => [o.name, o.first, o.createdBy]), [['operator', true, null], ['alice', false, 'operator']]);
   t.false(JSON.stringify(list.body).includes(added.body.token), 'never listed');
