@@ -6,6 +6,7 @@ import { parseHyperhiveJson, validateHyperhiveJson } from '../surface/index.ts';
 import { parsePattern, patternMatches, suggestPattern } from '../tools/pattern.ts';
 import { readFileAt } from '../../repos/read.ts';
 import { readRefs } from '../../repos/refs.ts';
+import { checkConfigRevision } from '../config-check.ts';
 import { short, type OpDeps } from './deps.ts';
 
 export interface AllowToolDeps extends OpDeps {
@@ -13,7 +14,11 @@ export interface AllowToolDeps extends OpDeps {
   proposeFiles: (name: string, files: Record<string, string | null>, message: string, who: Identity) => Promise<string>;
 }
 
-export interface AllowAlways { pattern: string; commit: string; request: number | null }
+export interface AllowAlways {
+  pattern: string; commit: string; request: number | null;
+  /** Whether the proposed config's evaluated surface allows the pattern (false: agent.nix does not take it from hyperhive.json). */
+  effective: boolean | null;
+}
 
 /** hyperhive.json's text with `pattern` added to tools.allow (other keys and their order kept). Pure. */
 export function withAllowed(text: string | null, pattern: string): string {
@@ -54,7 +59,11 @@ export async function allowTool(d: AllowToolDeps, id: number, by: Identity, o: {
   const commit = await d.proposeFiles(a.agent, { 'hyperhive.json': withAllowed(again ? again.toString('utf8') : null, pattern) },
     `Allow ${pattern}\n\nAllowed always by ${by.name} from tool request #${id} (${call.name}).`, by);
   const open = d.store.openChange(a.agent);
-  const always: AllowAlways = { pattern, commit, request: open && open.head === commit ? open.id : null };
+  // The surface as the harness will evaluate it: agent.nix may write it in Nix and ignore hyperhive.json.
+  const check = await checkConfigRevision(repo, commit).catch(() => null);
+  const effective = check?.surface ? check.surface.tools.allow.includes(pattern) : null;
+  const always: AllowAlways = { pattern, commit, request: open && open.head === commit ? open.id : null, effective };
+  if (effective === false) d.log.warn(a.agent, 'tool-allow-always', `${pattern} was added to hyperhive.json, but ${a.agent}'s agent.nix does not take its surface from it: approving ${short(commit)} will not allow the call`, { approval: id, commit });
   d.store.update(id, { data: { ...d.store.get(id)!.data, always } });
   d.log.info(a.agent, 'tool-allow-always', `${by.name} allowed ${pattern} always for ${a.agent}: proposed as ${short(commit)}${always.request ? `, request #${always.request}` : ''} (it takes effect once approved)`, { approval: id, pattern, commit, request: always.request });
   return { ...done, data: d.store.get(id)!.data, always };

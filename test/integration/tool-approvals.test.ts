@@ -147,6 +147,7 @@ test('allow always: allowed once now, a hyperhive.json change request by the ope
   t.is(r.status, 200, JSON.stringify(r.body));
   t.is(r.body.status, 'approved');
   t.is(r.body.always.pattern, 'Bash(npm test)');
+  t.is(r.body.always.effective, true, "the template's agent.nix takes its surface from hyperhive.json");
   const first = await waitFor('allowed once', () => permissions()[0], T);
   t.is(first.answer!.response.behavior, 'allow');
   await waitFor('turn 1 done', async () => (await turns(s, 'worker')) === 1, T);

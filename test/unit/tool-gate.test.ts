@@ -49,7 +49,7 @@ test("a waiting call ends when the agent's process does; a draft asks nothing", 
   const q = await f.core.tools.ask('alpha', call('npm test'));
   await until('alpha running', () => f.runtime.status('alpha').state === 'running');
   await f.core.runtime.stop('alpha');
-  const a = await until('expired', () => { const r = f.core.approvalStore.get(q.id!)!; return r.status === 'expired' && r; });
+  const a = await until('expired', () => { const r = f.core.approvalStore.get(q.id!)!; return r.status === 'expired' ? r : null; });
   t.regex(a.reason!, /the agent's process ended \(stopped\) before an operator answered/);
   t.true(f.core.log.auditTrail({ agent: 'alpha' }).some((e) => e.action === 'tool-timeout' && e.approvalId === q.id));
   const err = await t.throwsAsync(() => f.core.tools.ask('drafty', call('ls')));

@@ -80,14 +80,14 @@ export function toolRequestBody(a: Approval, o: { now: number; csrf: string | nu
   const d = toolData(a);
   const open = a.status === 'pending';
   const waited = (a.decidedAt ?? o.now) - a.createdAt;
-  const always = a.data.always as { pattern: string; commit: string; request: number | null } | undefined;
+  const always = a.data.always as { pattern: string; commit: string; request: number | null; effective?: boolean | null } | undefined;
   return html`<section class="hh-section" id="approval-status" data-live>
 <p class="hh-status-line"><span class="hh-status hh-status-${a.status}" data-testid="approval-status">${a.status}</span>
 ${open ? html`waiting for an operator for ${duration(waited)}; denied <time datetime="${isoTime(d.timeoutAt)}">${d.timeoutAt > o.now ? `in ${duration(d.timeoutAt - o.now)}` : 'now'}</time> if nobody answers.`
     : a.status === 'approved' ? html`Allowed once by <strong>${a.decidedBy}</strong> after ${duration(waited)}.`
     : a.status === 'rejected' ? html`Denied by <strong>${a.decidedBy}</strong> after ${duration(waited)}: <q>${a.reason ?? ''}</q>`
     : html`${a.reason ?? a.error ?? ''}`}</p>
-${always ? html`<p data-testid="always">Allow always: <code>${always.pattern}</code> proposed as <code>${always.commit.slice(0, 8)}</code>${always.request ? html` — <a href="/approvals/${always.request}">change request #${always.request}</a> (it takes effect once approved)` : ''}</p>` : ''}
+${always ? html`<p data-testid="always">Allow always: <code>${always.pattern}</code> proposed as <code>${always.commit.slice(0, 8)}</code>${always.request ? html` — <a href="/approvals/${always.request}">change request #${always.request}</a> (it takes effect once approved)` : ''}${always.effective === false ? html` <strong class="hh-del">Note: this agent's agent.nix does not take its surface from hyperhive.json, so approving it will not allow the call.</strong>` : ''}</p>` : ''}
 </section>
 <section class="hh-section" id="tool-call"><h2>${a.agent} wants to run <code>${d.tool.name}</code></h2>
 ${toolInput(d.tool.name, d.tool.input)}
