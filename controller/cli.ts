@@ -29,7 +29,7 @@ const commands: Record<string, Command> = {
   serve: {
     usage: 'serve [--state DIR] [--listen 127.0.0.1:8000] [--runtime process|nspawn] [--systemd auto|on|off] [--log-format auto|json|text] [--demo] [--agent-command CMD]',
     summary: 'run the controller in the foreground (SIGTERM stops it cleanly)',
-    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).\nThe reconciliation log goes to stderr: as text (time, agent, event, message) when stderr is a terminal, as JSON lines otherwise; --log-format json|text chooses.',
+    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).\nThe reconciliation log goes to stderr: as text (time, agent, event, message) when stderr is a terminal, as JSON lines otherwise; --log-format json|text chooses.\nQuorum rules: <state>/policy.json (a bad file stops the start). A tool call waits for an operator at most $HYPERHIVE_TOOL_TIMEOUT_MS (default 600000), then is denied.',
     flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', 'log-format': 'string', demo: 'boolean', 'agent-command': 'string', 'agent-cli': 'string', 'public-url': 'string' },
     min: 0, max: 0,
     async run({ flags }, io) {
