@@ -39,6 +39,8 @@ export function createApp(deps: AppDeps): Koa {
   const sessions = deps.sessions ?? new SessionStore();
   const events = deps.events ?? new Broadcaster();
   wireEvents(deps.controller, events);
+  // A revoked operator's browser sessions end with its token.
+  deps.controller.events.on('operator.changed', (e) => { if (e.what === 'revoked') sessions.destroyIdentity({ kind: 'operator', name: e.name }); });
   // Message bodies stay out of the stream: the pages re-fetch what they show.
   deps.bus?.onMessage?.((m) => events.publish('message', { id: m.id, from: m.from, to: m.to }));
   const auth: AuthOptions = {
@@ -111,6 +113,10 @@ export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null 
       return ['runtime', { agent: e.agent, type: e.event.type, revision: e.event.revision }];
     case 'log':
       return ['log', { id: e.entry.id, agent: e.entry.agent, event: e.entry.event }];
+    case 'operator.changed':
+      return ['change', { what: 'operators', name: e.name }];
+    case 'policy.changed':
+      return ['change', { what: 'policy' }];
     case 'agent.resumed':
       return null;
   }

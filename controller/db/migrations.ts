@@ -4,6 +4,8 @@ import { coreMigrations } from './core-migrations.ts';
 import { busMigrations } from '../bus/migrations.ts';
 import { statsMigrations } from '../stats/migrations.ts';
 import { transcriptMigrations } from '../transcripts/migrations.ts';
+import { operatorMigrations } from '../operators/migrations.ts';
+import { webhookMigrations } from '../webhooks/migrations.ts';
 
 export interface Migration { name: string; sql: string }
 
@@ -12,4 +14,6 @@ export const migrations: Migration[] = [
   ...busMigrations,
   ...statsMigrations,
   ...transcriptMigrations,
+  ...operatorMigrations,
+  ...webhookMigrations,
 ];

@@ -42,6 +42,20 @@ export interface TurnReport {
   transcript?: string;
 }
 
+/** A tool call the CLI's own rules did not decide, as the harness asks the controller about it. */
+export interface ToolQuestion {
+  toolName: string;
+  input: unknown;
+  toolUseId: string | null;
+  /** What the operator reads beside it: the messages of this turn and the turn so far. */
+  context: { messages: { from: string; body: string }[]; turn: ({ type: 'text'; text: string } | { type: 'tool'; name: string; input: unknown })[] };
+  /** The CLI's working directory (relative path rules are relative to it). */
+  cwd: string;
+}
+
+/** The controller's answer: the call may run, or not (with the message the agent reads). */
+export type ToolDecision = { allow: true } | { allow: false; message: string };
+
 /** Everything the loop needs from the outside world; the controller's HTTP endpoint is one implementation. */
 export interface HarnessIO {
   /** Long-polls the agent's inbox for up to waitSeconds; [] when nothing came. */
@@ -53,4 +67,9 @@ export interface HarnessIO {
   reportTurn(report: TurnReport): Promise<void>;
   /** Streams events of the turn in progress (absent: no live transcript). */
   postTurnEvents?(body: TurnEventsBody): Promise<void>;
+  /**
+   * Asks about a tool call and waits for the answer: the agent's surface decides at once, otherwise an
+   * operator (or the controller's timeout) does. Absent: every such call is denied.
+   */
+  askTool?(q: ToolQuestion, signal: AbortSignal): Promise<ToolDecision>;
 }

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildTurnArgv } from './argv.ts';
+import { buildTurnArgv, turnInput } from './argv.ts';
 import { classifyTurn, type Classification } from './classify.ts';
 import { readConfigFile } from './config-file.ts';
-import type { HarnessIO, Message, TurnReport } from './io.ts';
+import type { HarnessIO, Message, ToolQuestion, TurnReport } from './io.ts';
+import type { ParsedStream } from './stream.ts';
 import { buildMcpConfig, writeMcpConfig } from './mcp-config.ts';
 import { composeSystemPrompt, composeTurnPrompt, readRolePrompt } from './prompt.ts';
 import { buildTurnReport } from './report.ts';
@@ -115,6 +116,42 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     try { await io.reportTurn(r); } catch (e) { log(`turn report failed: ${(e as Error).message}`); }
   }
 
+  /**
+   * The CLI asks whether a tool call may run (`can_use_tool`): the controller answers (the surface at
+   * once, else an operator or its timeout), and that answer is handed back unchanged in meaning. An
+   * allow carries the call's own input (`updatedInput` is required; `{}` would wipe the arguments).
+   */
+  async function answerControl(req: Record<string, unknown>, stream: ParsedStream, cancel: AbortSignal, messages: Message[]): Promise<Record<string, unknown>> {
+    if (req.subtype !== 'can_use_tool') throw new Error(`hyperhive's harness answers no ${String(req.subtype)} requests`);
+    const toolName = String(req.tool_name ?? '');
+    const input = req.input ?? {};
+    if (!io.askTool) return { behavior: 'deny', message: `${toolName} is not allowed by this agent's surface, and this harness cannot ask an operator` };
+    const q: ToolQuestion = {
+      toolName, input, toolUseId: typeof req.tool_use_id === 'string' ? req.tool_use_id : null, cwd: workDir,
+      context: {
+        messages: messages.map((m) => ({ from: m.from, body: m.body.slice(0, 4000) })),
+        turn: [...stream.assistantText.slice(-10).map((text) => ({ type: 'text' as const, text: text.slice(0, 2000) })), ...stream.toolUses.slice(-10).map((u) => ({ type: 'tool' as const, name: u.name, input: u.input }))],
+      },
+    };
+    log(`tool: ${toolName} is not decided by the surface; asking the controller`);
+    const started = Date.now();
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    cancel.addEventListener('abort', stop, { once: true });
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      const d = await io.askTool(q, ac.signal);
+      log(`tool: ${toolName} ${d.allow ? 'allowed' : `denied (${d.message})`} after ${Math.round((Date.now() - started) / 1000)} s`);
+      return d.allow ? { behavior: 'allow', updatedInput: input } : { behavior: 'deny', message: d.message };
+    } catch (e) {
+      log(`tool: asking about ${toolName} failed: ${(e as Error).message}`);
+      return { behavior: 'deny', message: `${toolName} was not run: the controller could not be asked (${(e as Error).message})` };
+    } finally {
+      cancel.removeEventListener('abort', stop);
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
   async function attempt(messages: Message[], fresh: { session: boolean; seeded: boolean }): Promise<AttemptResult> {
     const startedAt = new Date();
     let model = '';
@@ -148,9 +185,10 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       log(`turn: ${cli} (model ${model}${resume ? `, resuming ${resume}` : ', new session'}, ${messages.length} message(s))`);
       stream?.push(promptEvent(prompt, messages.length, Date.now()));
       run = await runCli({
-        command: cli, args: [...(opts.cliArgs ?? []), ...argv], cwd: workDir, env,
+        command: cli, args: [...(opts.cliArgs ?? []), ...argv], cwd: workDir, env, input: turnInput(prompt),
         hangMs: opts.hangMs ?? DEFAULT_HANG_MS, killGraceMs: opts.killGraceMs, signal,
         onEvent: stream ? (ev) => { for (const e of transcriptEventsOf(ev, Date.now())) stream.push(e); } : undefined,
+        onControl: (req, parsed, cancel) => answerControl(req, parsed, cancel, messages),
       });
     } catch (e) {
       // Nothing ran (unreadable live/config, a surface that does not evaluate, ...): a failure like any other.

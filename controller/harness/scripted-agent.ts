@@ -33,9 +33,12 @@ export interface ScriptedArgs {
   resume?: string;
   script?: string;
   outputFormat?: string;
+  /** `stream-json`: the prompt is the first user message on stdin (what the harness sends). */
+  inputFormat?: string;
+  permissionPromptTool?: string;
 }
 
-const USAGE = `usage: hyperhive scripted-agent -p <prompt> --output-format stream-json --verbose --model <model>
+const USAGE = `usage: hyperhive scripted-agent -p [<prompt>] [--input-format stream-json] [--permission-prompt-tool stdio] --output-format stream-json --verbose --model <model>
          --mcp-config <file> --strict-mcp-config [--append-system-prompt <text>]
          [--allowedTools <pattern>...] [--disallowedTools <pattern>...] [--resume <session id>] [--script <file>]
 The script comes from --script, else $HYPERHIVE_SCRIPT, else script.json in $HYPERHIVE_CONFIG_DIR.`;
@@ -55,6 +58,8 @@ export function parseScriptedArgs(argv: string[]): ScriptedArgs {
         if (i + 1 < argv.length && !argv[i + 1].startsWith('-')) a.prompt = argv[++i];
         break;
       case '--output-format': a.outputFormat = value(i, f); i++; break;
+      case '--input-format': a.inputFormat = value(i, f); i++; break;
+      case '--permission-prompt-tool': a.permissionPromptTool = value(i, f); i++; break;
       case '--model': a.model = value(i, f); i++; break;
       case '--append-system-prompt': a.systemPrompt = value(i, f); i++; break;
       case '--resume': case '-r': a.resume = value(i, f); i++; break;
@@ -75,7 +80,8 @@ export function parseScriptedArgs(argv: string[]): ScriptedArgs {
         else throw new UsageError(`unexpected argument ${JSON.stringify(f)}`);
     }
   }
-  if (a.prompt === undefined) throw new UsageError('a prompt is required (-p <prompt>)');
+  if (a.inputFormat !== undefined && a.inputFormat !== 'stream-json') throw new UsageError('only --input-format stream-json is supported');
+  if (a.prompt === undefined && a.inputFormat !== 'stream-json') throw new UsageError('a prompt is required (-p <prompt>, or --input-format stream-json and a user message on stdin)');
   if (a.outputFormat !== undefined && a.outputFormat !== 'stream-json') throw new UsageError('only --output-format stream-json is supported');
   return { model: 'scripted', ...a } as ScriptedArgs;
 }
@@ -140,7 +146,26 @@ async function readMcpConfig(file: string | undefined): Promise<HyperhiveServer 
 const zeroUsage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 
 /** Runs one turn; writes stream-json lines to `out`; returns the exit code (0 ok, 1 failed turn, 2 usage). */
-export async function scriptedAgentMain(argv: string[], io: { out?: (line: string) => void; err?: (text: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+/** The first stream-json user message's text on `input` (the harness's turn), or '' when none comes. */
+export async function readStdinPrompt(input: NodeJS.ReadableStream): Promise<string> {
+  let buf = '';
+  for await (const chunk of input) {
+    buf += chunk.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+      try {
+        const m = JSON.parse(line) as { type?: string; message?: { content?: unknown } };
+        if (m.type !== 'user') continue;
+        const c = m.message?.content;
+        return typeof c === 'string' ? c : Array.isArray(c) ? c.map((b) => (typeof b?.text === 'string' ? b.text : '')).join('\n') : '';
+      } catch { /* not a message */ }
+    }
+  }
+  return '';
+}
+
+export async function scriptedAgentMain(argv: string[], io: { out?: (line: string) => void; err?: (text: string) => void; env?: NodeJS.ProcessEnv; stdin?: NodeJS.ReadableStream } = {}): Promise<number> {
   const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const err = io.err ?? ((t: string) => process.stderr.write(t));
   const env = io.env ?? process.env;
@@ -151,6 +176,7 @@ export async function scriptedAgentMain(argv: string[], io: { out?: (line: strin
   let server: HyperhiveServer | undefined;
   try {
     args = parseScriptedArgs(argv);
+    if (args.prompt === undefined) args.prompt = await readStdinPrompt(io.stdin ?? process.stdin);
     ({ script } = await loadScript(args, env));
     server = await readMcpConfig(args.mcpConfig);
   } catch (e) {

@@ -136,18 +136,24 @@ export class StreamParser {
   private buf = '';
   // A chunk may end inside a multi-byte character.
   private decoder = new StringDecoder('utf8');
-  constructor(private readonly onObject?: StreamObjectListener) {}
+  /**
+   * `onObject` sees every parsed object (the live transcript); `onLine` every complete line after it was
+   * applied (the control protocol rides on the same stream).
+   */
+  constructor(private readonly onObject?: StreamObjectListener, private readonly onLine?: (line: string, state: ParsedStream) => void) {}
   push(chunk: string | Buffer): void {
     this.buf += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {
-      applyStreamLine(this.state, this.buf.slice(0, nl), this.onObject);
+      const line = this.buf.slice(0, nl);
       this.buf = this.buf.slice(nl + 1);
+      applyStreamLine(this.state, line, this.onObject);
+      this.onLine?.(line, this.state);
     }
   }
   end(): ParsedStream {
     this.buf += this.decoder.end();
-    if (this.buf.length) applyStreamLine(this.state, this.buf, this.onObject);
+    if (this.buf.length) { applyStreamLine(this.state, this.buf, this.onObject); this.onLine?.(this.buf, this.state); }
     this.buf = '';
     return this.state;
   }
