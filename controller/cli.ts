@@ -3,7 +3,7 @@ import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { resolveLogFormat, type LogFormat } from './log-format.ts';
 import { isHyperhiveError } from './errors.ts';
-import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatRuntime } from './cli/format.ts';
+import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatOperators, formatPolicy, formatRuntime, formatTranscript, formatTurns } from './cli/format.ts';
 
 interface Command {
   usage: string;
@@ -29,7 +29,7 @@ const commands: Record<string, Command> = {
   serve: {
     usage: 'serve [--state DIR] [--listen 127.0.0.1:8000] [--runtime process|nspawn] [--systemd auto|on|off] [--log-format auto|json|text] [--demo] [--agent-command CMD]',
     summary: 'run the controller in the foreground (SIGTERM stops it cleanly)',
-    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).\nThe reconciliation log goes to stderr: as text (time, agent, event, message) when stderr is a terminal, as JSON lines otherwise; --log-format json|text chooses.\n--runtime nspawn: each agent in an unprivileged systemd-nspawn container (needs root and systemd-container; settings in HYPERHIVE_NSPAWN_HOST_DIRS, HYPERHIVE_NSPAWN_ARGS, HYPERHIVE_NSPAWN_NIXOS, HYPERHIVE_NIX_BUILD; a hyperhive.json may say "runtime"). --systemd on: each agent is the transient unit hyperhive-agent-<name>.service, started and watched over the system bus ($DBUS_SYSTEM_BUS_ADDRESS); off: the controller supervises them; auto (default): on where systemd runs the host.',
+    help: 'State dir: --state, else $HYPERHIVE_STATE, else ./.hyperhive. --demo creates a manager and one sub-agent if absent.\nAgents run the harness, which runs --agent-cli each turn (default: claude). --agent-command idle runs the built-in idle agent instead; any other value is the full command (split on spaces).\nThe reconciliation log goes to stderr: as text (time, agent, event, message) when stderr is a terminal, as JSON lines otherwise; --log-format json|text chooses.\nQuorum rules: <state>/policy.json (a bad file stops the start). A tool call waits for an operator at most $HYPERHIVE_TOOL_TIMEOUT_MS (default 600000), then is denied.\n--runtime nspawn: each agent in an unprivileged systemd-nspawn container (needs root and systemd-container; settings in HYPERHIVE_NSPAWN_HOST_DIRS, HYPERHIVE_NSPAWN_ARGS, HYPERHIVE_NSPAWN_NIXOS, HYPERHIVE_NIX_BUILD; a hyperhive.json may say "runtime"). --systemd on: each agent is the transient unit hyperhive-agent-<name>.service, started and watched over the system bus ($DBUS_SYSTEM_BUS_ADDRESS); off: the controller supervises them; auto (default): on where systemd runs the host.',
     flags: { ...COMMON, listen: 'string', runtime: 'string', systemd: 'string', 'log-format': 'string', demo: 'boolean', 'agent-command': 'string', 'agent-cli': 'string', 'public-url': 'string' },
     min: 0, max: 0,
     async run({ flags }, io) {
@@ -127,12 +127,17 @@ const commands: Record<string, Command> = {
     },
   },
   approve: {
-    usage: 'approve ID [--note TEXT]', summary: 'approve a pending request: applied moves to its head, the runtime applies it',
-    flags: { ...COMMON, json: 'boolean', note: 'string' }, min: 1, max: 1,
+    usage: 'approve ID [--note TEXT] [--always [--pattern P]]', summary: 'approve a pending request (a tool request: allow the call once)',
+    help: 'A change request: applied moves to its head and the runtime applies it (under a quorum, your vote is recorded until enough operators approved).\nA tool request: the call runs once; --always also proposes the pattern (default: exactly this call; --pattern to widen it) in hyperhive.json, as a change request approved like any other.',
+    flags: { ...COMMON, json: 'boolean', note: 'string', always: 'boolean', pattern: 'string' }, min: 1, max: 1,
     async run({ positional, flags }, io) {
-      const a = await client(flags).request<{ id: number; agent: string; head: string }>('POST', `/api/approvals/${enc(positional[0]!)}/approve`, flags.note ? { note: flags.note } : {});
+      if (flags.pattern && !flags.always) throw new UsageError('--pattern goes with --always');
+      const body = { ...(flags.note ? { note: flags.note } : {}), ...(flags.always ? { always: true } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) };
+      const a = await client(flags).request<{ id: number; kind: string; agent: string; head: string | null; status: string; required: number; votes: { decision: string }[]; always?: { pattern: string; request: number | null } }>('POST', `/api/approvals/${enc(positional[0]!)}/approve`, body);
       if (flags.json) return json(io, a);
-      io.out(`approved request #${a.id}: ${a.agent} applied is now ${a.head.slice(0, 7)}`);
+      if (a.kind === 'tool') io.out(`allowed tool request #${a.id} of ${a.agent} once${a.always ? `; ${a.always.pattern} proposed${a.always.request ? ` as request #${a.always.request}` : ''}` : ''}`);
+      else if (a.status === 'pending') io.out(`your approval of request #${a.id} is recorded: ${a.votes.filter((v) => v.decision === 'approve').length} of ${a.required}`);
+      else io.out(`approved request #${a.id}: ${a.agent} applied is now ${(a.head ?? '').slice(0, 7)}`);
       return 0;
     },
   },
@@ -209,6 +214,26 @@ const commands: Record<string, Command> = {
       }
     },
   },
+  turns: {
+    usage: 'turns NAME [ID] [--limit N] [--json]', summary: "an agent's turns (newest first), or one turn's transcript",
+    help: 'Transcripts are kept for the last 50 turns or 20 MiB per agent, whichever is smaller ($HYPERHIVE_TRANSCRIPT_TURNS / _BYTES in serve\'s environment).',
+    flags: { ...COMMON, json: 'boolean', limit: 'string' }, min: 1, max: 2,
+    async run({ positional, flags }, io) {
+      const c = client(flags);
+      const [name, id] = positional as [string, string | undefined];
+      if (id !== undefined) {
+        if (!/^[1-9][0-9]*$/.test(id)) throw new UsageError(`ID must be a turn number like 12, got ${JSON.stringify(id)}`);
+        const t = await c.request<never>('GET', `/api/agents/${enc(name)}/turns/${id}`);
+        if (flags.json) return json(io, t);
+        io.out(formatTranscript(t));
+        return 0;
+      }
+      const list = await c.request<never[]>('GET', `/api/agents/${enc(name)}/turns${flags.limit ? `?limit=${enc(String(flags.limit))}` : ''}`);
+      if (flags.json) return json(io, list);
+      io.out(formatTurns(list));
+      return 0;
+    },
+  },
   clone: {
     usage: 'clone NAME [DIR]', summary: "clone an agent's repo (origin at the controller, token read by a credential helper)", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 2,
     async run({ positional, flags }, io) {
@@ -245,6 +270,49 @@ const commands: Record<string, Command> = {
       if (!token) { io.err(`hyperhive mcp-stdio: cannot read a token from ${tokenFile}`); return 1; }
       const { runStdioBridge } = await import('./mcp/stdio-bridge.ts');
       await runStdioBridge({ url, token, log: io.err });
+      return 0;
+    },
+  },
+  operator: {
+    usage: 'operator add NAME | list [--json] | revoke NAME', summary: 'manage named operators (each with a token of its own)',
+    help: 'operator add NAME      prints the new operator\'s token once, one line on stdout (nothing keeps it but its hash)\noperator list [--json] the operators, and whether each is logged in to the UI now\noperator revoke NAME   its token stops working and its sessions end at once\nThe first operator, "operator", keeps its token in <state>/operator.token and cannot be revoked.',
+    flags: { ...COMMON }, min: 0, max: 0,
+    async run() { throw new UsageError('expected a subcommand: add NAME, list or revoke NAME'); },
+  },
+  'operator add': {
+    usage: 'operator add NAME [--json]', summary: "add an operator: prints its token once (one line on stdout)", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request<{ name: string; token: string }>('POST', '/api/operators', { name: positional[0] });
+      if (flags.json) return json(io, r);
+      io.out(r.token);
+      io.err(`operator ${r.name} added; its token (above) is shown only this once`);
+      return 0;
+    },
+  },
+  'operator list': {
+    usage: 'operator list [--json]', summary: 'list operators and who is logged in', flags: { ...COMMON, json: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const list = await client(flags).request<never[]>('GET', '/api/operators');
+      if (flags.json) return json(io, list);
+      io.out(formatOperators(list));
+      return 0;
+    },
+  },
+  'operator revoke': {
+    usage: 'operator revoke NAME', summary: "revoke an operator: its token and sessions end at once", flags: { ...COMMON, json: 'boolean' }, min: 1, max: 1,
+    async run({ positional, flags }, io) {
+      const r = await client(flags).request('DELETE', `/api/operators/${enc(positional[0]!)}`);
+      if (flags.json) return json(io, r);
+      io.out(`revoked operator ${positional[0]}: its token and sessions ended`);
+      return 0;
+    },
+  },
+  policy: {
+    usage: 'policy [--json]', summary: 'show the quorum rules in force (<state>/policy.json)', flags: { ...COMMON, json: 'boolean' }, min: 0, max: 0,
+    async run({ flags }, io) {
+      const p = await client(flags).request<never>('GET', '/api/policy');
+      if (flags.json) return json(io, p);
+      io.out(formatPolicy(p));
       return 0;
     },
   },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentRecord, AgentStore } from './agents/store.ts';
 import { SANCTIONING, type MoveApplied } from './approvals/move-applied.ts';
-import type { ApprovalService } from './approvals/service.ts';
+import type { ApprovalService, ApprovalView } from './approvals/service.ts';
 import type { Approval, ApprovalStore } from './approvals/store.ts';
 import { newToken, readTokenFile, writeTokenFile, type Identity, type TokenRegistry } from './auth/index.ts';
 import { HyperhiveError } from './errors.ts';
@@ -16,7 +16,7 @@ import type { Reconciler } from './reconciler/reconciler.ts';
 import type { RefEventReader } from './reconciler/ref-events.ts';
 import type { StatusStore } from './reconciler/status.ts';
 import type { Condition } from './reconciler/types.ts';
-import { shownState, type Runtime, type RuntimeHealth, type RuntimeStatus } from './runtime/types.ts';
+import { shownState, type ExecOptions, type PtyHandle, type Runtime, type RuntimeHealth, type RuntimeStatus } from './runtime/types.ts';
 import { createRepo, installHooks } from '../repos/store.ts';
 import { readRefs, casRef, isAncestor, resolveRev, treeOf, commitExists } from '../repos/refs.ts';
 import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read.ts';
@@ -27,8 +27,10 @@ import { ensureHookBundle, hookBundlePath } from '../repos/hook-bundle.ts';
 import { isFullSha } from '../repos/git.ts';
 import type { OpDeps } from './ops/deps.ts';
 import { endorse } from './ops/endorse.ts';
+import { openTerminal } from './ops/open-terminal.ts';
 import { proposeFiles } from './ops/propose-files.ts';
 import { writeNotes } from './ops/write-notes.ts';
+import { allowTool, type AllowAlways } from './ops/allow-tool.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -68,6 +70,8 @@ export interface ControllerDeps {
   moveApplied: MoveApplied;
   checkConfig?: (repo: string, revision: string) => Promise<{ ok: boolean; error: string | null }>;
   hookOpts: (name: string) => HookOptions;
+  /** An operator has that name (agents and operators share the names recorded in the audit trail). */
+  isOperator?: (name: string) => boolean;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -117,6 +121,7 @@ export class Controller {
     this.ops = {
       repo: (n) => this.paths.repo(n), requireAgent: (n) => this.requireAgent(n), exclusive: (n, fn) => this.exclusive(n, fn),
       settled: (n) => this.settled(n), store: this.store, log: this.log, events: this.events,
+      exec: (n, o) => this.runtime.exec(n, o),
     };
   }
 
@@ -124,6 +129,12 @@ export class Controller {
   proposeFiles(name: string, files: Record<string, string | null>, message: string, who: Identity): Promise<string> { return proposeFiles(this.ops, name, files, message, who); }
   /** Replaces the agent's notes on `live`; see ops/write-notes.ts. */
   writeNotes(name: string, content: string, message: string | undefined, who: Identity): Promise<{ commit: string; unchanged: boolean; bytes: number }> { return writeNotes(this.ops, name, content, message, who); }
+  /** A PTY into the running agent (the terminal); see ops/open-terminal.ts. */
+  openTerminal(name: string, o: ExecOptions): Promise<PtyHandle> { return openTerminal(this.ops, name, o); }
+  /** Allows a tool request once, or with `always` also proposes its pattern in hyperhive.json; see ops/allow-tool.ts. */
+  allowTool(id: number, by: Identity, o: { always?: boolean; pattern?: unknown; note?: string } = {}): Promise<Approval & { always?: AllowAlways }> {
+    return allowTool({ ...this.ops, approve: (i, b, n) => this.approve(i, b, n), proposeFiles: (...a) => this.proposeFiles(...a) }, id, by, o);
+  }
   /** The manager's note on the exact head of an open request; see ops/endorse.ts. */
   endorse(name: string, commit: string, note: string, who: Identity): Promise<Approval> { return endorse(this.ops, name, commit, note, who); }
 
@@ -194,6 +205,7 @@ export class Controller {
   async createAgent(name: string, by: Identity, state: AgentRecord['state'] = 'active'): Promise<AgentView> {
     assertAgentName(name);
     if (this.agents.get(name)) throw new HyperhiveError('agent_exists', `agent ${JSON.stringify(name)} already exists`, { name });
+    if (this.d.isOperator?.(name)) throw new HyperhiveError('conflict', `${name} is an operator's name: an agent needs a name of its own (approvals and commits are recorded by name)`, { name });
     const repo = this.paths.repo(name);
     if (fs.existsSync(repo)) {
       // A crash between creating the repo and recording the agent: adopt the repo rather than lose it.
@@ -288,6 +300,8 @@ export class Controller {
   }
 
   getApproval(id: number): Approval { return this.d.approvals.get(id); }
+  /** The Contract's approval object: the request with its votes so far and the quorum it needs. */
+  approvalView(a: Approval): ApprovalView { return this.d.approvals.view(a); }
 
   /** The agent's open change request (pending or diverged), if any. */
   openChange(name: string): Approval | null { return this.store.openChange(name); }

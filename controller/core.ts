@@ -1,9 +1,16 @@
 import { AgentStore } from './agents/store.ts';
 import { changeKind } from './approvals/kinds/change.ts';
+import { toolKind } from './approvals/kinds/tool.ts';
+import { checkConfigRevision } from './config-check.ts';
+import { ToolGate } from './tools/gate.ts';
+import { readRefs } from '../repos/refs.ts';
 import { appliedMover, type MoveApplied } from './approvals/move-applied.ts';
 import { ApprovalService, type AgentLocks } from './approvals/service.ts';
 import { ApprovalStore, type Approval } from './approvals/store.ts';
 import type { QuorumPolicy } from './approvals/decide.ts';
+import { PolicyFile } from './approvals/policy-file.ts';
+import { quorumFor } from './approvals/quorum.ts';
+import { OperatorService, OperatorStore } from './operators/index.ts';
 import { TokenRegistry } from './auth/index.ts';
 import { Controller, IDLE_AGENT, PROJECT_ROOT } from './controller.ts';
 import type { DB } from './db/open.ts';
@@ -16,6 +23,7 @@ import { RefEventReader } from './reconciler/ref-events.ts';
 import { StatusStore } from './reconciler/status.ts';
 import type { AgentSpec, Runtime } from './runtime/types.ts';
 import { Spawner } from './spawn.ts';
+import { TranscriptStore, Transcripts, type TranscriptRetention } from './transcripts/index.ts';
 
 export interface CoreOptions {
   db: DB;
@@ -40,8 +48,12 @@ export interface CoreOptions {
   backoff?: { minMs: number; maxMs: number };
   /** Crashes within a window that make an agent Stalled/CrashLoop (default 5 in 10 min). */
   crashLoop?: { crashes: number; windowMs: number };
-  /** How many operators must approve a request (one vote decides until the quorum rules exist). */
+  /** How many operators must approve a request (default: the quorum rules of <state>/policy.json). */
   approvalPolicy?: (a: Approval) => QuorumPolicy;
+  /** Turn transcripts kept per agent (default: the last 50 turns or 20 MiB, whichever is smaller). */
+  transcripts?: Partial<TranscriptRetention>;
+  /** How long a tool call waits for an operator before it is denied (default 10 min). */
+  toolTimeoutMs?: number;
 }
 
 /**
@@ -64,6 +76,12 @@ export interface Core {
   moveApplied: MoveApplied;
   controller: Controller;
   spawner: Spawner;
+  transcripts: Transcripts;
+  operators: OperatorService;
+  /** <state>/policy.json: the quorum rules in force. */
+  policy: PolicyFile;
+  /** Where tool calls the agents' surfaces do not decide wait for an operator (start() arms its timeouts). */
+  tools: ToolGate;
 }
 
 export function createCore(o: CoreOptions): Core {
@@ -81,8 +99,30 @@ export function createCore(o: CoreOptions): Core {
     exclusive: (name, fn) => reconciler.queue.exclusive(name, fn),
     enqueue: (name) => reconciler.enqueue(name),
   };
-  const approvals = new ApprovalService({ store: approvalStore, log, events, locks, policy: o.approvalPolicy });
+  const operators = new OperatorService({ store: new OperatorStore(o.db), tokens, log, events, agentExists: (n) => !!agents.get(n) });
+  operators.load();
+  const policy = new PolicyFile(o.paths.policy, { log, events });
+  // Everyone who pushed a commit of a change request proposed it; resolved when a vote needs it.
+  let controller: Controller;
+  const proposers = async (a: Approval): Promise<string[]> =>
+    a.kind === 'change' && a.base && a.head ? (await controller.approvalCommits(a.id)).flatMap((c) => (c.proposer ? [c.proposer] : [])) : [];
+  const approvals = new ApprovalService({
+    store: approvalStore, log, events, locks, proposers,
+    policy: o.approvalPolicy ?? ((a) => ({ required: quorumFor(policy.rules, a).required })),
+  });
   approvals.register('change', changeKind({ repo: o.paths.repo, store: approvalStore, status, moveApplied, checkConfig: o.checkConfig }));
+  approvals.register('tool', toolKind());
+  // A tool call is judged by the applied surface as the harness evaluates it (cached by revision).
+  const tools = new ToolGate({
+    store: approvalStore, approvals, log, events, requireAgent: (n) => controller.requireAgent(n), timeoutMs: o.toolTimeoutMs,
+    surface: async (n) => {
+      const { applied } = await readRefs(o.paths.repo(n));
+      if (!applied) return null;
+      const check = await checkConfigRevision(o.paths.repo(n), applied);
+      if (!check.surface) throw new Error(check.error ?? 'no surface');
+      return check.surface.tools;
+    },
+  });
   const specFor = (name: string): AgentSpec => ({
     name, repo: o.paths.repo(name),
     mounts: {
@@ -96,7 +136,8 @@ export function createCore(o: CoreOptions): Core {
     paths: o.paths, agents, approvals: approvalStore, completeApproval: (id) => approvals.complete(id), moveApplied,
     status, log, events, runtime: o.runtime, refEvents, specFor, resyncMs: o.resyncMs, checkConfig: o.checkConfig, backoff: o.backoff, crashLoop: o.crashLoop,
   });
-  const controller = new Controller({
+  controller = new Controller({
+    isOperator: (n) => operators.isOperator(n),
     paths: o.paths, agents, approvals, approvalStore, status, log, events, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied,
     checkConfig: o.checkConfig, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
   });
@@ -114,5 +155,6 @@ export function createCore(o: CoreOptions): Core {
     events.publish({ type: 'runtime.health', health: h });
     log.write(null, up ? 'info' : 'warn', 'runtime-watcher', `runtime watcher ${w.state} (${w.address})${w.lastError && !up ? `: ${w.lastError}` : ''}${w.reconnects ? `, ${w.reconnects} reconnect(s)` : ''}`, { state: w.state, reconnects: w.reconnects });
   });
-  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner };
+  const transcripts = new Transcripts({ store: new TranscriptStore(o.db, o.transcripts), events, log, requireAgent: (n) => controller.requireAgent(n) });
+  return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, transcripts, operators, policy, tools };
 }

@@ -1,6 +1,7 @@
 import type { ApprovalKind, ApprovalStatus } from './approvals/store.ts';
 import type { LogEntry } from './log.ts';
 import type { RuntimeEvent, RuntimeHealth } from './runtime/types.ts';
+import type { StoredTranscriptEvent } from './transcripts/types.ts';
 
 /**
  * Everything that happened in the controller, as one typed union. Producers publish; the SSE stream,
@@ -12,7 +13,7 @@ export type DomainEvent =
   | { type: 'request.superseded'; agent: string; id: number; by: number | null }
   /** A request's data changed without a decision: its config verdict, a completion after a restart. */
   | { type: 'request.updated'; agent: string; id: number }
-  | { type: 'request.decided'; agent: string; id: number; kind: ApprovalKind; status: Extract<ApprovalStatus, 'approved' | 'rejected' | 'failed'>; by: string | null }
+  | { type: 'request.decided'; agent: string; id: number; kind: ApprovalKind; status: Extract<ApprovalStatus, 'approved' | 'rejected' | 'failed' | 'expired'>; by: string | null }
   | { type: 'agent.changed'; agent: string; what: AgentChange }
   /** An operator resumed the agent: it also clears stalls the harness reported (auth, missing CLI, stuck). */
   | { type: 'agent.resumed'; agent: string; by: string }
@@ -21,7 +22,15 @@ export type DomainEvent =
   | { type: 'runtime.health'; health: RuntimeHealth }
   | { type: 'message'; id: number; from: string; to: string; kind: string }
   | { type: 'turn'; agent: string; ok: boolean }
-  | { type: 'log'; entry: LogEntry };
+  /** An event of a turn in progress, as stored (the agent page follows the turn with these). */
+  | { type: 'transcript.event'; agent: string; turn: number; event: StoredTranscriptEvent }
+  /** A turn's report reached its transcript: the turn is over. */
+  | { type: 'transcript.finished'; agent: string; turn: number; class: string }
+  | { type: 'log'; entry: LogEntry }
+  /** A named operator was added or revoked (a revoked one's sessions end). */
+  | { type: 'operator.changed'; name: string; what: 'added' | 'revoked'; by: string }
+  /** The quorum rules (<state>/policy.json) were loaded, or a bad file was refused (`error`). */
+  | { type: 'policy.changed'; error: string | null };
 
 /** What about an agent changed: its record, its `live` branch, or its reconciled status and conditions. */
 export type AgentChange = 'created' | 'state' | 'suspended' | 'live' | 'status';

@@ -25,7 +25,9 @@ export type AgentOp =
   /** System messages (decisions, crashes) go to it. */
   | 'be-told'
   /** A spawn request may be raised for it at a commit of its draft. */
-  | 'request-spawn';
+  | 'request-spawn'
+  /** Its harness may ask an operator about a tool call (it runs turns). */
+  | 'ask-tool';
 
 const NOT_KEPT: AgentState[] = ['active', 'draft', 'pending'];
 const RULES: Record<AgentOp, { allowed: AgentState[]; refusal: (name: string, state: AgentState) => string }> = {
@@ -38,6 +40,7 @@ const RULES: Record<AgentOp, { allowed: AgentState[]; refusal: (name: string, st
   'receive-messages': { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): it reads no messages` },
   answer: { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): nobody to answer` },
   'be-told': { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): it is told nothing` },
+  'ask-tool': { allowed: ['active'], refusal: (n, s) => `agent ${n} is ${s}: it runs no turns, so it has no tool calls to ask about` },
   'request-spawn': {
     allowed: ['draft', 'pending'],
     refusal: (n, s) => `agent ${n} is ${s}, not a draft: ${s === 'active' ? 'propose changes to it instead (they raise change requests)' : 'revive it first'}`,

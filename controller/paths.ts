@@ -9,6 +9,8 @@ export interface StatePaths {
   events: string;
   refEvents: string;
   operatorToken: string;
+  /** The quorum rules (optional file). */
+  policy: string;
   repo(name: string): string;
   agentDir(name: string): string;
   config(name: string): string;
@@ -30,6 +32,7 @@ export function statePaths(root: string): StatePaths {
     events: path.join(r, 'events'),
     refEvents: path.join(r, 'events', 'refs.jsonl'),
     operatorToken: path.join(r, 'operator.token'),
+    policy: path.join(r, 'policy.json'),
     repo: (n) => path.join(r, 'repos', `${n}.git`),
     agentDir: (n) => path.join(r, 'agents', n),
     config: (n) => path.join(r, 'agents', n, 'config'),

@@ -12,6 +12,8 @@ import { createRuntime, type Runtime } from './runtime/index.ts';
 import { nspawnOptionsFromEnv, chooseAgentRuntime } from './runtime/from-env.ts';
 import type { NspawnRuntimeOptions } from './runtime/nspawn.ts';
 import { createApp, type AppDeps } from '../web/app.ts';
+import { SessionStore } from '../web/session.ts';
+import { createTerminal, terminalOptionsFromEnv, type SessionOptions } from '../web/terminal/index.ts';
 import { HyperhiveError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../repos/receive.ts';
 import { useGitRunner } from '../repos/git.ts';
@@ -19,12 +21,19 @@ import { tokenFromAuthorization } from './auth/index.ts';
 import { createGitHttpHandler } from '../repos/http.ts';
 import { StatsService, asStatsBus, type StatsServiceOptions } from './stats/service.ts';
 import { statsRoutes } from '../web/routes/stats.ts';
+import { turnsRoutes } from '../web/routes/turns.ts';
+import { transcriptRetentionFromEnv, type TranscriptRetention } from './transcripts/index.ts';
 import { Bus, busLimitsFromEnv, busQuotaReporter } from './bus/index.ts';
 import { createMcpHandler, wireSystemMessages } from './mcp/index.ts';
 import type { Spawner } from './spawn.ts';
 import { can } from './lifecycle.ts';
 import { busRouter } from '../web/routes/bus.ts';
 import { orphanTimeoutMs } from './harness/orphan.mjs';
+import { operatorsRouter } from '../web/routes/operators.ts';
+import { webhooksRouter } from '../web/routes/webhooks.ts';
+import { toolsRouter } from '../web/routes/tools.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS } from './tools/gate.ts';
+import { WebhookService, WebhookStore, type RetryOptions } from './webhooks/index.ts';
 
 export interface ServeOptions {
   state: string;
@@ -57,6 +66,14 @@ export interface ServeOptions {
   busRetentionMs?: number;
   /** The largest file a push may bring (default: $HYPERHIVE_MAX_FILE_BYTES, else 50 MB). */
   maxFileBytes?: number;
+  /** Terminal sessions' limits (tests shorten them); default: $HYPERHIVE_TERMINAL_IDLE_MS / _SCROLLBACK_BYTES, else 15 min and 1 MiB. */
+  terminal?: Partial<SessionOptions>;
+  /** Turn transcripts kept per agent (default: $HYPERHIVE_TRANSCRIPT_TURNS / _BYTES, else 50 turns or 20 MiB, whichever is smaller). */
+  transcripts?: Partial<TranscriptRetention>;
+  /** How long a tool call waits for an operator before it is denied (default: $HYPERHIVE_TOOL_TIMEOUT_MS, else 10 min). */
+  toolTimeoutMs?: number;
+  /** Webhook delivery: retries (default 6 attempts, 1 s doubling to 5 min) and one attempt's limit (default 10 s). */
+  webhooks?: { retry?: Partial<RetryOptions>; timeoutMs?: number };
   /** nspawn runtime settings beyond --systemd (default: from $HYPERHIVE_NSPAWN_* and $HYPERHIVE_NIX_BUILD; tests pass a builder). */
   nspawn?: Omit<NspawnRuntimeOptions, 'systemd'>;
   /** Crashes within a window that make an agent Stalled/CrashLoop (default: $HYPERHIVE_CRASH_LOOP_*, else 5 in 10 min). */
@@ -88,6 +105,15 @@ export function maxFileBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
   return n;
 }
 
+/** $HYPERHIVE_TOOL_TIMEOUT_MS (default 10 min): how long a tool call waits for an operator; not a positive whole number stops the start with its name. */
+export function toolTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HYPERHIVE_TOOL_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_TOOL_TIMEOUT_MS;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) throw new HyperhiveError('bad_request', `HYPERHIVE_TOOL_TIMEOUT_MS must be a positive whole number of milliseconds, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 /** $HYPERHIVE_ORPHAN_TIMEOUT_MS (default 10 min), passed to every agent; a value that is not a positive whole number stops the start with its name. */
 export function orphanTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   try { return orphanTimeoutMs(env); } catch (e) { throw new HyperhiveError('bad_request', (e as Error).message); }
@@ -99,6 +125,7 @@ export interface Served {
   core: Core;
   bus: Bus;
   spawner: Spawner;
+  webhooks: WebhookService;
   server: http.Server;
   url: string;
   close(): Promise<void>;
@@ -145,7 +172,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     agentCommand: () => command,
     agentEnv: (n) => ({ HYPERHIVE_AGENT_CLI: agentCli, HYPERHIVE_ORPHAN_TIMEOUT_MS: orphanMs, ...(o.demo ? demoEnv(n) : {}), ...o.agentEnv?.(n) }),
     checkConfig: o.configCheck === false ? undefined : checkConfigRevision,
-    agentClone: o.agentClone, maxFileBytes, crashLoop: o.crashLoop ?? crashLoopFromEnv(),
+    agentClone: o.agentClone, maxFileBytes, crashLoop: o.crashLoop ?? crashLoopFromEnv(), transcripts: { ...transcriptRetentionFromEnv(), ...o.transcripts }, toolTimeoutMs: o.toolTimeoutMs ?? toolTimeoutFromEnv(),
   });
   const { controller, spawner } = core;
   const gitHttp = createGitHttpHandler({
@@ -165,16 +192,28 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const pruneTimer = setInterval(() => { try { bus.prune(); } catch (e) { core.log.warn(null, 'bus', `prune: ${(e as Error).message}`); } }, 3_600_000);
   pruneTimer.unref();
   const mcp = createMcpHandler({ controller, bus, spawner, log: core.log, baseUrl: () => url });
+  // One session store for the pages, the operators' routes and the terminal's upgrade (which checks the same cookie and CSRF token).
+  const sessions = new SessionStore();
+  const terminal = createTerminal({ controller, log: core.log, sessions, options: { ...terminalOptionsFromEnv(), ...o.terminal } });
+  const webhooks = new WebhookService({
+    store: new WebhookStore(db), events: core.events, log: core.log, baseUrl: () => url,
+    approval: (id) => core.approvalStore.get(id), required: (a) => core.approvals.required(a),
+    conditions: async (n) => (controller.findAgent(n) ? (await controller.getAgent(n)).conditions : null),
+    retry: o.webhooks?.retry, timeoutMs: o.webhooks?.timeoutMs,
+  });
   const deps: AppDeps = {
-    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus,
-    apiRoutes: [(auth) => busRouter({ controller, bus, auth })],
+    controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts, sessions, terminal: true,
+    apiRoutes: [(auth) => busRouter({ controller, bus, auth }), (auth) => operatorsRouter({ operators: core.operators, policy: core.policy, sessions, auth }),
+      (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth })],
   };
+
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
-  (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }));
+  (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }), (auth) => turnsRoutes({ transcripts: core.transcripts, auth }));
   o.extendApp?.(deps, controller);
   const app = createApp(deps);
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 5000;
+  server.on('upgrade', terminal.upgrade);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE') reject(new HyperhiveError('conflict', `cannot listen on ${host}:${port}: the address is already in use (another hyperhive? pick another with --listen)`));
@@ -188,23 +227,34 @@ export async function serve(o: ServeOptions): Promise<Served> {
   if (!url) url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : shownHost}:${addr.port}`;
   if (!isLoopback(host)) out(`WARNING: listening on ${host}, which is not a loopback address: anyone who can reach it can try tokens. Auth is always on; put TLS in front of it.`);
   await controller.start();
+  // The quorum rules: validated at start (createCore threw on a bad file), then on every change.
+  core.policy.watch();
+  const policyTimer = setInterval(() => core.policy.safeReload(), 10_000);
+  policyTimer.unref();
   stats.start();
+  webhooks.start();
+  core.tools.start();
   fs.writeFileSync(`${paths.root}/server.json`, `${JSON.stringify({ url, pid: process.pid, startedAt: Date.now() })}\n`);
   out(`hyperhive listening on ${url} (runtime: ${runtime.kind}, state: ${paths.root})`);
   out(`operator token: ${paths.operatorToken}`);
   if (o.demo) await demoFleet(controller, bus, out);
   let closed = false;
   return {
-    controller, core, bus, spawner, server, url,
+    controller, core, bus, spawner, webhooks, server, url,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(pruneTimer);
+      clearInterval(policyTimer);
+      core.policy.close();
       unwireSystem();
       // Waiting recvs answer at once, so their requests do not hold the server open.
       bus.close();
+      terminal.close();
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       await stats.stop();
+      await webhooks.stop();
+      core.tools.stop();
       await controller.stop();
       try { fs.rmSync(`${paths.root}/server.json`, { force: true }); } catch { /* ignore */ }
       db.close();

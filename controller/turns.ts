@@ -5,6 +5,7 @@ import type { ReconLog } from './log.ts';
 import type { HarnessConditions } from './stats/harness-conditions.ts';
 import { toolKey } from './stats/keys.ts';
 import type { StatsStore } from './stats/store.ts';
+import { TURN_KEY } from './transcripts/validate.ts';
 
 export const TURN_CLASSES: readonly TurnClass[] = ['ok', 'context-overflow', 'auth', 'failure', 'hung'];
 const RECIPIENTS: readonly RecipientClass[] = ['peer', 'operator', 'manager', 'system'];
@@ -38,6 +39,7 @@ export function validateTurnReport(body: unknown): TurnReport {
   if (b.sessionId !== undefined && (typeof b.sessionId !== 'string' || b.sessionId.length > 200)) bad.push('sessionId (a string)');
   if (b.messages !== undefined && !count(b.messages)) bad.push('messages (an integer ≥ 0)');
   if (b.exitCode !== undefined && b.exitCode !== null && !(typeof b.exitCode === 'number' && Number.isInteger(b.exitCode))) bad.push('exitCode (an integer or null)');
+  if (b.transcript !== undefined && (typeof b.transcript !== 'string' || !TURN_KEY.test(b.transcript))) bad.push('transcript (the key of the streamed turn: 1 to 100 letters, digits, - or _)');
   if (bad.length) throw new HyperhiveError('bad_request', `invalid turn report: ${bad.join('; ')}`, { fields: bad.map((f) => f.split(' ')[0]) });
   const usage = b.usage as Record<string, number>;
   const sentTo = b.sentTo as Record<string, number>;
@@ -52,6 +54,7 @@ export function validateTurnReport(body: unknown): TurnReport {
   if (typeof b.sessionId === 'string') r.sessionId = b.sessionId;
   if (b.messages !== undefined) r.messages = b.messages as number;
   if (b.exitCode !== undefined) r.exitCode = b.exitCode as number | null;
+  if (typeof b.transcript === 'string') r.transcript = b.transcript;
   return r;
 }
 
@@ -83,13 +86,13 @@ export interface TurnIngestDeps {
 const fmtDuration = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 /** Records a validated turn report: stats points, a log line, and the harness conditions it implies. */
-export function ingestTurn(d: TurnIngestDeps, agent: string, r: TurnReport): { points: number; conditionsChanged: boolean } {
+export function ingestTurn(d: TurnIngestDeps, agent: string, r: TurnReport, logData: Record<string, unknown> = {}): { points: number; conditionsChanged: boolean } {
   const ts = (d.now ?? Date.now)();
   const pts = turnPoints(r);
   for (const [k, v] of pts) d.stats.record(agent, k, v, ts);
   const tools = pts.find(([k]) => k === 'tool_calls')![1];
   const msg = `turn ${r.class} in ${fmtDuration(r.durationMs)}, $${r.costUsd.toFixed(4)}, ${tools} tool call(s)${r.model ? `, model ${r.model}` : ''}${r.error ? `: ${r.error.slice(0, 300)}` : ''}`;
-  const data = { class: r.class, durationMs: r.durationMs, costUsd: r.costUsd, tools, model: r.model };
+  const data = { class: r.class, durationMs: r.durationMs, costUsd: r.costUsd, tools, model: r.model, ...logData };
   if (r.class === 'ok') d.log.info(agent, 'turn', msg, data); else d.log.warn(agent, 'turn', msg, data);
 
   let changed = d.conditions.clear(agent, ['Stuck']);

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import type { Controller } from '../controller/controller.ts';
 import type { DomainEvent } from '../controller/events.ts';
+import type { Transcripts } from '../controller/transcripts/index.ts';
 import { authenticate, type AuthOptions } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
 import { apiRouter } from './routes/api.ts';
@@ -23,6 +24,10 @@ export interface AppDeps {
   events?: Broadcaster;
   diffs?: DiffRenderer;
   bus?: PagesBus | null;
+  /** Turn transcripts for the pages (the agent page's live turn, the turn pages). */
+  transcripts?: Transcripts | null;
+  /** The server answers the terminal's WebSocket (serve wires it on the upgrade event). */
+  terminal?: boolean;
   /** Further API routers (the bus's operator routes, …), mounted before the core API with the same auth. */
   apiRoutes?: ((auth: AuthOptions) => { routes(): Koa.Middleware<any, any> })[];
 }
@@ -34,6 +39,8 @@ export function createApp(deps: AppDeps): Koa {
   const sessions = deps.sessions ?? new SessionStore();
   const events = deps.events ?? new Broadcaster();
   wireEvents(deps.controller, events);
+  // A revoked operator's browser sessions end with its token.
+  deps.controller.events.on('operator.changed', (e) => { if (e.what === 'revoked') sessions.destroyIdentity({ kind: 'operator', name: e.name }); });
   // Message bodies stay out of the stream: the pages re-fetch what they show.
   deps.bus?.onMessage?.((m) => events.publish('message', { id: m.id, from: m.from, to: m.to }));
   const auth: AuthOptions = {
@@ -60,7 +67,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorMiddleware);
   app.use(staticAssets());
   app.use(authenticate(auth));
-  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile });
+  const pages = pagesRouter({ controller: deps.controller, auth, sessions, events, diffs: deps.diffs, bus: deps.bus, tokenFile: deps.controller.operatorTokenFile, transcripts: deps.transcripts, terminal: deps.terminal });
   app.use(pages.routes());
   for (const make of deps.apiRoutes ?? []) app.use(make(auth).routes());
   const api = apiRouter({ controller: deps.controller, auth, baseUrl: deps.baseUrl, hookToken: deps.hookToken });
@@ -95,6 +102,11 @@ export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null 
       return ['change', { agent: e.agent, what: e.what === 'live' || e.what === 'status' ? e.what : 'agent' }];
     case 'turn':
       return ['change', { agent: e.agent, what: 'agent' }];
+    // Ids only: the page fetches the events after the last one it shows.
+    case 'transcript.event':
+      return ['turn', { agent: e.agent, turn: e.turn, seq: e.event.seq, kind: e.event.kind }];
+    case 'transcript.finished':
+      return ['turn', { agent: e.agent, turn: e.turn, finished: true, class: e.class }];
     case 'message':
       return ['change', { what: 'message', id: e.id, from: e.from, to: e.to, kind: e.kind, agent: e.to === 'operator' || e.to === 'system' ? null : e.to }];
     case 'runtime':
@@ -103,6 +115,10 @@ export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null 
       return ['runtime', { agent: null, type: 'health', state: e.health.watcher?.state ?? null }];
     case 'log':
       return ['log', { id: e.entry.id, agent: e.entry.agent, event: e.entry.event }];
+    case 'operator.changed':
+      return ['change', { what: 'operators', name: e.name }];
+    case 'policy.changed':
+      return ['change', { what: 'policy' }];
     case 'agent.resumed':
       return null;
   }

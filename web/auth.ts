@@ -38,3 +38,18 @@ export function requireOperator(opts: AuthOptions) {
     await next();
   };
 }
+
+/**
+ * An agent's own route (its turn reports and turn events, `/api/agents/:name/…`): that agent's token,
+ * or an operator's (CSRF for cookie writes); any other agent is refused naming whose route it is.
+ */
+export function requireSelfOrOperator(opts: AuthOptions, what: string) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const id = ctx.state.identity as Identity | undefined;
+    const name = (ctx as Context & { params?: Record<string, string> }).params?.name ?? '';
+    if (!id) throw new HyperhiveError('unauthorized', 'authentication required: the harness sends `Authorization: Bearer <agent token>`');
+    if (id.kind === 'agent' && id.name !== name) throw new HyperhiveError('forbidden', `agent ${id.name} may report only its own ${what}, not ${name}'s`);
+    if (id.kind === 'operator' && ctx.state.via === 'cookie' && !SAFE.has(ctx.method)) await opts.checkCsrf?.(ctx);
+    await next();
+  };
+}

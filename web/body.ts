@@ -25,7 +25,8 @@ export async function readJson(ctx: Context): Promise<Record<string, unknown>> {
   const type = ctx.get('content-type');
   if (raw.length) {
     if (type.startsWith('application/x-www-form-urlencoded')) {
-      value = Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
+      ctx.state.formParams = new URLSearchParams(raw.toString('utf8'));
+      value = Object.fromEntries(ctx.state.formParams as URLSearchParams);
     } else {
       let parsed: unknown;
       try { parsed = JSON.parse(raw.toString('utf8')); } catch (e) {
@@ -37,4 +38,10 @@ export async function readJson(ctx: Context): Promise<Record<string, unknown>> {
   }
   ctx.state.body = value;
   return value;
+}
+
+/** A urlencoded form with every value of a repeated field (checkboxes); readJson keeps only the last. */
+export async function readForm(ctx: Context): Promise<URLSearchParams> {
+  const body = await readJson(ctx);
+  return (ctx.state.formParams as URLSearchParams | undefined) ?? new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)]));
 }

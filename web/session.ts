@@ -84,6 +84,12 @@ export class SessionStore {
     for (const [k, s] of this.sessions) if (s.identity.kind === identity.kind && s.identity.name === identity.name) this.sessions.delete(k);
   }
 
+  /** The live sessions (who is logged in now), newest first; expired ones are dropped on the way. */
+  list(): Session[] {
+    this.sweep();
+    return [...this.sessions.values()].reverse();
+  }
+
   sweep(): void {
     const now = this.now();
     for (const [k, s] of this.sessions) if (now >= s.expiresAt || now - s.lastSeen >= this.idleMs) this.sessions.delete(k);

@@ -16,6 +16,9 @@ export const VENDOR_FILES: Record<string, string> = {
   'diff2html.min.css': 'diff2html/bundles/css/diff2html.min.css',
   'uPlot.min.css': 'uplot/dist/uPlot.min.css',
   'uPlot.iife.min.js': 'uplot/dist/uPlot.iife.min.js',
+  'xterm.css': '@xterm/xterm/css/xterm.css',
+  'xterm.js': '@xterm/xterm/lib/xterm.js',
+  'addon-fit.js': '@xterm/addon-fit/lib/addon-fit.js',
 };
 
 const TYPES: Record<string, string> = {

@@ -23,6 +23,8 @@ export interface KindHandler {
   rejected?(a: Approval, by: string): Promise<void>;
   /** The audit action of the approving decision (default `approve-<kind>`). */
   auditAction?: string;
+  /** More for the decision's audit row (a tool call's input, how long it waited). */
+  auditData?(a: Approval, at: number): Record<string, unknown>;
 }
 
 /** The per-agent slot and wake-up the service needs from the reconciler's loop. */
@@ -36,10 +38,20 @@ export interface ApprovalServiceDeps {
   log: ReconLog;
   events: EventStream;
   locks: AgentLocks;
-  /** The quorum a request needs (one vote decides until the quorum rules exist). */
+  /** The quorum a request needs (the rules of policy.json; one vote decides without them). */
   policy?: (a: Approval) => QuorumPolicy;
+  /**
+   * Who proposed a request: its proposer and everyone who pushed one of its commits. Their approvals
+   * do not count toward a quorum of more than one (default: the request's proposer).
+   */
+  proposers?: (a: Approval) => Promise<string[]>;
   now?: () => number;
 }
+
+/** A vote as approval objects show it. */
+export interface VoteView { by: string; decision: 'approve' | 'reject'; reason: string | null; at: number }
+/** An approval object as the API returns it: the request, its votes so far and the quorum it needs. */
+export type ApprovalView = Approval & { votes: VoteView[]; required: number; tool?: unknown };
 
 const label = (a: Approval): string => (a.kind === 'change' ? `request #${a.id}` : `${a.kind} request #${a.id}`);
 
@@ -54,6 +66,18 @@ export class ApprovalService {
   constructor(private readonly d: ApprovalServiceDeps) { this.now = d.now ?? Date.now; }
 
   register(kind: ApprovalKind, h: KindHandler): void { this.handlers.set(kind, h); }
+
+  /** The quorum a request needs now (a decided one: what it needed when it was decided). */
+  required(a: Approval): number {
+    if (typeof a.data.required === 'number' && a.status !== 'pending' && a.status !== 'diverged') return a.data.required;
+    return Math.max(1, Math.floor((this.d.policy ?? (() => ONE_VOTE))(a).required));
+  }
+
+  /** The request with its votes and quorum (the Contract's approval object). */
+  view(a: Approval): ApprovalView {
+    const votes = this.d.store.votes(a.id).map((v) => ({ by: v.voter, decision: v.decision, reason: v.reason, at: v.at }));
+    return { ...a, votes, required: this.required(a), ...(a.kind === 'tool' ? { tool: a.data.tool ?? null } : {}) };
+  }
 
   get(id: number): Approval {
     const a = Number.isSafeInteger(id) && id > 0 ? this.d.store.get(id) : null;
@@ -78,7 +102,18 @@ export class ApprovalService {
         const a = this.get(id);
         if (a.status !== 'pending') throw notPending(a);
         await h.check?.(a);
-        const v = this.record(a, by.name, 'approve', note ?? null, h);
+        const policy = await this.policyFor(a);
+        // One operator's approval counts once: a second one is refused, saying what the request still needs.
+        const mine = this.d.store.votes(id).find((v) => v.voter === by.name && v.decision === 'approve');
+        if (mine) {
+          const have = decide(this.d.store.votes(id).map((v) => ({ by: v.voter, decision: v.decision, at: v.at })), policy);
+          const left = have.status === 'pending' ? have.required - have.approvals : 0;
+          throw new HyperhiveError('conflict', `${by.name} already approved ${label(a)}; the same operator counts once${left ? `: it needs ${left} more approval${left > 1 ? 's' : ''} from another operator` : ''}`, { id, required: policy.required });
+        }
+        if (policy.excluded?.includes(by.name)) {
+          throw new HyperhiveError('forbidden', `${by.name} proposed ${label(a)} (or pushed a commit of it): under its quorum of ${policy.required} approvals another operator must approve it; the proposer's own approval does not count`, { id, required: policy.required });
+        }
+        const v = this.record(a, by.name, 'approve', note ?? null, h, policy);
         verdict = v;
         if (v.status === 'pending') {
           this.d.log.info(a.agent, 'voted', `${label(a)}: approval ${v.approvals} of ${v.required} by ${by.name}`, { approval: id, by: by.name });
@@ -108,7 +143,7 @@ export class ApprovalService {
     const result = await this.d.locks.exclusive(first.agent, async () => {
       const a = this.get(id);
       if (!OPEN_STATUSES.includes(a.status)) throw notPending(a);
-      this.record(a, by.name, 'reject', reason, h);
+      this.record(a, by.name, 'reject', reason, h, { required: this.required(a) });
       this.d.log.info(a.agent, 'rejected', `${label(a)} rejected by ${by.name}: ${reason}`, { approval: id, by: by.name });
       await h?.rejected?.(this.get(id), by.name);
       return this.get(id);
@@ -138,21 +173,33 @@ export class ApprovalService {
     return this.get(id);
   }
 
+  /** The quorum of a request and, when it needs more than one approval, whose approvals do not count. */
+  private async policyFor(a: Approval): Promise<QuorumPolicy> {
+    const required = this.required(a);
+    if (required <= 1) return { required };
+    const proposers = this.d.proposers ? await this.d.proposers(a) : [];
+    return { required, excluded: [...new Set([...(a.proposer ? [a.proposer] : []), ...proposers])] };
+  }
+
   /** The vote and, when it decides, the decision and its audit row: one transaction. */
-  private record(a: Approval, by: string, decision: 'approve' | 'reject', text: string | null, h: KindHandler | undefined): Verdict {
+  private record(a: Approval, by: string, decision: 'approve' | 'reject', text: string | null, h: KindHandler | undefined, policy: QuorumPolicy): Verdict {
     return this.d.store.atomically(() => {
       this.d.store.vote(a.id, by, decision, text);
       const votes = this.d.store.votes(a.id).map((v) => ({ by: v.voter, decision: v.decision, at: v.at }));
-      const v = decide(votes, (this.d.policy ?? (() => ONE_VOTE))(a));
+      const v = decide(votes, policy);
+      const at = this.now();
       const audit = { actor: by, agent: a.agent, approvalId: a.id, base: a.base, head: a.head, patchHash: a.patchHash, reason: text };
+      const extra = { ...h?.auditData?.(a, at), ...(policy.required > 1 ? { required: policy.required } : {}) };
+      // What the request needed when it was decided stays with it, whatever the rules say later.
+      const data = { ...a.data, required: policy.required };
       if (v.status === 'approved') {
-        this.d.store.update(a.id, { status: 'approved', decidedBy: by, decidedAt: this.now(), note: text ?? a.note });
-        this.d.log.audit({ ...audit, action: a.kind === 'change' ? 'approve' : h?.auditAction ?? `approve-${a.kind}` });
+        this.d.store.update(a.id, { status: 'approved', decidedBy: by, decidedAt: at, note: text ?? a.note, data });
+        this.d.log.audit({ ...audit, action: a.kind === 'change' ? 'approve' : h?.auditAction ?? `approve-${a.kind}`, data: { ...extra, ...(v.by.length > 1 ? { approvers: v.by } : {}) } });
       } else if (v.status === 'rejected') {
-        this.d.store.update(a.id, { status: 'rejected', decidedBy: by, decidedAt: this.now(), reason: text });
-        this.d.log.audit({ ...audit, action: 'reject' });
+        this.d.store.update(a.id, { status: 'rejected', decidedBy: by, decidedAt: at, reason: text, data });
+        this.d.log.audit({ ...audit, action: a.kind === 'tool' ? 'reject-tool' : 'reject', data: extra });
       } else {
-        this.d.log.audit({ ...audit, action: 'vote', data: { approvals: v.approvals, required: v.required } });
+        this.d.log.audit({ ...audit, action: 'vote', data: { ...extra, approvals: v.approvals, required: v.required } });
       }
       return v;
     });

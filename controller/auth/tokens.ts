@@ -5,6 +5,8 @@ import type { Identity } from './identity.ts';
 
 export const newToken = (): string => crypto.randomBytes(32).toString('base64url');
 const digest = (token: string): Buffer => crypto.createHash('sha256').update(token, 'utf8').digest();
+/** The hex SHA-256 of a token: what is stored of a named operator's token (never the token itself). */
+export const tokenDigest = (token: string): string => digest(token).toString('hex');
 
 /** Writes a token file with mode 0600 (one line), atomically, never readable by others even briefly. */
 export function writeTokenFile(file: string, token: string): void {
@@ -26,9 +28,13 @@ export class TokenRegistry {
   private byDigest = new Map<string, { digest: Buffer; identity: Identity }>();
 
   add(token: string, identity: Identity): void {
+    this.addDigest(tokenDigest(token), identity);
+  }
+
+  /** Registers a token known only by its hex SHA-256 (named operators' tokens are stored that way). */
+  addDigest(hex: string, identity: Identity): void {
     this.removeIdentity(identity);
-    const d = digest(token);
-    this.byDigest.set(d.toString('hex'), { digest: d, identity });
+    this.byDigest.set(hex, { digest: Buffer.from(hex, 'hex'), identity });
   }
 
   removeIdentity(identity: Identity): void {

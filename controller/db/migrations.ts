@@ -3,6 +3,9 @@
 import { coreMigrations } from './core-migrations.ts';
 import { busMigrations } from '../bus/migrations.ts';
 import { statsMigrations } from '../stats/migrations.ts';
+import { transcriptMigrations } from '../transcripts/migrations.ts';
+import { operatorMigrations } from '../operators/migrations.ts';
+import { webhookMigrations } from '../webhooks/migrations.ts';
 
 export interface Migration { name: string; sql: string }
 
@@ -10,4 +13,7 @@ export const migrations: Migration[] = [
   ...coreMigrations,
   ...busMigrations,
   ...statsMigrations,
+  ...transcriptMigrations,
+  ...operatorMigrations,
+  ...webhookMigrations,
 ];

@@ -1,3 +1,4 @@
+import type { TurnEventsBody } from '../transcripts/types.ts';
 import type { TurnClass } from './classify.ts';
 
 /** A bus message as the MCP `recv` tool hands it out. */
@@ -37,7 +38,23 @@ export interface TurnReport {
   messages?: number;
   /** The CLI's exit code (null: killed or never started). */
   exitCode?: number | null;
+  /** The key of the turn's streamed transcript (`POST …/turns/events`), when one was streamed. */
+  transcript?: string;
 }
+
+/** A tool call the CLI's own rules did not decide, as the harness asks the controller about it. */
+export interface ToolQuestion {
+  toolName: string;
+  input: unknown;
+  toolUseId: string | null;
+  /** What the operator reads beside it: the messages of this turn and the turn so far. */
+  context: { messages: { from: string; body: string }[]; turn: ({ type: 'text'; text: string } | { type: 'tool'; name: string; input: unknown })[] };
+  /** The CLI's working directory (relative path rules are relative to it). */
+  cwd: string;
+}
+
+/** The controller's answer: the call may run, or not (with the message the agent reads). */
+export type ToolDecision = { allow: true } | { allow: false; message: string };
 
 /** Everything the loop needs from the outside world; the controller's HTTP endpoint is one implementation. */
 export interface HarnessIO {
@@ -48,4 +65,11 @@ export interface HarnessIO {
   /** The checkout of `applied` and its prompt.md. */
   readConfig(): Promise<{ configDir: string; prompt: string }>;
   reportTurn(report: TurnReport): Promise<void>;
+  /** Streams events of the turn in progress (absent: no live transcript). */
+  postTurnEvents?(body: TurnEventsBody): Promise<void>;
+  /**
+   * Asks about a tool call and waits for the answer: the agent's surface decides at once, otherwise an
+   * operator (or the controller's timeout) does. Absent: every such call is denied.
+   */
+  askTool?(q: ToolQuestion, signal: AbortSignal): Promise<ToolDecision>;
 }

@@ -1,16 +1,19 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildTurnArgv } from './argv.ts';
+import { buildTurnArgv, turnInput } from './argv.ts';
 import { classifyTurn, type Classification } from './classify.ts';
 import { readConfigFile } from './config-file.ts';
-import type { HarnessIO, Message, TurnReport } from './io.ts';
+import type { HarnessIO, Message, ToolQuestion, TurnReport } from './io.ts';
+import type { ParsedStream } from './stream.ts';
 import { buildMcpConfig, writeMcpConfig } from './mcp-config.ts';
 import { composeSystemPrompt, composeTurnPrompt, readRolePrompt } from './prompt.ts';
 import { buildTurnReport } from './report.ts';
 import { runCli, type RunCliResult } from './run-cli.ts';
 import { clearSessionId, readSessionId, writeSessionId } from './session.ts';
 import { evaluateSurface, type SurfaceResult } from './surface.ts';
+import { promptEvent, transcriptEventsOf } from './transcript.ts';
+import { TurnStream } from './turn-stream.ts';
 
 export interface BackoffOptions { initialMs: number; maxMs: number; factor: number }
 
@@ -113,10 +116,54 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     try { await io.reportTurn(r); } catch (e) { log(`turn report failed: ${(e as Error).message}`); }
   }
 
+  /**
+   * The CLI asks whether a tool call may run (`can_use_tool`): the controller answers (the surface at
+   * once, else an operator or its timeout), and that answer is handed back unchanged in meaning. An
+   * allow carries the call's own input (`updatedInput` is required; `{}` would wipe the arguments).
+   */
+  async function answerControl(req: Record<string, unknown>, stream: ParsedStream, cancel: AbortSignal, messages: Message[]): Promise<Record<string, unknown>> {
+    if (req.subtype !== 'can_use_tool') throw new Error(`hyperhive's harness answers no ${String(req.subtype)} requests`);
+    const toolName = String(req.tool_name ?? '');
+    const input = req.input ?? {};
+    if (!io.askTool) return { behavior: 'deny', message: `${toolName} is not allowed by this agent's surface, and this harness cannot ask an operator` };
+    const q: ToolQuestion = {
+      toolName, input, toolUseId: typeof req.tool_use_id === 'string' ? req.tool_use_id : null, cwd: workDir,
+      context: {
+        messages: messages.map((m) => ({ from: m.from, body: m.body.slice(0, 4000) })),
+        turn: [...stream.assistantText.slice(-10).map((text) => ({ type: 'text' as const, text: text.slice(0, 2000) })), ...stream.toolUses.slice(-10).map((u) => ({ type: 'tool' as const, name: u.name, input: u.input }))],
+      },
+    };
+    log(`tool: ${toolName} is not decided by the surface; asking the controller`);
+    const started = Date.now();
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    cancel.addEventListener('abort', stop, { once: true });
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      const d = await io.askTool(q, ac.signal);
+      log(`tool: ${toolName} ${d.allow ? 'allowed' : `denied (${d.message})`} after ${Math.round((Date.now() - started) / 1000)} s`);
+      return d.allow ? { behavior: 'allow', updatedInput: input } : { behavior: 'deny', message: d.message };
+    } catch (e) {
+      log(`tool: asking about ${toolName} failed: ${(e as Error).message}`);
+      return { behavior: 'deny', message: `${toolName} was not run: the controller could not be asked (${(e as Error).message})` };
+    } finally {
+      cancel.removeEventListener('abort', stop);
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
   async function attempt(messages: Message[], fresh: { session: boolean; seeded: boolean }): Promise<AttemptResult> {
     const startedAt = new Date();
     let model = '';
     let run: RunCliResult;
+    // The turn in progress goes to the controller as it happens (the agent page's live view).
+    const stream = io.postTurnEvents ? new TurnStream({ post: (b) => io.postTurnEvents!(b), key: randomUUID(), startedAt, log }) : null;
+    const finish = async (r: TurnReport, c: Classification): Promise<TurnReport> => {
+      if (!stream) return r;
+      if (c.class !== 'ok') stream.push({ kind: 'error', at: Date.now(), message: `turn ${c.class}: ${c.reason}` });
+      await stream.close();
+      return { ...r, transcript: stream.key };
+    };
     try {
       const live = await io.readLive();
       model = live.model;
@@ -125,8 +172,9 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       const mcpFile = await writeMcpConfig(opts.stateDir, buildMcpConfig({ url: opts.url, token: await opts.token(), surface }));
       const resume = fresh.session ? undefined : await readSessionId(opts.stateDir);
       const systemPrompt = composeSystemPrompt({ agent: opts.agent, prompt: config.prompt, role: await readRolePrompt(opts.agent), notes: live.notes });
+      const prompt = composeTurnPrompt(messages, { freshSession: fresh.seeded });
       const argv = buildTurnArgv({
-        prompt: composeTurnPrompt(messages, { freshSession: fresh.seeded }),
+        prompt,
         model, mcpConfigFile: mcpFile, systemPrompt,
         allow: surface.tools.allow, deny: surface.tools.deny, resume,
       });
@@ -135,17 +183,20 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       // Connect MCP servers before the first model call, so hyperhive's tools are there from the start.
       env.MCP_CONNECTION_NONBLOCKING ??= '0';
       log(`turn: ${cli} (model ${model}${resume ? `, resuming ${resume}` : ', new session'}, ${messages.length} message(s))`);
+      stream?.push(promptEvent(prompt, messages.length, Date.now()));
       run = await runCli({
-        command: cli, args: [...(opts.cliArgs ?? []), ...argv], cwd: workDir, env,
+        command: cli, args: [...(opts.cliArgs ?? []), ...argv], cwd: workDir, env, input: turnInput(prompt),
         hangMs: opts.hangMs ?? DEFAULT_HANG_MS, killGraceMs: opts.killGraceMs, signal,
+        onEvent: stream ? (ev) => { for (const e of transcriptEventsOf(ev, Date.now())) stream.push(e); } : undefined,
+        onControl: (req, parsed, cancel) => answerControl(req, parsed, cancel, messages),
       });
     } catch (e) {
       // Nothing ran (unreadable live/config, a surface that does not evaluate, ...): a failure like any other.
       const classification: Classification = { class: 'failure', reason: (e as Error).message };
-      const r = buildTurnReport({
+      const r = await finish(buildTurnReport({
         classification, stream: { toolUses: [], toolCounts: {}, sends: [], assistantErrors: [], assistantText: [], lines: 0, garbageLines: 0 },
         startedAt, durationMs: Date.now() - startedAt.getTime(), model, messages: messages.length, exitCode: null,
-      });
+      }), classification);
       await report(r);
       return { classification, report: r, resumeMissing: false };
     }
@@ -154,6 +205,8 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
       // Stopped by our own shutdown: not the agent's failure. The bus redelivers the
       // messages (they stay un-acked until the next recv), so the turn is not lost.
       log('turn: interrupted by shutdown; not reported');
+      // Shutting down (or orphaned): a last try, briefly; the controller may be gone.
+      await stream?.close(1000);
       return { classification, report: buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode }), resumeMissing: false };
     }
     const resumeMissing = !fresh.session && [...(run.stream.result?.errors ?? []), run.stderr ?? ''].some((t) => RESUME_MISSING.test(t));
@@ -162,7 +215,7 @@ export async function runHarness(io: HarnessIO, opts: HarnessOptions): Promise<H
     if (resumeMissing || classification.class === 'context-overflow') await clearSessionId(opts.stateDir);
     // An auth failure's session holds nothing worth resuming (the CLI did not get to the model).
     else if (sessionId && classification.class !== 'auth') await writeSessionId(opts.stateDir, sessionId);
-    const r = buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode });
+    const r = await finish(buildTurnReport({ classification, stream: run.stream, startedAt, durationMs: run.durationMs, model, messages: messages.length, exitCode: run.exitCode }), classification);
     await report(r);
     return { classification, report: r, resumeMissing };
   }

@@ -8,6 +8,8 @@ import { killRunningClis } from './run-cli.ts';
 export interface HarnessEnv {
   agent: string; url: string; tokenFile: string; configDir: string; stateDir: string;
   cli: string; cliArgs: string[]; hangMs?: number; orphanTimeoutMs: number;
+  /** One long poll of a tool request ($HYPERHIVE_TOOL_POLL_MS; default 50 s). */
+  toolPollMs?: number;
 }
 
 /** After an orphan exit is decided, how long the loop may take to wind down (the CLI gets SIGTERM, then SIGKILL after 5 s). */
@@ -21,10 +23,12 @@ export function harnessEnv(env: NodeJS.ProcessEnv = process.env): HarnessEnv {
   // HYPERHIVE_AGENT_CLI may carry arguments (`hyperhive scripted-agent`); split on blanks, no quoting.
   const [cli, ...cliArgs] = (env.HYPERHIVE_AGENT_CLI?.trim() || 'claude').split(/\s+/);
   const hang = Number(env.HYPERHIVE_HANG_MS);
+  const poll = Number(env.HYPERHIVE_TOOL_POLL_MS);
   return {
     agent: env.HYPERHIVE_AGENT!, url: env.HYPERHIVE_URL!, tokenFile: env.HYPERHIVE_TOKEN_FILE!,
     configDir: env.HYPERHIVE_CONFIG_DIR!, stateDir: env.HYPERHIVE_STATE_DIR!, cli, cliArgs,
     hangMs: Number.isFinite(hang) && hang > 0 ? hang : undefined, orphanTimeoutMs: orphanTimeoutMs(env),
+    toolPollMs: Number.isFinite(poll) && poll >= 0 ? poll : undefined,
   };
 }
 

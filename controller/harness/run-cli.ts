@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { StreamParser } from './stream.ts';
+import { StreamParser, type ParsedStream, type StreamObjectListener } from './stream.ts';
 import type { TurnOutcome } from './classify.ts';
 
 export interface RunCliOptions {
@@ -14,6 +14,16 @@ export interface RunCliOptions {
   signal?: AbortSignal;
   /** Called with each stdout chunk as it comes (for logs). */
   onOutput?: (chunk: string) => void;
+  /** Called with each stream-json object as it is parsed (the live transcript). */
+  onEvent?: StreamObjectListener;
+  /** Written to the CLI's stdin at start (the turn as stream-json); stdin is closed once a result line came. Absent: no stdin. */
+  input?: string;
+  /**
+   * Answers a `control_request` the CLI writes (`can_use_tool`: may this tool call run?); the answer goes
+   * back on stdin as its `control_response`. The silence watchdog does not run while one waits: an
+   * operator may take all the time the controller gives them. `signal` aborts when the CLI cancels it.
+   */
+  onControl?: (request: Record<string, unknown>, stream: ParsedStream, signal: AbortSignal) => Promise<Record<string, unknown>>;
 }
 export interface RunCliResult extends TurnOutcome { durationMs: number }
 
@@ -30,14 +40,43 @@ export function killRunningClis(signal: NodeJS.Signals = 'SIGKILL'): void {
 /** Runs the CLI once: parses stdout as it comes, watches for silence, never throws. */
 export function runCli(o: RunCliOptions): Promise<RunCliResult> {
   const started = Date.now();
-  const parser = new StreamParser();
   let stderr = '';
   let killedForSilence = false;
   return new Promise((resolve) => {
-    let child;
+    let child: ReturnType<typeof spawn>;
+    // Control requests waiting for their answer, by request_id (aborted when the CLI cancels one).
+    const waiting = new Map<string, AbortController>();
+    const write = (line: Record<string, unknown>) => {
+      if (child.stdin && !child.stdin.destroyed && child.stdin.writable) child.stdin.write(`${JSON.stringify(line)}\n`);
+    };
+    const parser = new StreamParser(o.onEvent, (line) => {
+      if (!o.input || !line.trim().startsWith('{')) return;
+      let ev: Record<string, unknown>;
+      try { ev = JSON.parse(line); } catch { return; }
+      if (ev.type === 'control_request' && typeof ev.request_id === 'string') answerControl(ev.request_id, (ev.request ?? {}) as Record<string, unknown>);
+      else if (ev.type === 'control_cancel_request' && typeof ev.request_id === 'string') waiting.get(ev.request_id)?.abort();
+      // The turn is over: closing stdin lets the CLI exit (it would wait for another user message).
+      else if (ev.type === 'result') { sawResult = true; if (waiting.size === 0) child.stdin?.end(); }
+    });
+    let sawResult = false;
+    const answerControl = (id: string, request: Record<string, unknown>) => {
+      const ac = new AbortController();
+      waiting.set(id, ac);
+      clearTimeout(silence);
+      const answer = o.onControl
+        ? o.onControl(request, parser.state, ac.signal)
+        : Promise.reject(new Error(`this harness answers no ${String(request.subtype)} requests`));
+      answer.then(
+        (response) => { if (!ac.signal.aborted) write({ type: 'control_response', response: { subtype: 'success', request_id: id, response } }); },
+        (e) => { if (!ac.signal.aborted) write({ type: 'control_response', response: { subtype: 'error', request_id: id, error: (e as Error).message } }); },
+      ).finally(() => {
+        waiting.delete(id);
+        if (waiting.size === 0) { armSilence(); if (sawResult) child.stdin?.end(); }
+      });
+    };
     try {
       // Own process group: the CLI starts MCP servers of its own, and a kill must reach them too.
-      child = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      child = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: [o.input ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
     } catch (e) {
       resolve({ stream: parser.end(), exitCode: null, killedForSilence: false, spawnError: spawnMessage(o.command, e), durationMs: Date.now() - started });
       return;
@@ -52,17 +91,23 @@ export function runCli(o: RunCliOptions): Promise<RunCliResult> {
       killGroup('SIGTERM');
       graceTimer ??= setTimeout(() => killGroup('SIGKILL'), o.killGraceMs ?? 5000);
     };
-    let silence: NodeJS.Timeout;
+    let silence: NodeJS.Timeout | undefined;
+    // The watchdog counts only the CLI's own silence, never the time a control request waits for its answer.
     const armSilence = () => {
       clearTimeout(silence);
+      if (waiting.size) return;
       silence = setTimeout(() => { killedForSilence = true; terminate(); }, o.hangMs);
     };
     armSilence();
+    if (o.input && child.stdin) {
+      child.stdin.on('error', () => { /* the CLI went away; close handles it */ });
+      child.stdin.write(o.input);
+    }
     const onAbort = () => terminate();
     o.signal?.addEventListener('abort', onAbort, { once: true });
 
-    child.stdout.on('data', (c: Buffer) => { armSilence(); parser.push(c); o.onOutput?.(c.toString('utf8')); });
-    child.stderr.on('data', (c: Buffer) => {
+    child.stdout!.on('data', (c: Buffer) => { armSilence(); parser.push(c); o.onOutput?.(c.toString('utf8')); });
+    child.stderr!.on('data', (c: Buffer) => {
       armSilence();
       stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);
     });
@@ -70,6 +115,7 @@ export function runCli(o: RunCliOptions): Promise<RunCliResult> {
     child.on('error', (e) => { spawnError = spawnMessage(o.command, e); });
     child.on('close', (code) => {
       clearTimeout(silence);
+      for (const ac of waiting.values()) ac.abort();
       clearTimeout(graceTimer);
       o.signal?.removeEventListener('abort', onAbort);
       // The group may outlive its leader (MCP servers): make sure nothing is left behind.

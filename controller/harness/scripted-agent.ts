@@ -3,6 +3,7 @@
 // result), but its "model" is a JSON script whose steps call MCP tools on the real
 // endpoint named by --mcp-config. The demo fleet and tests use it where no model is reachable.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +15,11 @@ export type ScriptStep =
   | { call: { tool: string; args?: Record<string, unknown> } }
   | { notes: string }
   | { propose: { files: unknown; message: string } }
-  | { reply: string };
+  | { reply: string }
+  /** A tool use the script only pretends to run (Bash, Edit, …): its tool_use and the given result. */
+  | { simulate: { tool: string; input?: Record<string, unknown>; result?: string; isError?: boolean } }
+  /** Holds the turn until the file exists (a test's signal that it saw the turn so far), at most timeoutMs. */
+  | { wait: { file: string; timeoutMs?: number } };
 /** Either the steps of every turn, or one list per turn (the n-th run plays turns[n]; the last repeats). */
 export type Script = ScriptStep[] | { steps: ScriptStep[] } | { turns: ScriptStep[][] };
 
@@ -28,9 +33,12 @@ export interface ScriptedArgs {
   resume?: string;
   script?: string;
   outputFormat?: string;
+  /** `stream-json`: the prompt is the first user message on stdin (what the harness sends). */
+  inputFormat?: string;
+  permissionPromptTool?: string;
 }
 
-const USAGE = `usage: hyperhive scripted-agent -p <prompt> --output-format stream-json --verbose --model <model>
+const USAGE = `usage: hyperhive scripted-agent -p [<prompt>] [--input-format stream-json] [--permission-prompt-tool stdio] --output-format stream-json --verbose --model <model>
          --mcp-config <file> --strict-mcp-config [--append-system-prompt <text>]
          [--allowedTools <pattern>...] [--disallowedTools <pattern>...] [--resume <session id>] [--script <file>]
 The script comes from --script, else $HYPERHIVE_SCRIPT, else script.json in $HYPERHIVE_CONFIG_DIR.`;
@@ -50,6 +58,8 @@ export function parseScriptedArgs(argv: string[]): ScriptedArgs {
         if (i + 1 < argv.length && !argv[i + 1].startsWith('-')) a.prompt = argv[++i];
         break;
       case '--output-format': a.outputFormat = value(i, f); i++; break;
+      case '--input-format': a.inputFormat = value(i, f); i++; break;
+      case '--permission-prompt-tool': a.permissionPromptTool = value(i, f); i++; break;
       case '--model': a.model = value(i, f); i++; break;
       case '--append-system-prompt': a.systemPrompt = value(i, f); i++; break;
       case '--resume': case '-r': a.resume = value(i, f); i++; break;
@@ -70,7 +80,8 @@ export function parseScriptedArgs(argv: string[]): ScriptedArgs {
         else throw new UsageError(`unexpected argument ${JSON.stringify(f)}`);
     }
   }
-  if (a.prompt === undefined) throw new UsageError('a prompt is required (-p <prompt>)');
+  if (a.inputFormat !== undefined && a.inputFormat !== 'stream-json') throw new UsageError('only --input-format stream-json is supported');
+  if (a.prompt === undefined && a.inputFormat !== 'stream-json') throw new UsageError('a prompt is required (-p <prompt>, or --input-format stream-json and a user message on stdin)');
   if (a.outputFormat !== undefined && a.outputFormat !== 'stream-json') throw new UsageError('only --output-format stream-json is supported');
   return { model: 'scripted', ...a } as ScriptedArgs;
 }
@@ -135,7 +146,26 @@ async function readMcpConfig(file: string | undefined): Promise<HyperhiveServer 
 const zeroUsage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 
 /** Runs one turn; writes stream-json lines to `out`; returns the exit code (0 ok, 1 failed turn, 2 usage). */
-export async function scriptedAgentMain(argv: string[], io: { out?: (line: string) => void; err?: (text: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+/** The first stream-json user message's text on `input` (the harness's turn), or '' when none comes. */
+export async function readStdinPrompt(input: NodeJS.ReadableStream): Promise<string> {
+  let buf = '';
+  for await (const chunk of input) {
+    buf += chunk.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+      try {
+        const m = JSON.parse(line) as { type?: string; message?: { content?: unknown } };
+        if (m.type !== 'user') continue;
+        const c = m.message?.content;
+        return typeof c === 'string' ? c : Array.isArray(c) ? c.map((b) => (typeof b?.text === 'string' ? b.text : '')).join('\n') : '';
+      } catch { /* not a message */ }
+    }
+  }
+  return '';
+}
+
+export async function scriptedAgentMain(argv: string[], io: { out?: (line: string) => void; err?: (text: string) => void; env?: NodeJS.ProcessEnv; stdin?: NodeJS.ReadableStream } = {}): Promise<number> {
   const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const err = io.err ?? ((t: string) => process.stderr.write(t));
   const env = io.env ?? process.env;
@@ -146,6 +176,7 @@ export async function scriptedAgentMain(argv: string[], io: { out?: (line: strin
   let server: HyperhiveServer | undefined;
   try {
     args = parseScriptedArgs(argv);
+    if (args.prompt === undefined) args.prompt = await readStdinPrompt(io.stdin ?? process.stdin);
     ({ script } = await loadScript(args, env));
     server = await readMcpConfig(args.mcpConfig);
   } catch (e) {
@@ -195,6 +226,17 @@ export async function scriptedAgentMain(argv: string[], io: { out?: (line: strin
       reply = step.reply;
       emit({ type: 'assistant', message: { id: `msg_scripted_${++n}`, type: 'message', role: 'assistant', model: args.model, content: [{ type: 'text', text: reply }], stop_reason: 'end_turn', usage: zeroUsage }, parent_tool_use_id: null });
       turns++;
+      continue;
+    } else if ('wait' in step) {
+      const end = Date.now() + (step.wait.timeoutMs ?? 60_000);
+      while (!existsSync(step.wait.file) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (!existsSync(step.wait.file)) errors.push(`step ${n + 1}: ${step.wait.file} did not appear within ${step.wait.timeoutMs ?? 60_000} ms`);
+      continue;
+    } else if ('simulate' in step) {
+      const id = `toolu_scripted_${++n}`;
+      turns++;
+      emit({ type: 'assistant', message: { id: `msg_scripted_${n}`, type: 'message', role: 'assistant', model: args.model, content: [{ type: 'tool_use', id, name: step.simulate.tool, input: step.simulate.input ?? {} }], stop_reason: 'tool_use', usage: zeroUsage }, parent_tool_use_id: null });
+      emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, is_error: step.simulate.isError === true, content: [{ type: 'text', text: step.simulate.result ?? '' }] }] }, parent_tool_use_id: null });
       continue;
     } else if ('notes' in step) { tool = 'write_notes'; input = { content: step.notes }; }
     else if ('propose' in step) { tool = 'propose_change'; input = { files: step.propose.files, message: step.propose.message }; }

@@ -65,14 +65,19 @@ function usageOf(v: unknown): StreamUsage {
   };
 }
 
+/** Every JSON object line as parsed, for whoever watches the turn as it runs (the live transcript). */
+export type StreamObjectListener = (ev: Record<string, unknown>) => void;
+
 /** Applies one line to the parse state; returns false when the line was garbage. */
-export function applyStreamLine(state: ParsedStream, line: string): boolean {
+export function applyStreamLine(state: ParsedStream, line: string, onObject?: StreamObjectListener): boolean {
   const trimmed = line.trim();
   if (trimmed === '') return true;
   state.lines++;
   let ev: unknown;
   try { ev = JSON.parse(trimmed); } catch { state.garbageLines++; return false; }
   if (!isObj(ev) || typeof ev.type !== 'string') { state.garbageLines++; return false; }
+  // A watcher's failure is its own: the parse (and the turn's report) goes on.
+  if (onObject) { try { onObject(ev); } catch { /* ignore */ } }
   const sid = str(ev.session_id);
   if (sid) state.sessionId = sid;
 
@@ -131,17 +136,24 @@ export class StreamParser {
   private buf = '';
   // A chunk may end inside a multi-byte character.
   private decoder = new StringDecoder('utf8');
+  /**
+   * `onObject` sees every parsed object (the live transcript); `onLine` every complete line after it was
+   * applied (the control protocol rides on the same stream).
+   */
+  constructor(private readonly onObject?: StreamObjectListener, private readonly onLine?: (line: string, state: ParsedStream) => void) {}
   push(chunk: string | Buffer): void {
     this.buf += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {
-      applyStreamLine(this.state, this.buf.slice(0, nl));
+      const line = this.buf.slice(0, nl);
       this.buf = this.buf.slice(nl + 1);
+      applyStreamLine(this.state, line, this.onObject);
+      this.onLine?.(line, this.state);
     }
   }
   end(): ParsedStream {
     this.buf += this.decoder.end();
-    if (this.buf.length) applyStreamLine(this.state, this.buf);
+    if (this.buf.length) { applyStreamLine(this.state, this.buf, this.onObject); this.onLine?.(this.buf, this.state); }
     this.buf = '';
     return this.state;
   }

@@ -68,7 +68,8 @@ export function wireSystemMessages(d: SystemMessageDeps, bus: Bus, o: SystemMess
 
   const offDecided = d.events.on('request.decided', (e) => {
     const a = d.approvals.get(e.id);
-    if (!a || !DECIDED.has(a.status)) return;
+    // A tool call's answer reaches its agent through the waiting turn itself; a message would start another turn.
+    if (!a || !DECIDED.has(a.status) || a.kind === 'tool') return;
     const key = `${a.id}:${a.status}`;
     if (told.has(key)) return;
     told.add(key);

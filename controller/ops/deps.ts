@@ -2,6 +2,7 @@ import type { AgentRecord } from '../agents/store.ts';
 import type { ApprovalStore } from '../approvals/store.ts';
 import type { EventStream } from '../events.ts';
 import type { ReconLog } from '../log.ts';
+import type { ExecOptions, PtyHandle } from '../runtime/types.ts';
 
 /** What an agent operation may use: passed in, so each operation is a plain function over it. */
 export interface OpDeps {
@@ -13,6 +14,8 @@ export interface OpDeps {
   store: ApprovalStore;
   log: ReconLog;
   events: EventStream;
+  /** The runtime's PTY into a running agent. */
+  exec: (name: string, o: ExecOptions) => Promise<PtyHandle>;
   now?: () => number;
 }
 

@@ -43,7 +43,7 @@ export async function proposeFiles(d: OpDeps, name: string, files: Record<string
     const { reasons } = checkUpdate(pusher, name, 'proposed', { ref: 'refs/heads/proposed', old: proposed, new: proposed }, { fastForward: true, changes, contents, oversized: [] });
     if (reasons.length) throw new HyperhiveError('bad_request', `files: ${reasons.join('; ')}`, { field: 'files' });
     const sha = await commitFiles(repo, { branch: 'proposed', files, message, author: identityFor(who.name), expectedOld: proposed, pusher: who.name });
-    d.log.info(name, 'proposed', `change ${short(sha)} proposed by ${who.name} through MCP (${changes.map((x) => `${x.status} ${x.path}`).join(', ')})`, { commit: sha, by: who.name });
+    d.log.info(name, 'proposed', `change ${short(sha)} proposed by ${who.name} (${changes.map((x) => `${x.status} ${x.path}`).join(', ')})`, { commit: sha, by: who.name });
     return sha;
   });
   await d.settled(name);

@@ -1,7 +1,8 @@
 import fsp from 'node:fs/promises';
 import { installStaged, stageRevision } from './checkout.ts';
 import { SupervisedRuntime, type Exit, type Launched, type SupervisorOptions } from './supervisor.ts';
-import { contractEnv, type AgentSpec, type Prepared } from './types.ts';
+import { hostShellPty } from './pty.ts';
+import { contractEnv, type AgentSpec, type ExecOptions, type Prepared, type PtyHandle } from './types.ts';
 
 interface FakePrepared extends Prepared { staged: string }
 interface FakeProc { pid: number; env: Record<string, string>; end: (x: Exit) => void; signals: string[] }
@@ -61,6 +62,9 @@ export class FakeRuntime extends SupervisedRuntime<FakePrepared> {
     }
     return { name: spec.name, revision, spec, staged: await stageRevision(spec.repo, revision, spec.mounts.config.source) };
   }
+
+  /** A real shell (node-pty) in the agent's state dir: the terminal's tests need a real round trip, not a stand-in. */
+  protected override openPty(spec: AgentSpec, _revision: string, o: ExecOptions): PtyHandle { return hostShellPty(spec, o); }
 
   protected async install(p: FakePrepared): Promise<void> { await installStaged(p.staged, p.spec.mounts.config.source); }
   protected async release(p: FakePrepared): Promise<void> { await fsp.rm(p.staged, { recursive: true, force: true }); }

@@ -11,7 +11,7 @@ import { commandBuilder, nixSystem, renderAgentFlake, TOPLEVEL_ATTR, type NixBui
 import { argvHash, machineName, nspawnArgv, unitName, type NspawnPlan } from './nspawn-argv.ts';
 import { UnitSupervisor } from './nspawn-units.ts';
 import { childrenOf, cmdlineOf, exited, namespaceInitUnder, processStartedAt } from './procfs.ts';
-import { spawnPty } from './pty.ts';
+import { shellAtPrompt, spawnPty } from './pty.ts';
 import { chooseRange, chownTree, defaultHostDirs, ensureRootfs, rootfsRange } from './rootfs.ts';
 import { SupervisedRuntime, type Exit, type Launched, type SupervisorOptions } from './supervisor.ts';
 import { contractEnv, type AgentSpec, type ExecOptions, type Prepared, type PtyHandle, type RuntimeHealth } from './types.ts';
@@ -387,7 +387,11 @@ export class NspawnRuntime extends SupervisedRuntime<NspawnPrepared> {
       // a shell on the host's PTY directly would find its process group outside its pid namespace.
       'script', '-q', '-e', '-c', (o.command ?? ['/bin/sh', '-l']).map(shellQuote).join(' '), '/dev/null',
     ];
-    return spawnPty(argv, { cols: o.cols, rows: o.rows, env: { TERM: env.TERM, PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const pty = spawnPty(argv, { cwd: '/', cols: o.cols, rows: o.rows, env: { TERM: env.TERM, PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    // At its prompt when the shell inside (script's child, on script's own terminal) has that
+    // terminal to itself: the host PTY's foreground is always nsenter, which says nothing.
+    const shellInside = (): number | null => { const sc = childrenOf(pty.pid ?? 0)[0]; return sc ? childrenOf(sc)[0] ?? null : null; };
+    return { ...pty, atPrompt: () => { const sh = shellInside(); return sh !== null && shellAtPrompt(sh); } };
   }
 
   private specs = new Map<string, AgentSpec>();

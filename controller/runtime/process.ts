@@ -4,7 +4,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { checkedOutRevision, installStaged, stageRevision } from './checkout.ts';
 import { SupervisedRuntime, type Exit, type Launched, type SupervisorOptions } from './supervisor.ts';
-import { contractEnv, type AgentSpec, type Prepared } from './types.ts';
+import { hostShellPty } from './pty.ts';
+import { contractEnv, type AgentSpec, type ExecOptions, type Prepared, type PtyHandle } from './types.ts';
 import { ensureWorkingClone } from './working-clone.ts';
 import { cmdlineOf, environOf, exited, killGroup, processStartedAt } from './procfs.ts';
 
@@ -89,6 +90,9 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessPrepared> {
     });
     return { pid: child.pid ?? null, exited: exitedP, kill: (sig) => { if (child.pid) killGroup(child.pid, sig); } };
   }
+
+  /** A shell on this host in the agent's state dir with its environment: as isolated as the agent, i.e. not at all. */
+  protected override openPty(spec: AgentSpec, _revision: string, o: ExecOptions): PtyHandle { return hostShellPty(spec, o); }
 
   protected override recordRunning(spec: AgentSpec, pid: number | null, revision: string): void { writePid(spec, pid, revision); }
   protected override recordEnded(spec: AgentSpec, revision: string): void { writePid(spec, null, revision); }

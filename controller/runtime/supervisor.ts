@@ -65,6 +65,7 @@ export abstract class SupervisedRuntime<P extends Prepared = Prepared> implement
   protected readonly o: Required<SupervisorOptions>;
   private entries = new Map<string, Entry>();
   private building = new Map<string, string>();
+  private ptys = new Map<string, Set<PtyHandle>>();
   private listeners = new Set<(e: RuntimeEvent) => void>();
 
   constructor(opts: SupervisorOptions = {}) {
@@ -190,6 +191,7 @@ export abstract class SupervisedRuntime<P extends Prepared = Prepared> implement
 
   private async halt(e: Entry): Promise<void> {
     e.stopping = true;
+    this.endPtys(e.spec.name);
     if (e.timer) { clearTimeout(e.timer); e.timer = null; }
     const proc = e.proc;
     if (proc) {
@@ -208,8 +210,31 @@ export abstract class SupervisedRuntime<P extends Prepared = Prepared> implement
     this.emit({ type: 'stopped', agent: name, revision: e.revision, message: 'stopped' });
   }
 
-  async exec(name: string, _o: ExecOptions): Promise<PtyHandle> {
-    throw new HyperhiveError('not_supported', `the ${this.kind} runtime cannot open a terminal into ${name} yet`, { runtime: this.kind });
+  /** A PTY into the running agent (a backend that can: process, nspawn); the rest say `not_supported`. */
+  protected openPty(spec: AgentSpec, _revision: string, _o: ExecOptions): PtyHandle {
+    throw new HyperhiveError('not_supported', `the ${this.kind} runtime cannot open a terminal into ${spec.name}`, { runtime: this.kind });
+  }
+
+  async exec(name: string, o: ExecOptions): Promise<PtyHandle> {
+    const e = this.entries.get(name);
+    const state = e?.status.state ?? 'none';
+    if (!e || !e.proc || state !== 'running') {
+      throw new HyperhiveError('conflict', `agent ${name} is not running (runtime state: ${state}): a terminal opens only into a running agent`, { name, state });
+    }
+    const handle = this.openPty(e.spec, e.revision, o);
+    let set = this.ptys.get(name);
+    if (!set) this.ptys.set(name, set = new Set());
+    set.add(handle);
+    handle.onExit(() => { set!.delete(handle); });
+    return handle;
+  }
+
+  /** Ends every terminal into the agent: it stops, or another revision replaces what they were opened into. */
+  private endPtys(name: string): void {
+    const set = this.ptys.get(name);
+    if (!set) return;
+    this.ptys.delete(name);
+    for (const h of set) { try { h.kill('SIGHUP'); } catch { /* gone */ } }
   }
 
   async close(): Promise<void> {

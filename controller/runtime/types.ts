@@ -73,6 +73,11 @@ export interface PtyHandle {
   pause(): void;
   resume(): void;
   kill(signal?: string): void;
+  /**
+   * True while the shell waits at its prompt (no program has the terminal's foreground): the terminal
+   * then reads a line starting with `/` as a slash command. Absent: never (slash commands stay off).
+   */
+  atPrompt?(): boolean;
 }
 
 interface Ev<T extends string> { type: T; agent: string; revision: string | null; message: string }
@@ -138,7 +143,11 @@ export interface Runtime {
   discard(p: Prepared): Promise<void>;
   stop(name: string): Promise<void>;
   status(name: string): RuntimeStatus;
-  /** A PTY in the agent's environment; a backend that cannot answers HyperhiveError `not_supported`. */
+  /**
+   * A PTY in the agent's environment, only while the agent runs (else HyperhiveError `conflict`); a
+   * backend that cannot answers `not_supported` — never a host shell in place of the agent's. Every
+   * PTY of an agent ends when the agent is stopped or another revision is activated.
+   */
   exec(name: string, o: ExecOptions): Promise<PtyHandle>;
   /** Typed events; returns the unsubscribe function. */
   onEvent(fn: (e: RuntimeEvent) => void): () => void;

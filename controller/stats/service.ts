@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TEMPLATES_DIR, type Controller } from '../controller.ts';
 import type { Core } from '../core.ts';
@@ -55,7 +56,7 @@ export class StatsService {
   private offEvents: (() => void)[] = [];
 
   private readonly c: Controller;
-  constructor(private readonly core: Pick<Core, 'db' | 'controller' | 'agents' | 'log' | 'paths' | 'events'>, private readonly o: StatsServiceOptions = {}) {
+  constructor(private readonly core: Pick<Core, 'db' | 'controller' | 'agents' | 'log' | 'paths' | 'events'> & Partial<Pick<Core, 'transcripts'>>, private readonly o: StatsServiceOptions = {}) {
     const c = this.c = core.controller;
     const { log, events } = core;
     this.store = new StatsStore(core.db, o.store);
@@ -126,14 +127,16 @@ export class StatsService {
   }
 
   /** `POST /api/agents/:name/turns`: validates, records, updates conditions; 400 naming bad fields. */
-  async reportTurn(agent: string, body: unknown): Promise<{ ok: true; points: number; conditions: Condition[] }> {
+  async reportTurn(agent: string, body: unknown): Promise<{ ok: true; points: number; conditions: Condition[]; turn: number | null }> {
     this.c.requireAgent(agent);
     const r = validateTurnReport(body);
     const before = this.conditions.get(agent).map((x) => x.reason);
+    // Every reported turn has a transcript (events or not), so its chart point and log line link to it.
+    const turn = this.core.transcripts?.finish(agent, r.transcript ?? `report-${randomUUID()}`, r) ?? null;
     const res = ingestTurn({
       stats: this.store, conditions: this.conditions, log: this.core.log,
       onTurn: (a, rep) => { this.metrics.turn(a, rep); this.lastTurn.set(a, Date.now()); },
-    }, agent, r);
+    }, agent, r, turn === null ? {} : { turn });
     this.stuck.end(agent);
     for (const x of this.conditions.get(agent)) {
       if (!before.includes(x.reason)) this.core.log.warn(agent, 'stalled', `Stalled (${x.reason}): ${x.message}${x.reason === 'AuthFailed' ? ' — until an operator resumes the agent or a new message comes' : ''}`, { reason: x.reason });
@@ -141,7 +144,7 @@ export class StatsService {
     for (const reason of before) if (!this.conditions.has(agent, reason)) this.core.log.info(agent, 'unstalled', `${reason} cleared by a ${r.class} turn`, { reason });
     this.core.events.publish(res.conditionsChanged ? { type: 'agent.changed', agent, what: 'status' } : { type: 'turn', agent, ok: r.class === 'ok' });
     await this.sampleNotesNow(agent);
-    return { ok: true, points: res.points, conditions: (await this.c.getAgent(agent)).conditions };
+    return { ok: true, points: res.points, conditions: (await this.c.getAgent(agent)).conditions, turn };
   }
 
   private sampleNotes(agent: string): void {

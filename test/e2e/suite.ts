@@ -36,3 +36,11 @@ export function browserSuite(what: string, o: { prefix: string; serve?: Partial<
   const url = (t: { context: BrowserCtx }, p: string) => `${t.context.server.url}${p}`;
   return { test, e2e, url };
 }
+
+/** Logs the page in through the login form and lands on `next`. */
+export async function logIn(c: Pick<BrowserCtx, 'page' | 'server'>, next: string): Promise<void> {
+  await c.page.goto(`${c.server.url}/login?next=${encodeURIComponent(next)}`);
+  await c.page.fill('#token', c.server.token);
+  await c.page.click('button[type=submit]');
+  await c.page.waitForURL(`${c.server.url}${next}`);
+}

@@ -9,10 +9,16 @@
 //                        invocations are counted by the lines of "log".
 //   FAKE_CLAUDE_FIXTURE  (without a plan) the fixture to replay; FAKE_CLAUDE_MODE its mode.
 // Turn:   { "fixture": path, "mode": "replay" | "hang" | "early-exit", "exit": n,
-//           "stderr": text, "sessionId": id }
+//           "stderr": text, "sessionId": id, "tools": [{ "name", "input" }] }
+//   tools: before the fixture, each is a tool call the CLI's own rules leave undecided: an assistant
+//   tool_use line, then a `control_request` (can_use_tool) on stdout; the fake waits (without a limit,
+//   like the real CLI) for the harness's `control_response` on stdin, records it in <log>.permissions.jsonl,
+//   and prints the tool_result the answer implies.
 //   replay: print the fixture and exit (default: 0 when its result is a success, else 1);
 //   hang: print the fixture, then print nothing and never exit;
 //   early-exit: print the fixture and exit with "exit" (default 1) - the fixture has no result.
+// The turn's prompt is the first stream-json user message on stdin (`--input-format stream-json`);
+// after the result the fake waits for stdin to close, as the real CLI does.
 // Expect: { "model", "allowedTools": [...], "disallowedTools": [...], "resume": id | null,
 //           "promptIncludes": text, "systemPromptIncludes": text, "mcpServers": [names] }
 // A broken contract prints "fake-claude: argv mismatch: ..." on stderr and exits 64.
@@ -23,7 +29,7 @@ const problems = [];
 
 function parseArgv(args) {
   const out = { flags: new Set(), values: {}, lists: {}, positional: [] };
-  const VALUE = new Set(['--output-format', '--model', '--append-system-prompt', '--resume']);
+  const VALUE = new Set(['--output-format', '--input-format', '--permission-prompt-tool', '--model', '--append-system-prompt', '--resume']);
   const LIST = new Set(['--allowedTools', '--disallowedTools', '--mcp-config']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -62,7 +68,9 @@ const expect = plan?.expect ?? {};
 
 // The contract every turn must keep.
 if (!parsed.flags.has('-p')) problems.push('-p missing');
-if (parsed.positional.length !== 1) problems.push(`expected exactly one prompt, got ${parsed.positional.length}`);
+if (parsed.values['--input-format'] !== 'stream-json') problems.push('--input-format stream-json missing (the prompt goes on stdin)');
+if (parsed.values['--permission-prompt-tool'] !== 'stdio') problems.push('--permission-prompt-tool stdio missing');
+if (parsed.positional.length !== 0) problems.push(`expected no prompt in argv (it goes on stdin), got ${parsed.positional.length}`);
 if (parsed.values['--output-format'] !== 'stream-json') problems.push('--output-format stream-json missing');
 if (!parsed.flags.has('--verbose')) problems.push('--verbose missing');
 if (!parsed.values['--model']) problems.push('--model missing');
@@ -80,6 +88,36 @@ else {
     }
   } catch (e) { problems.push(`--mcp-config unreadable: ${e.message}`); }
 }
+
+// stdin: stream-json lines; the first user message is the prompt, control_responses answer our requests.
+const stdinLines = [];
+const stdinWaiters = [];
+let stdinClosed = false;
+let stdinBuf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (c) => {
+  stdinBuf += c;
+  let i;
+  while ((i = stdinBuf.indexOf('\n')) >= 0) {
+    const line = stdinBuf.slice(0, i); stdinBuf = stdinBuf.slice(i + 1);
+    if (line.trim()) { stdinLines.push(line); stdinWaiters.splice(0).forEach((w) => w()); }
+  }
+});
+process.stdin.on('end', () => { stdinClosed = true; stdinWaiters.splice(0).forEach((w) => w()); });
+/** The next stdin message matching `pred` (null once stdin closed without one). */
+async function nextInput(pred) {
+  for (;;) {
+    const i = stdinLines.findIndex((l) => { try { return pred(JSON.parse(l)); } catch { return false; } });
+    if (i >= 0) return JSON.parse(stdinLines.splice(i, 1)[0]);
+    if (stdinClosed) return null;
+    await new Promise((r) => stdinWaiters.push(r));
+  }
+}
+const userMsg = await nextInput((m) => m?.type === 'user');
+const content = userMsg?.message?.content;
+const prompt = typeof content === 'string' ? content : Array.isArray(content) ? content.filter((b) => b?.type === 'text').map((b) => b.text).join('\n') : undefined;
+if (prompt === undefined) problems.push('no stream-json user message on stdin');
+parsed.positional[0] = prompt;
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 if ('model' in expect && parsed.values['--model'] !== expect.model) problems.push(`model ${parsed.values['--model']} != ${expect.model}`);
@@ -104,8 +142,23 @@ if (problems.length) {
   process.exit(64);
 }
 
-const lines = turn.fixture ? readFileSync(turn.fixture, 'utf8').split('\n').filter((l) => l.length) : [];
 const sessionId = turn.sessionId ?? `fake-session-${n + 1}`;
+const emit = (o) => process.stdout.write(JSON.stringify({ ...o, session_id: sessionId }) + '\n');
+if (turn.tools?.length) emit({ type: 'system', subtype: 'init', cwd: process.cwd(), tools: ['Bash', 'Edit', 'Write', 'Read'], mcp_servers: [], model: parsed.values['--model'], permissionMode: 'default', claude_code_version: 'fake-claude' });
+let k = 0;
+for (const tool of turn.tools ?? []) {
+  const id = `toolu_fake_${n + 1}_${++k}`;
+  emit({ type: 'assistant', message: { id: `msg_fake_${k}`, type: 'message', role: 'assistant', model: 'fake', content: [{ type: 'tool_use', id, name: tool.name, input: tool.input }], stop_reason: 'tool_use', usage: {} }, parent_tool_use_id: null });
+  const requestId = `req-${n + 1}-${k}`;
+  const askedAt = Date.now();
+  emit({ type: 'control_request', request_id: requestId, request: { subtype: 'can_use_tool', tool_name: tool.name, input: tool.input, tool_use_id: id, permission_suggestions: [] } });
+  const answer = await nextInput((m) => m?.type === 'control_response' && m.response?.request_id === requestId);
+  const response = answer?.response?.response ?? null;
+  if (logFile) appendFileSync(`${logFile}.permissions.jsonl`, JSON.stringify({ n, tool: tool.name, input: tool.input, toolUseId: id, answer: answer?.response ?? null, waitedMs: Date.now() - askedAt }) + '\n');
+  const allowed = response?.behavior === 'allow' && response.updatedInput && typeof response.updatedInput === 'object';
+  emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: allowed ? `ran ${tool.name} with ${JSON.stringify(response.updatedInput)}` : (response?.message ?? 'no answer'), is_error: !allowed }] }, parent_tool_use_id: null });
+}
+const lines = turn.fixture ? readFileSync(turn.fixture, 'utf8').split('\n').filter((l) => l.length) : [];
 let resultOk = false;
 for (const line of lines) {
   let out = line;
@@ -122,5 +175,7 @@ if (mode === 'hang') {
   setInterval(() => {}, 1 << 30);
 } else {
   const code = turn.exit ?? (mode === 'early-exit' ? 1 : resultOk ? 0 : 1);
+  // Like the real CLI with stream-json input: after the result it waits for stdin to close.
+  if (mode !== 'early-exit') await nextInput(() => false);
   process.stdout.write('', () => process.exit(code));
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isHyperhiveError } from '../../controller/errors.ts';
 import { checkedOutRevision } from '../../controller/runtime/checkout.ts';
-import type { AgentSpec, Runtime, RuntimeEvent } from '../../controller/runtime/types.ts';
+import type { AgentSpec, PtyHandle, Runtime, RuntimeEvent } from '../../controller/runtime/types.ts';
 import { commitFiles } from '../../repos/commit.ts';
 import { identityFor } from '../../repos/identity.ts';
 import { createRepo } from '../../repos/store.ts';
@@ -189,16 +189,33 @@ export function runtimeConformance(test: TestFn, target: ConformanceTarget): voi
     t.deepEqual(leftovers, [], 'no staged checkout left behind');
   });
 
-  t0(name('exec gives a PTY handle or says not_supported'), async (t) => {
+  t0(name('exec: a PTY into the running agent with its environment and directory (or not_supported); ends when the agent stops; refused once stopped'), async (t) => {
     const f = await fixture(t);
     await start(f, f.r1);
+    let pty: PtyHandle;
     try {
-      const pty = await f.runtime.exec(f.spec.name, { cols: 80, rows: 24 });
-      t.is(typeof pty.write, 'function');
-      pty.kill();
+      pty = await f.runtime.exec(f.spec.name, { cols: 100, rows: 30 });
     } catch (e) {
       t.true(isHyperhiveError(e) && e.code === 'not_supported', `not_supported, got ${(e as Error).message}`);
+      return;
     }
+    let out = '';
+    pty.onData((c) => { out += Buffer.from(c).toString('utf8'); });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => pty.onExit(r));
+    // Computed by the shell, so the echo of what was typed cannot satisfy the wait.
+    pty.write(`echo "hh-$((6*7))"; echo "agent=$HYPERHIVE_AGENT"; printf 'cwd:%s\\n' "$(pwd)"; stty size\n`);
+    await until('the shell\'s answer', () => /hh-42/.test(out) && /cwd:\//.test(out) && /[\r\n]30 100\r?\n/.test(out));
+    t.regex(out, new RegExp(`agent=${f.spec.name}\\r?\\n`));
+    t.is(/cwd:(\/\S*)/.exec(out)![1], f.spec.mounts.state.target);
+    pty.resize(120, 40);
+    pty.write('stty size\n');
+    await until('the new size', () => /[\r\n]40 120\r?\n/.test(out));
+    t.pass();
+    await f.runtime.stop(f.spec.name);
+    await exited;
+    const err = await t.throwsAsync(() => f.runtime.exec(f.spec.name, { cols: 80, rows: 24 }));
+    t.true(isHyperhiveError(err) && err.code === 'conflict', `a stopped agent is refused with conflict, got ${err?.message}`);
+    t.regex(err!.message, /not running/);
   });
 
   t0(name('close stops every agent'), async (t) => {

@@ -98,6 +98,11 @@ it('nspawn: exec opens a PTY inside the running container, as root of the contai
   const ended = new Promise<{ code: number | null; signal: string | null }>((r) => pty.onExit(r));
   pty.write('echo "agent=$HYPERHIVE_AGENT uid=$(id -u) dir=$(pwd) cols=$(stty size)"\n');
   await waitFor('the shell\'s answer', () => /agent=term uid=0 dir=\/hyperhive\/state cols=30 100/.test(out), 20_000);
+  await waitFor('the shell at its prompt', () => pty.atPrompt?.(), 10_000);
+  pty.write('sleep 30\n');
+  await waitFor('a program in the foreground: not at the prompt', () => pty.atPrompt?.() === false, 10_000);
+  pty.write('\x03');
+  await waitFor('back at the prompt after Ctrl-C', () => pty.atPrompt?.(), 10_000);
   pty.resize(120, 40);
   pty.write('stty size; exit 3\n');
   const x = await ended;

@@ -41,8 +41,8 @@ test.serial('every route with an :id: each non-canonical spelling is a 400 namin
   const keys = idRoutes.map((r) => `${r.method} ${r.path}`);
   for (const k of ['GET /api/approvals/:id', 'POST /api/approvals/:id/approve', 'POST /api/approvals/:id/reject', 'GET /approvals/:id', 'POST /approvals/:id/approve', 'POST /inbox/:id/answer', 'POST /api/inbox/:id/answer']) t.true(keys.includes(k), k);
   for (const r of idRoutes) {
-    // The inbox routes address messages; the rest address requests.
-    const what = r.path.includes('/inbox/') ? 'message id' : 'request id';
+    // The inbox routes address messages, the turn routes turns, the webhook routes webhooks, the harness's route its tool requests; the rest requests.
+    const what = r.path.includes('/inbox/') ? 'message id' : r.path.includes('/turns/') ? 'turn id' : r.path.includes('webhooks') ? 'webhook id' : r.path.includes('/tool-requests/') ? 'tool request id' : 'request id';
     for (const v of [...spellings(id), '0']) {
       const p = r.path.replace(':id', encodeURIComponent(v)) + (r.path.endsWith('/file') ? '?path=prompt.md' : '');
       const res = await call(s, r.method, p, { reason: 'no', body: 'x' });

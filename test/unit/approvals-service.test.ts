@@ -15,6 +15,8 @@ test('decide: any rejection rejects; the quorum counts distinct approvers; nothi
   t.deepEqual(decide([v('a', 'approve'), v('b', 'approve')], { required: 2 }), { status: 'approved', by: ['a', 'b'] });
   t.deepEqual(decide([v('a', 'approve'), v('b', 'reject')], { required: 1 }), { status: 'rejected', by: 'b' });
   t.deepEqual(decide([v('a', 'approve')], { required: 0 }), { status: 'approved', by: ['a'] }, 'a quorum below one is one');
+  t.deepEqual(decide([v('a', 'approve'), v('b', 'approve')], { required: 2, excluded: ['a'] }), { status: 'pending', approvals: 1, required: 2 }, "the proposer's approval does not count");
+  t.deepEqual(decide([v('a', 'reject')], { required: 2, excluded: ['a'] }), { status: 'rejected', by: 'a' }, 'the proposer may still reject');
 });
 
 test('approving a change moves applied through moveApplied (one audit row), marks it completed, publishes the decision, and the runtime runs it', async (t) => {
@@ -35,18 +37,23 @@ test('approving a change moves applied through moveApplied (one audit row), mark
   t.deepEqual(f.core.approvalStore.votes(req.id).map((v) => [v.voter, v.decision]), [['alice', 'approve']]);
 });
 
-test('with a quorum of two, the first vote waits (audited, applied unmoved) and the second approves', async (t) => {
+test('with a quorum of two, the first vote waits (audited, applied unmoved), a second by the same operator or the proposer is refused, and another operator approves', async (t) => {
   const f = await fakeCore(t, { approvalPolicy: () => ({ required: 2 }) });
   await f.core.controller.createAgent('alpha', OPERATOR);
   const base = (await readRefs(f.core.paths.repo('alpha'))).applied;
-  const head = await propose(f, 'alpha', { 'prompt.md': 'two votes\n' });
+  const head = await propose(f, 'alpha', { 'prompt.md': 'two votes\n' }, 'carol');
   const req = f.core.controller.openChange('alpha')!;
   const first = await f.core.controller.approve(req.id, ALICE);
   t.is(first.status, 'pending');
   t.is((await readRefs(f.core.paths.repo('alpha'))).applied, base);
   t.true(f.core.log.auditTrail({ agent: 'alpha' }).some((e) => e.action === 'vote' && e.actor === 'alice' && e.approvalId === req.id));
-  const again = await f.core.controller.approve(req.id, ALICE);
-  t.is(again.status, 'pending', 'the same operator twice is still one vote');
+  const again = await t.throwsAsync(() => f.core.controller.approve(req.id, ALICE));
+  t.true(isHyperhiveError(again) && again.code === 'conflict', 'the same operator twice is refused');
+  t.regex(again!.message, /alice already approved request #\d+; the same operator counts once: it needs 1 more approval from another operator/);
+  const own = await t.throwsAsync(() => f.core.controller.approve(req.id, { kind: 'operator', name: 'carol' }));
+  t.true(isHyperhiveError(own) && own.code === 'forbidden', "the proposer's approval is refused");
+  t.deepEqual(f.core.controller.approvalView(f.core.controller.getApproval(req.id)).votes.map((v) => v.by), ['alice']);
+  t.is(f.core.controller.approvalView(f.core.controller.getApproval(req.id)).required, 2);
   const second = await f.core.controller.approve(req.id, BOB);
   t.is(second.status, 'approved');
   t.is((await readRefs(f.core.paths.repo('alpha'))).applied, head);

@@ -20,6 +20,19 @@ test('approvals: a CONFIG column with the check verdict (ok, failed, … while e
   t.deepEqual([1, 2, 3, 4, 5].map(config), ['ok', 'failed', '…', '-', '-']);
 });
 
+test('approvals: QUORUM shows approvals so far of a quorum above one; a tool request shows its call', (t) => {
+  const out = formatApprovals([
+    req({ id: 1, required: 2, votes: [{ by: 'alice', decision: 'approve' }] }),
+    req({ id: 2, kind: 'tool', base: null, head: null, paths: [], tool: { name: 'Bash', input: { command: 'npm test' } } }),
+  ]);
+  const lines = out.split('\n');
+  t.regex(lines[0]!, /QUORUM\s+PATHS \/ CALL$/);
+  t.regex(lines.find((l) => l.startsWith('#1 '))!, /\s1\/2\s/);
+  t.regex(lines.find((l) => l.startsWith('#2 '))!, /\s-\s+Bash npm test$/);
+  const shown = formatApproval({ ...req({ id: 1, required: 2, votes: [{ by: 'alice', decision: 'approve' }] }), patch: '', reason: null, commits: [] });
+  t.regex(shown, /^votes alice \(approve\); 2 approval\(s\) required$/m);
+});
+
 test('show: says whether the config evaluates, with the error and that approve is refused', (t) => {
   const show = (o: Record<string, unknown>) => formatApproval({ ...req(o), patch: 'diff --git a/agent.nix b/agent.nix\n', reason: null, commits: [] });
   t.regex(show({ data: { configCheck: 'ok' } }), /^config evaluates$/m);

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, readFile, stat, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildTurnArgv } from '../../controller/harness/argv.ts';
+import { buildTurnArgv, turnInput } from '../../controller/harness/argv.ts';
 import { buildMcpConfig, writeMcpConfig } from '../../controller/harness/mcp-config.ts';
 import { composeSystemPrompt, composeTurnPrompt } from '../../controller/harness/prompt.ts';
 import { validateHyperhiveJson } from '../../controller/surface/hyperhive-json.ts';
@@ -13,15 +13,23 @@ test('argv for a resumed turn, exactly', (t) => {
     allow: ['Bash(git *)', 'Edit'], deny: ['WebFetch'], resume: 'abc-123',
   });
   t.deepEqual(argv, [
-    '-p', 'You have 1 new message.', '--output-format', 'stream-json', '--verbose', '--model', 'sonnet',
+    '-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--permission-prompt-tool', 'stdio', '--model', 'sonnet',
     '--mcp-config', '/s/mcp-config.json', '--strict-mcp-config', '--append-system-prompt', 'SYS',
     '--allowedTools', 'Bash(git *)', 'Edit', '--disallowedTools', 'WebFetch', '--resume', 'abc-123',
   ]);
+  t.false(argv.includes('You have 1 new message.'), 'the prompt goes on stdin');
+});
+
+test('the prompt is one stream-json user message on stdin', (t) => {
+  const line = turnInput('You have 1 new message.\nhi');
+  t.true(line.endsWith('\n'));
+  t.is(line.split('\n').length, 2, 'one line');
+  t.deepEqual(JSON.parse(line), { type: 'user', message: { role: 'user', content: 'You have 1 new message.\nhi' } });
 });
 
 test('argv leaves out empty tool lists and --resume for a new session', (t) => {
   const argv = buildTurnArgv({ prompt: 'hi', model: 'opus', mcpConfigFile: 'f', systemPrompt: '', allow: [], deny: [] });
-  t.deepEqual(argv, ['-p', 'hi', '--output-format', 'stream-json', '--verbose', '--model', 'opus', '--mcp-config', 'f', '--strict-mcp-config', '--append-system-prompt', '']);
+  t.deepEqual(argv, ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--permission-prompt-tool', 'stdio', '--model', 'opus', '--mcp-config', 'f', '--strict-mcp-config', '--append-system-prompt', '']);
 });
 
 test('a prompt starting with "-" is refused', (t) => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HarnessIO, Message, TurnReport } from '../../controller/harness/io.ts';
+import type { TurnEventsBody } from '../../controller/transcripts/types.ts';
 import { runHarness, type HarnessOptions } from '../../controller/harness/loop.ts';
 import { readSessionId, writeSessionId } from '../../controller/harness/session.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -41,6 +42,7 @@ class MemoryIO implements HarnessIO {
   async readLive() { this.liveReads++; return { ...this.live }; }
   async readConfig() { return { configDir: this.configDir, prompt: 'PROMPT-MD' }; }
   async reportTurn(r: TurnReport) { this.reports.push(r); }
+  postTurnEvents?: (body: TurnEventsBody) => Promise<void>;
 }
 
 interface Call { n: number; pid: number; prompt: string; model: string; resume: string | null; allowedTools: string[]; disallowedTools: string[]; systemPrompt: string; mcpConfig: any; env: Record<string, string | null>; problems: string[] }
@@ -259,4 +261,31 @@ withClaude('the real claude CLI without credentials: auth, and no retry loop', a
   t.regex(r.error!, /Not logged in/);
   t.is(r.model, 'sonnet');
   t.truthy(r.sessionId);
+});
+
+test('the turn in progress is streamed as it happens: prompt, the stream-json events, then the report names the transcript', async (t) => {
+  const s = await setup(t, { turns: [{ fixture: FIX('ok-tool-calls.jsonl') }] });
+  const posted: { body: TurnEventsBody; reportsSoFar: number }[] = [];
+  s.io.postTurnEvents = async (body) => { posted.push({ body, reportsSoFar: s.io.reports.length }); };
+  s.io.push('please review');
+  await runHarness(s.io, { ...s.opts, maxTurns: 1 });
+  const [r] = s.io.reports;
+  const events = posted.flatMap((p) => p.body.events);
+  t.true(posted.length >= 1);
+  t.true(posted.every((p) => p.reportsSoFar === 0), 'every event is posted before the report');
+  t.true(posted.every((p) => p.body.turn === r!.transcript), 'the report names the streamed turn');
+  t.is(events[0]!.kind, 'prompt');
+  t.regex((events[0] as { text: string }).text, /please review/);
+  t.deepEqual(events.slice(1).map((e) => e.kind).filter((k, i, a) => a.indexOf(k) === i), ['init', 'text', 'tool_use', 'tool_result', 'result']);
+  t.false(JSON.stringify(posted).includes('secret-token'), 'the token never rides in a transcript');
+});
+
+test('a failed turn streams its reason as an error event', async (t) => {
+  const s = await setup(t, { turns: [{ fixture: FIX('api-error.jsonl') }] });
+  const events: TurnEventsBody['events'] = [];
+  s.io.postTurnEvents = async (body) => { events.push(...body.events); };
+  s.io.push('x');
+  await runHarness(s.io, { ...s.opts, maxTurns: 1 });
+  t.not(s.io.reports[0]!.class, 'ok');
+  t.regex((events.at(-1) as { message: string }).message, new RegExp(`^turn ${s.io.reports[0]!.class}: `));
 });

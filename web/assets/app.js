@@ -71,6 +71,15 @@
     window.addEventListener('pagehide', function () { es.close(); });
   }
 
+  // ---- narrow screens ------------------------------------------------------------------------
+  // Two diff columns do not fit a phone: an approval page asked for without a view opens line by line.
+  if (document.body.getAttribute('data-page') === 'approval' && window.innerWidth < 700 && !/[?&]view=/.test(location.search)) {
+    var side = document.querySelector('.hh-diff[data-view="side"]');
+    var flashArea = document.getElementById('flash');
+    // Not over a flash message: it is shown once, and a reload would lose it.
+    if (side && !(flashArea && flashArea.children.length)) location.replace(location.pathname + (location.search ? location.search + '&' : '?') + 'view=line' + location.hash);
+  }
+
   // ---- collapsed diff files ----------------------------------------------------------------
   document.addEventListener('click', function (ev) {
     var btn = ev.target && ev.target.closest ? ev.target.closest('button.hh-expand') : null;

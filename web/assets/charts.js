@@ -51,7 +51,9 @@
     return new window.uPlot({
       width: width, height: 160,
       legend: { show: spec.series.length > 1 },
-      cursor: { drag: { x: false, y: false } },
+      // No drag-zoom; and a click that moved a pixel (or whose chart redrew under it) is still a click:
+      // uPlot would swallow it as the end of a drag, and the point's link with it.
+      cursor: { drag: { x: false, y: false, click: function () {} } },
       // Always the whole window, so one bucket of data does not stretch over the axis.
       // Every series here is a count, a cost, a depth or a duration: the y axis starts at 0, so a
       // steady reading is a flat line at its height, not a zoomed-in band with repeated labels.
@@ -66,6 +68,22 @@
     }, data, plot);
   }
 
+  // A chart whose spec links to its turns: a click on a bucket with data opens the turns of that bucket.
+  function linkPoints(entry) {
+    var spec = entry.spec;
+    if (!spec.link) return;
+    entry.fig.classList.add('hh-chart-linked');
+    entry.plot.over.addEventListener('click', function () {
+      var u = entry.plot;
+      var idx = u.cursor.idx;
+      if (idx === null || idx === undefined) return;
+      var hasData = u.data.slice(1).some(function (s) { return s[idx] !== null && s[idx] !== undefined && s[idx] !== 0; });
+      if (!hasData) return;
+      var t = Math.round(u.data[0][idx] * 1000);
+      location.href = spec.link + '?since=' + t + '&until=' + (t + STEP_MS);
+    });
+  }
+
   function load(entry) {
     var until = Date.now() + 1;
     var since = until - WINDOW_MS;
@@ -76,7 +94,7 @@
         .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); });
     })).then(function (answers) {
       var a = align(entry.spec, answers);
-      if (!entry.plot) entry.plot = create(entry, a.data);
+      if (!entry.plot) { entry.plot = create(entry, a.data); linkPoints(entry); }
       else entry.plot.setData(a.data);
       entry.fig.setAttribute('data-points', String(a.withData));
       entry.fig.classList.toggle('hh-chart-has-data', a.withData > 0);

@@ -77,21 +77,25 @@ export function apiRouter(o: ApiOptions): Router {
     for (const s of status ?? []) if (!STATUSES.includes(s)) throw new HyperhiveError('bad_request', `unknown status ${JSON.stringify(s)} (one of ${STATUSES.join(', ')})`);
     const agent = typeof ctx.query.agent === 'string' ? ctx.query.agent : undefined;
     if (agent) c.requireAgent(agent);
-    ctx.body = c.listApprovals({ status, agent, kind: typeof ctx.query.kind === 'string' ? ctx.query.kind : undefined });
+    ctx.body = c.listApprovals({ status, agent, kind: typeof ctx.query.kind === 'string' ? ctx.query.kind : undefined }).map((a) => c.approvalView(a));
   });
   r.get('/approvals/:id', op, async (ctx) => {
     const id = requestId(ctx);
     const a = c.getApproval(id);
-    ctx.body = { ...a, patch: await c.approvalPatch(id), commits: await c.approvalCommits(id), votes: c.votes(id) };
+    ctx.body = { ...c.approvalView(a), patch: await c.approvalPatch(id), commits: await c.approvalCommits(id) };
   });
   r.get('/approvals/:id/patch', op, async (ctx) => { ctx.type = 'text/x-diff; charset=utf-8'; ctx.body = await c.approvalPatch(requestId(ctx)); });
   r.post('/approvals/:id/approve', op, async (ctx) => {
     const body = await readJson(ctx);
-    ctx.body = await c.approve(requestId(ctx), who(ctx), typeof body.note === 'string' ? body.note : undefined);
+    const note = typeof body.note === 'string' ? body.note : undefined;
+    if (body.always !== undefined && typeof body.always !== 'boolean') throw new HyperhiveError('bad_request', 'field "always" must be true or false', { field: 'always' });
+    // A tool request: allow once, or with "always" also propose the pattern (raised as a change request).
+    const a = await c.allowTool(requestId(ctx), who(ctx), { always: body.always === true, pattern: body.pattern, note });
+    ctx.body = { ...c.approvalView(a), ...(a.always ? { always: a.always } : {}) };
   });
   r.post('/approvals/:id/reject', op, async (ctx) => {
     const body = await readJson(ctx);
-    ctx.body = await c.reject(requestId(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason');
+    ctx.body = c.approvalView(await c.reject(requestId(ctx), who(ctx), typeof body.reason === 'string' && body.reason.trim() ? body.reason : 'rejected without a reason'));
   });
 
   r.get('/log', op, (ctx) => {

@@ -7,7 +7,7 @@ import { can } from '../../controller/lifecycle.ts';
 import { parseStatsParams } from '../../controller/stats/params.ts';
 import type { StatsService } from '../../controller/stats/service.ts';
 import type { Series } from '../../controller/stats/store.ts';
-import { requireOperator, type AuthOptions } from '../auth.ts';
+import { requireOperator, requireSelfOrOperator, type AuthOptions } from '../auth.ts';
 import { readJson } from '../body.ts';
 import { fleetPage } from '../views/fleet.ts';
 
@@ -30,15 +30,10 @@ export function statsRouter(o: StatsRoutesOptions): Router {
   const r = new Router();
   const op = requireOperator(o.auth);
 
-  r.post('/api/agents/:name/turns', async (ctx) => {
-    const id = ctx.state.identity as Identity | undefined;
-    const name = ctx.params.name!;
-    if (!id) throw new HyperhiveError('unauthorized', 'authentication required: the harness sends `Authorization: Bearer <agent token>`');
-    if (id.kind === 'agent' && id.name !== name) throw new HyperhiveError('forbidden', `agent ${id.name} may report only its own turns, not ${name}'s`);
-    if (id.kind === 'operator' && ctx.state.via === 'cookie') await o.auth.checkCsrf?.(ctx);
+  r.post('/api/agents/:name/turns', requireSelfOrOperator(o.auth, 'turns'), async (ctx) => {
     const body = await readJson(ctx);
     ctx.status = 201;
-    ctx.body = await s.reportTurn(name, body);
+    ctx.body = await s.reportTurn(ctx.params.name!, body);
   });
 
   r.get('/api/stats', op, (ctx) => {

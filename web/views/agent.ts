@@ -24,6 +24,10 @@ export interface AgentPageData {
   commands: { usage: string; help: string }[];
   /** The last slash command typed, shown again after an error so it can be fixed. */
   lastCommand?: string;
+  /** The turn in progress (or the last one) and the recent turns, when transcripts are wired. */
+  turns?: SafeHtml | null;
+  /** The terminal section, when a terminal server is wired. */
+  terminal?: SafeHtml | null;
 }
 
 function stateRow(d: AgentPageData): SafeHtml {
@@ -80,8 +84,10 @@ export function agentPage(d: AgentPageData): SafeHtml {
     body: html`<h1>${a.name} <span id="agent-chip" data-live>${modelChip(a.model)}</span></h1>
 <p class="hh-meta">created by ${a.createdBy} <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, d.now)}</time></p>
 ${stateRow(d)}
-${agentCharts(a.name)}
+${agentCharts(a.name, d.turns ? `/agents/${a.name}/turns` : undefined)}
 ${commandBox(d)}
+${d.turns ?? ''}
+${d.terminal ?? ''}
 <section class="hh-section" id="requests" data-live><h2>Open requests <span class="hh-count">${d.open.length}</span></h2>
 ${approvalsTable(d.open, d.now, { showAgent: false, empty: 'No open requests.' })}</section>
 ${history(d)}

@@ -4,6 +4,7 @@ import { modelChip } from './components.ts';
 import type { RenderedDiff } from './diff.ts';
 import { age, html, isoTime, shortSha, type SafeHtml } from './html.ts';
 import { csrfField, layout, type Flash } from './layout.ts';
+import { toolRequestBody } from './tool-call.ts';
 
 export interface ApprovalCommit {
   sha: string;
@@ -25,7 +26,9 @@ export interface ApprovalPageData {
   diff: RenderedDiff | null;
   /** What moved since the request was raised (pending only), and the request now open for the agent. */
   stale: { message: string; newer: Approval | null } | null;
-  votes: { voter: string; decision: string; reason: string | null; at: number }[];
+  votes: { by: string; decision: string; reason: string | null; at: number }[];
+  /** How many distinct operators must approve (policy.json's quorum rules; one without them). */
+  required?: number;
   /** The controller evaluates proposed configs: a change request without a verdict is still being checked. */
   configChecks: boolean;
 }
@@ -49,6 +52,15 @@ function configLine(d: ApprovalPageData): SafeHtml | '' {
   return '';
 }
 
+/** Under a quorum above one: how many approvals of how many, and whose so far. */
+function quorumLine(d: ApprovalPageData): SafeHtml | '' {
+  const required = d.required ?? 1;
+  if (required <= 1) return '';
+  const approvers = d.votes.filter((v) => v.decision === 'approve').map((v) => v.by);
+  const open = d.approval.status === 'pending' || d.approval.status === 'diverged';
+  return html`<p class="hh-quorum" data-testid="quorum"><strong>${approvers.length} of ${required} approvals</strong>${approvers.length ? html` so far: ${approvers.join(', ')}` : ''}${open ? html` <span class="hh-muted">(${required} distinct operators must approve; the proposer's own approval does not count)</span>` : ''}</p>`;
+}
+
 function statusBanner(d: ApprovalPageData): SafeHtml {
   const a = d.approval;
   const decided = a.decidedBy ? html` by <strong>${a.decidedBy}</strong> <time datetime="${isoTime(a.decidedAt)}">${age(a.decidedAt, d.now)}</time>` : '';
@@ -63,7 +75,8 @@ function statusBanner(d: ApprovalPageData): SafeHtml {
 <p class="hh-status-line"><span class="hh-status hh-status-${a.status}" data-testid="approval-status">${a.status}</span> ${detail}</p>
 ${configLine(d)}
 ${d.stale ? html`<div class="hh-stale" role="alert" data-testid="stale"><strong>Stale:</strong> ${d.stale.message}${d.stale.newer && d.stale.newer.id !== a.id ? html` — <a href="/approvals/${d.stale.newer.id}">open request #${d.stale.newer.id}</a>` : ''}</div>` : ''}
-${d.votes.length ? html`<ul class="hh-votes">${d.votes.map((v) => html`<li>${v.voter}: ${v.decision}${v.reason ? html` — <q>${v.reason}</q>` : ''} <span class="hh-muted">${age(v.at, d.now)}</span></li>`)}</ul>` : ''}
+${quorumLine(d)}
+${d.votes.length ? html`<ul class="hh-votes">${d.votes.map((v) => html`<li>${v.by}: ${v.decision}${v.reason ? html` — <q>${v.reason}</q>` : ''} <span class="hh-muted">${age(v.at, d.now)}</span></li>`)}</ul>` : ''}
 </section>`;
 }
 
@@ -111,6 +124,13 @@ ${diff.body}
 
 export function approvalPage(d: ApprovalPageData): SafeHtml {
   const a = d.approval;
+  if (a.kind === 'tool') {
+    return layout({
+      title: `Tool request #${a.id}`, page: 'approval', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, agent: a.agent,
+      body: html`<h1>Tool request #${a.id} <span class="hh-tag">tool</span> for <a href="/agents/${a.agent}">${a.agent}</a></h1>
+${toolRequestBody(a, { now: d.now, csrf: d.csrf })}`,
+    });
+  }
   return layout({
     title: `Request #${a.id}`, page: 'approval', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, agent: a.agent,
     css: d.diff ? ['/vendor/diff2html.min.css'] : [],

@@ -4,7 +4,11 @@ import { html, type SafeHtml } from './html.ts';
 // Not [data-live]: app.js swaps live sections on every event, which would throw the charts away;
 // charts.js refetches their data itself.
 
-export interface ChartSpec { id: string; title: string; unit: string; series: { agent: string; key: string; agg?: string; label?: string }[]; step?: string; since?: string }
+export interface ChartSpec {
+  id: string; title: string; unit: string; series: { agent: string; key: string; agg?: string; label?: string }[]; step?: string; since?: string;
+  /** A click on a point opens this page for the point's bucket (`?since=&until=`): the turns behind it. */
+  link?: string;
+}
 
 const assets = html`<link rel="stylesheet" href="/vendor/uPlot.min.css"><link rel="stylesheet" href="/assets/charts.css">
 <script src="/vendor/uPlot.iife.min.js" defer></script><script src="/assets/charts.js" defer></script>`;
@@ -17,14 +21,15 @@ export function chartsSection(o: { id: string; title: string; charts: ChartSpec[
 </section>${assets}`;
 }
 
-/** The agent page's charts: turns/min, turn duration p50/p95, cost, inbox depth. */
-export function agentCharts(agent: string): SafeHtml {
+/** The agent page's charts: turns/min, turn duration p50/p95, cost, inbox depth; the turn charts' points link to their turns. */
+export function agentCharts(agent: string, turnsLink?: string): SafeHtml {
+  const link = turnsLink ? { link: turnsLink } : {};
   return chartsSection({
     id: 'charts', title: 'Activity',
     charts: [
-      { id: 'turns', title: 'Turns per minute', unit: 'turns/min', series: [{ agent, key: 'turns', agg: 'sum', label: 'turns' }] },
-      { id: 'duration', title: 'Turn duration', unit: 's', series: [{ agent, key: 'turn_duration_ms', agg: 'p50', label: 'p50' }, { agent, key: 'turn_duration_ms', agg: 'p95', label: 'p95' }] },
-      { id: 'cost', title: 'Cost', unit: 'USD/min', series: [{ agent, key: 'cost_usd', agg: 'sum', label: 'cost' }] },
+      { id: 'turns', title: 'Turns per minute', unit: 'turns/min', series: [{ agent, key: 'turns', agg: 'sum', label: 'turns' }], ...link },
+      { id: 'duration', title: 'Turn duration', unit: 's', series: [{ agent, key: 'turn_duration_ms', agg: 'p50', label: 'p50' }, { agent, key: 'turn_duration_ms', agg: 'p95', label: 'p95' }], ...link },
+      { id: 'cost', title: 'Cost', unit: 'USD/min', series: [{ agent, key: 'cost_usd', agg: 'sum', label: 'cost' }], ...link },
       { id: 'inbox', title: 'Inbox depth', unit: 'messages', series: [{ agent, key: 'inbox_depth', agg: 'max', label: 'max' }] },
     ],
   });

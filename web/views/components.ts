@@ -3,6 +3,7 @@ import type { AgentView } from '../../controller/controller.ts';
 import type { LogEntry } from '../../controller/log.ts';
 import type { Condition } from '../../controller/reconciler/types.ts';
 import { age, html, isoTime, shortSha, type SafeHtml } from './html.ts';
+import { toolSummary } from './tool-call.ts';
 
 /** A commit as the UI shows it: who proposed it comes from the push record, not the (forgeable) author. */
 export interface RevisionInfo { sha: string; subject: string; author: string; date: number; proposer: string | null }
@@ -43,7 +44,7 @@ export function approvalsTable(rows: ApprovalRow[], now: number, opts: { showAge
 <tbody>${rows.map(({ approval: a, added, deleted }) => html`<tr data-approval="${a.id}">
 <td><a href="/approvals/${a.id}">#${a.id}</a></td><td>${a.kind}</td>${opts.showAgent !== false ? html`<td><a href="/agents/${a.agent}">${a.agent}</a></td>` : ''}
 <td><span class="hh-status hh-status-${a.status}">${a.status}</span>${a.kind === 'change' && a.data?.configCheck === 'failed' && (a.status === 'pending' || a.status === 'diverged') ? html` <span class="hh-config-bad" data-testid="config-failed" title="${a.error ?? 'the proposed config does not evaluate'}">config does not evaluate</span>` : ''}</td>
-<td>${pathsSummary(a.paths)}</td>
+<td class="hh-wrap">${a.kind === 'tool' ? toolSummary(a) : pathsSummary(a.paths)}</td>
 <td>${added === null ? html`<span class="hh-muted">—</span>` : html`<span class="hh-add">+${added}</span> <span class="hh-del">−${deleted ?? 0}</span>`}</td>
 <td>${a.proposer ?? html`<span class="hh-muted">unknown</span>`}</td>
 <td><time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, now)}</time></td>
@@ -54,5 +55,12 @@ export function logTable(entries: LogEntry[], now: number, opts: { showAgent?: b
   if (!entries.length) return html`<p class="hh-muted">Nothing logged yet.</p>`;
   return html`<table class="hh-table hh-log"><tbody>${entries.map((e) => html`<tr class="hh-level-${e.level}">
 <td><time datetime="${isoTime(e.ts)}" title="${isoTime(e.ts)}">${age(e.ts, now)}</time></td>${opts.showAgent !== false ? html`<td>${e.agent ? html`<a href="/agents/${e.agent}">${e.agent}</a>` : html`<span class="hh-muted">—</span>`}</td>` : ''}
-<td><span class="hh-event">${e.event}</span></td><td>${e.message}</td></tr>`)}</tbody></table>`;
+<td><span class="hh-event">${e.event}</span></td><td>${e.message}${turnLink(e)}</td></tr>`)}</tbody></table>`;
+}
+
+/** A `turn` line links to the turn's transcript (its id rides in the line's data). */
+function turnLink(e: LogEntry): SafeHtml | '' {
+  const id = e.data?.turn;
+  return e.agent && (e.event === 'turn' || e.event === 'turn-started') && typeof id === 'number' && Number.isSafeInteger(id)
+    ? html` <a class="hh-turn-link" href="/agents/${e.agent}/turns/${id}" data-testid="log-turn-link">transcript #${id}</a>` : '';
 }

@@ -52,9 +52,9 @@ ${o.identity ? html`<script src="/assets/inbox.js" defer></script>` : ''}
 <body data-page="${o.page}"${o.live ? html` data-live-events="/api/events"` : ''}${o.agent ? html` data-agent="${o.agent}"` : ''}>
 <header class="hh-top">
 <a class="hh-brand" href="/">hyperhive</a>
-${o.identity ? html`<nav><a href="/">Dashboard</a> <a href="/fleet">Fleet</a> ${inboxLink(o.inboxUnread)}</nav>
+${o.identity ? html`<nav><a href="/">Dashboard</a> <a href="/fleet">Fleet</a> ${inboxLink(o.inboxUnread)} <a href="/operators">Operators</a> <a href="/webhooks">Webhooks</a></nav>
 <span class="hh-live-dot" id="live-status" title="live updates">●</span>
-<form class="hh-logout" method="post" action="/logout">${csrfField(o.csrf)}<span class="hh-muted">${o.identity}</span> <button type="submit" class="hh-link">Log out</button></form>` : ''}
+<form class="hh-logout" method="post" action="/logout">${csrfField(o.csrf)}<span class="hh-muted" data-testid="whoami" title="logged in as">${o.identity}</span> <button type="submit" class="hh-link">Log out</button></form>` : ''}
 </header>
 <main>
 ${flashMessages(o.flash)}

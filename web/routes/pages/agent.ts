@@ -4,10 +4,12 @@ import { readFileAt } from '../../../repos/read.ts';
 import { readJson } from '../../body.ts';
 import { safeNext } from '../../session.ts';
 import { agentPage } from '../../views/agent.ts';
+import { terminalSection } from '../../views/terminal.ts';
 import { parseSlash, runSlash, SLASH_COMMANDS } from '../slash.ts';
 import { html, inboxDepth, requireBus, sessionOf, short, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
+import { agentTurns } from './turns.ts';
 
 /** `/agents/:name`: one agent's revisions, notes, open requests and log; its command line, revert and message forms. */
 export function agentRouter(d: PageContext): Router {
@@ -28,6 +30,8 @@ export function agentRouter(d: PageContext): Router {
       applied: await rev.revisionInfo(a.name, a.applied), proposed: await rev.revisionInfo(a.name, a.proposed),
       notes: notes ? notes.toString('utf8') : null, open, log: c.logEntries({ agent: a.name, limit: 25 }),
       messaging: !!d.bus, inboxDepth: inboxDepth(d, a.name), commands: SLASH_COMMANDS, lastCommand,
+      turns: agentTurns(d, ctx, a.name),
+      terminal: d.terminal ? terminalSection({ agent: a, commands: SLASH_COMMANDS }) : null,
     }));
   });
 

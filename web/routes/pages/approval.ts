@@ -55,9 +55,10 @@ export function approvalRouter(d: PageContext): Router {
       const newer = c.getApproval(a.supersededBy);
       stale = { message: `a newer push to proposed superseded this request${newer ? ` (request #${newer.id} is ${newer.status})` : ''}.`, newer: c.openChange(a.agent) ?? newer };
     }
+    const view = c.approvalView(a);
     html(ctx, approvalPage({
       now: d.now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      approval: a, agent, commits: commitList, diff, stale, votes: c.votes(a.id), configChecks: c.checksConfig,
+      approval: a, agent, commits: commitList, diff, stale, votes: view.votes, required: view.required, configChecks: c.checksConfig,
     }));
   });
 
@@ -76,13 +77,22 @@ export function approvalRouter(d: PageContext): Router {
     const form = await readJson(ctx);
     await formAction(ctx, { to: `/approvals/${id}`, refusedPrefix: `${action === 'approve' ? 'Approval' : 'Rejection'} refused: ` }, async () => {
       if (action === 'approve') {
-        const a = await c.approve(id, who(ctx));
+        const always = form.always === 'true' || form.always === 'on';
+        const a = await c.allowTool(id, who(ctx), { always, pattern: typeof form.pattern === 'string' ? form.pattern.trim() : undefined });
+        if (a.kind === 'tool') {
+          return a.always ? `tool request #${id} allowed once; ${a.always.pattern} proposed${a.always.request ? ` as change request #${a.always.request}` : ''}: it takes effect once approved` : `tool request #${id} allowed once`;
+        }
+        if (a.status === 'pending') {
+          const v = c.approvalView(a);
+          const n = v.votes.filter((x) => x.decision === 'approve').length;
+          return `your approval of request #${id} is recorded: ${n} of ${v.required}; it needs ${v.required - n} more from another operator`;
+        }
         return `request #${id} approved: applied moved to ${short(a.head)}`;
       }
       const reason = typeof form.reason === 'string' ? form.reason.trim() : '';
       if (!reason) throw new HyperhiveError('bad_request', 'a rejection needs a reason');
-      await c.reject(id, who(ctx), reason);
-      return `request #${id} rejected`;
+      const r = await c.reject(id, who(ctx), reason);
+      return r.kind === 'tool' ? `tool request #${id} denied: the agent reads your message` : `request #${id} rejected`;
     });
   };
   r.post('/approvals/:id/approve', ...d.guard, decide('approve'));

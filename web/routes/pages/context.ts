@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type { Identity } from '../../../controller/auth/identity.ts';
 import type { Controller } from '../../../controller/controller.ts';
+import type { Transcripts } from '../../../controller/transcripts/index.ts';
 import { HyperhiveError } from '../../../controller/errors.ts';
 import type { AuthOptions } from '../../auth.ts';
 import type { Session, SessionStore } from '../../session.ts';
@@ -28,6 +29,10 @@ export interface PagesOptions {
   bus?: PagesBus | null;
   /** Shown on the login page so the operator knows where the token is. */
   tokenFile?: string;
+  /** Turn transcripts (the agent page's live turn, the turn pages); absent: those sections are not shown. */
+  transcripts?: Transcripts | null;
+  /** A terminal server is wired (the HTTP server's upgrade): the agent page shows the terminal. */
+  terminal?: boolean;
   now?: () => number;
 }
 

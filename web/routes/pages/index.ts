@@ -9,6 +9,7 @@ import { inboxRouter } from './inbox.ts';
 import { liveRouter } from './live.ts';
 import { loginRouter } from './login.ts';
 import { RevisionCache } from './revisions.ts';
+import { turnsPagesRouter } from './turns.ts';
 
 export type { PagesBus, PagesOptions } from './context.ts';
 
@@ -16,6 +17,6 @@ export type { PagesBus, PagesOptions } from './context.ts';
 export function pagesRouter(o: PagesOptions): Router {
   const d: PageContext = { ...o, now: o.now ?? Date.now, diffs: o.diffs ?? new DiffRenderer(), guard: pageGuard(o.auth), revisions: new RevisionCache(o.controller) };
   const r = new Router();
-  for (const page of [loginRouter, dashboardRouter, agentRouter, inboxRouter, approvalRouter, liveRouter]) r.use(page(d).routes());
+  for (const page of [loginRouter, dashboardRouter, agentRouter, turnsPagesRouter, inboxRouter, approvalRouter, liveRouter]) r.use(page(d).routes());
   return r;
 }

@@ -1,0 +1,3 @@
+export * from './service.ts';
+export * from './store.ts';
+export { operatorMigrations } from './migrations.ts';
