@@ -385,11 +385,12 @@ export class NspawnRuntime extends SupervisedRuntime<NspawnPrepared> {
       '/usr/bin/env', '-i', '-C', spec.mounts.state.target, ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
       // script(1) gives the command a terminal of the container's own devpts, in a session inside:
       // a shell on the host's PTY directly would find its process group outside its pid namespace.
-      'script', '-q', '-e', '-c', (o.command ?? ['/bin/sh', '-l']).map(shellQuote).join(' '), '/dev/null',
+      // `exec`: script's child is the command itself (not a shell around it), which atPrompt reads.
+      'script', '-q', '-e', '-c', `exec ${(o.command ?? ['/bin/sh', '-l']).map(shellQuote).join(' ')}`, '/dev/null',
     ];
     const pty = spawnPty(argv, { cwd: '/', cols: o.cols, rows: o.rows, env: { TERM: env.TERM, PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     // At its prompt when the shell inside (script's child, on script's own terminal) has that
-    // terminal to itself: the host PTY's foreground is always nsenter, which says nothing.
+    // terminal to itself; the host PTY's foreground is always nsenter's, which says nothing.
     const shellInside = (): number | null => { const sc = childrenOf(pty.pid ?? 0)[0]; return sc ? childrenOf(sc)[0] ?? null : null; };
     return { ...pty, atPrompt: () => { const sh = shellInside(); return sh !== null && shellAtPrompt(sh); } };
   }
