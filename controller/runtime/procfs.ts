@@ -40,14 +40,22 @@ export function nsPids(pid: number): number[] {
   } catch { return []; }
 }
 
-/** Among the process's descendants (a few levels down), the one that is PID 1 of a pid namespace of its own: a container's init. */
+/**
+ * Among the process's descendants (a few levels down), the one that is PID 1 of a pid namespace of
+ * its own and runs another program than `parent`'s: a container's init. While nspawn still sets the
+ * container up, PID 1 is a fork of nspawn itself, in mounts not yet the container's: not its init.
+ */
 export function namespaceInitUnder(pid: number, depth = 3): number | null {
-  for (const c of childrenOf(pid)) {
-    const ns = nsPids(c);
-    if (ns.length > 1 && ns.at(-1) === 1) return c;
-    if (depth > 1) { const deeper = namespaceInitUnder(c, depth - 1); if (deeper) return deeper; }
-  }
-  return null;
+  const starter = cmdlineOf(pid)?.[0];
+  const walk = (p: number, d: number): number | null => {
+    for (const c of childrenOf(p)) {
+      const ns = nsPids(c);
+      if (ns.length > 1 && ns.at(-1) === 1) return cmdlineOf(c)?.[0] === starter ? null : c;
+      if (d > 1) { const deeper = walk(c, d - 1); if (deeper) return deeper; }
+    }
+    return null;
+  };
+  return walk(pid, depth);
 }
 
 /** The first line of the process's uid_map: `{inside, outside, count}` (the host uid that inside's 0 maps to). */

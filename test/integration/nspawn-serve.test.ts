@@ -8,6 +8,7 @@ import { pushByPath, repoOf } from '../helpers/git.ts';
 import { PROJECT_ROOT } from '../helpers/paths.ts';
 import { createAgents, startServer, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { openTerminal } from '../helpers/terminal.ts';
 
 // The whole thing as an operator runs it: `serve --runtime nspawn --systemd off` on this machine
 // (root, Debian's systemd-container), the real harness inside an unprivileged container, the
@@ -124,4 +125,15 @@ it('a live write does not restart it; its state survives a config revision chang
   const pid2 = await waitFor('a harness again', () => { const p = harnessPid('worker'); return p && p !== pid1 ? p : null; }, 60_000);
   t.truthy(pid2);
   t.is(fs.readFileSync(path.join(s.state, 'agents', 'worker', 'state', 'kept.txt'), 'utf8'), 'survives\n');
+});
+
+it("the web terminal opens inside the agent's container (the runtime's exec), as root of the container", async (t) => {
+  await waitFor('worker running', async () => (await agent()).runtime.state === 'running', 60_000);
+  const term = await openTerminal(s.url, 'worker', { token: s.token, cols: 100, rows: 30 });
+  t.teardown(() => term.close());
+  t.like(await term.message('hello'), { agent: 'worker', runtime: 'nspawn', isolated: true });
+  term.type('echo "in=$HYPERHIVE_AGENT:$(id -u):$(pwd):$(cat /proc/1/cmdline | tr "\\0" " ")"\r');
+  // PID 1 as the shell sees it is the container's stub init: the shell is in the container's pid namespace.
+  const line = await term.expect(/in=worker:0:\/hyperhive\/state:\(sd-stubinit\)/, { timeoutMs: 20_000 }).catch((e) => { throw new Error(`${(e as Error).message}; the terminal showed ${JSON.stringify(term.text())}, messages ${JSON.stringify(term.messages)}`); });
+  t.truthy(line);
 });
