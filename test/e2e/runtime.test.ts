@@ -4,7 +4,7 @@ import { SystemdBus } from '../../controller/dbus/systemd.ts';
 import { NspawnRuntime } from '../../controller/runtime/nspawn.ts';
 import { tmpDir } from '../helpers/paths.ts';
 import { startSystemdMock, systemdMockUnavailable, type SystemdMock } from '../helpers/systemd-mock.ts';
-import { browserSuite } from './suite.ts';
+import { browserSuite, logIn } from './suite.ts';
 
 // The dashboard's Runtime section in real Chromium: agents as transient units (nspawn, --systemd on)
 // against a real dbus-daemon with python-dbusmock's systemd; when the bus goes away and comes back,
@@ -23,7 +23,7 @@ anyTest.serial.before(async () => {
 anyTest.after.always(async () => { await mock?.close(); });
 if (why) anyTest('runtime e2e: skipped', (t) => { t.log(`skipped: ${why}`); t.pass(); });
 
-const { test: bt, e2e, url } = browserSuite('runtime e2e tests', {
+const { test: bt, e2e } = browserSuite('runtime e2e tests', {
   prefix: 'hh-runtime-e2e-', viewport: { width: 1300, height: 900 }, timeoutMs: T,
   // (Where the tests are skipped, a plain server: the nspawn runtime would refuse to start.)
   serve: why ? { agentCommand: 'idle' } : { agentCommand: 'idle', configCheck: false, runtime: 'nspawn', systemd: 'on', nspawn: { minBackoffMs: 50, nixos: false, bus: new SystemdBus({ address: `unix:path=${socket}` }) } },
@@ -34,10 +34,7 @@ const e2eIf = why ? bt.serial.skip : e2e;
 e2eIf('the dashboard shows the D-Bus watcher\'s health and follows it live as the bus goes away and comes back', async (t) => {
   t.timeout(180_000);
   const { page, server } = t.context;
-  await page.goto(url(t, '/'));
-  await page.fill('#token', server.token);
-  await page.click('button[type=submit]');
-  await page.waitForURL(url(t, '/'));
+  await logIn({ page, server }, '/');
   const state = page.locator('#runtime [data-testid=watcher-state]');
   await page.waitForFunction(() => document.querySelector('#runtime [data-testid=watcher-state]')?.textContent === 'connected');
   t.regex(await page.textContent('#runtime') ?? '', /nspawn — transient systemd units · D-Bus watcher connected/);
