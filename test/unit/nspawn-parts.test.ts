@@ -7,6 +7,7 @@ import { argvHash, nspawnArgv, unitName, type NspawnPlan } from '../../controlle
 import { chooseRange, chownTree, defaultHostDirs, ensureRootfs, rootfsRange } from '../../controller/runtime/rootfs.ts';
 import { nspawnOptionsFromEnv } from '../../controller/runtime/from-env.ts';
 import { withContainerTargets } from '../../controller/runtime/nspawn.ts';
+import { createRuntime, systemdMode } from '../../controller/runtime/index.ts';
 import { contractEnv, type AgentSpec } from '../../controller/runtime/types.ts';
 import { validateHyperhiveJson } from '../../controller/surface/hyperhive-json.ts';
 import { crashLoopFromEnv } from '../../controller/serve.ts';
@@ -125,4 +126,13 @@ test('the crash message names agent, unit, result, exit status or signal, time a
     'agent w crashed, unit hyperhive-agent-w.service, result exit-code, exit status 1, at 2026-12-01T12:00:00.000Z, revision aaaaaaa. The runtime restarts it with backoff (x).');
   t.regex(endedText('w', { type: 'crashed', agent: 'w', revision: null, code: null, signal: 'SIGKILL', message: 'killed' }, at), /^agent w crashed, signal SIGKILL, at 2026-12-01T12:00:00\.000Z\./);
   t.is(endedText('w', { type: 'exited', agent: 'w', revision: null, code: 0, signal: null, message: 'done' }, at), 'agent w: done');
+});
+
+test('serve --runtime nspawn refuses to start on a host that cannot run containers, saying why', (t) => {
+  const e = t.throws(() => createRuntime({ kind: 'nspawn', systemd: 'off', nspawn: { binary: '/nonexistent/systemd-nspawn' } }));
+  t.regex(e!.message, process.getuid?.() === 0 ? /--runtime nspawn: \/nonexistent\/systemd-nspawn is not installed \(Debian: apt-get install systemd-container\)/ : /--runtime nspawn: the nspawn runtime needs root/);
+  t.is((e as { code?: string }).code, 'not_supported');
+  t.is(systemdMode('auto', true), 'on');
+  t.is(systemdMode('auto', false), 'off');
+  t.is(systemdMode('off', true), 'off');
 });
