@@ -16,6 +16,9 @@ interface Watch {
   /** The start job finished (JobRemoved): `inactive` from now on means it ended. */
   jobDone: boolean;
   done: boolean;
+  /** A read that failed while the bus seemed up, scheduled again (with its backoff). */
+  retry: NodeJS.Timeout | null;
+  retryMs: number;
   exited: Promise<Exit>;
   resolve: (x: Exit) => void;
 }
@@ -40,6 +43,7 @@ export function exitOf(s: UnitSnapshot | null, unit: string, fallback: string): 
 export class UnitSupervisor {
   private watches = new Map<string, Watch>();
   private offs: (() => void)[];
+  private closed = false;
 
   constructor(private readonly bus: SystemdBus, private readonly o: { stopTimeoutMs: number }) {
     this.offs = [
@@ -63,8 +67,8 @@ export class UnitSupervisor {
   private watch(unit: string): Watch {
     let resolve!: (x: Exit) => void;
     const exited = new Promise<Exit>((r) => { resolve = r; });
-    const w: Watch = { unit, stopping: false, sawActive: false, jobDone: false, done: false, exited, resolve: () => undefined };
-    w.resolve = (x) => { if (w.done) return; w.done = true; if (this.watches.get(unit) === w) this.watches.delete(unit); resolve(x); };
+    const w: Watch = { unit, stopping: false, sawActive: false, jobDone: false, done: false, retry: null, retryMs: 0, exited, resolve: () => undefined };
+    w.resolve = (x) => { if (w.done) return; w.done = true; if (w.retry) clearTimeout(w.retry); if (this.watches.get(unit) === w) this.watches.delete(unit); resolve(x); };
     this.watches.set(unit, w);
     return w;
   }
@@ -81,11 +85,26 @@ export class UnitSupervisor {
   /** Reads the unit now and ends the watch if the unit has ended (or is gone). */
   private async refresh(w: Watch): Promise<void> {
     let s: UnitSnapshot | null;
-    try { s = await this.bus.unit(w.unit); } catch { return; /* the bus is away: the reconnect reads it again */ }
+    try {
+      s = await this.bus.unit(w.unit);
+    } catch {
+      // The bus is away (the reconnect reads it again), or connected while systemd is not on it yet
+      // (a bus that came back before its systemd): no reconnect would come, so read again later.
+      this.retryLater(w);
+      return;
+    }
+    w.retryMs = 0;
     if (w.done) return;
     if (!s) { if (w.sawActive || w.jobDone) w.resolve(exitOf(null, w.unit, w.stopping ? 'success' : 'gone')); return; }
     if (s.activeState === 'active' || s.activeState === 'reloading') { w.sawActive = true; return; }
     if (s.activeState === 'failed' || (s.activeState === 'inactive' && (w.sawActive || w.jobDone))) w.resolve(exitOf(s, w.unit, 'success'));
+  }
+
+  private retryLater(w: Watch): void {
+    if (w.done || w.retry || this.closed) return;
+    w.retryMs = Math.min(Math.max(w.retryMs * 2, 100), 5_000);
+    w.retry = setTimeout(() => { w.retry = null; void this.refresh(w); }, w.retryMs);
+    w.retry.unref();
   }
 
   /** The transient unit's properties: those NixOS gives container@ units, with the controller restarting it (Restart=no). */
@@ -169,6 +188,8 @@ export class UnitSupervisor {
   }
 
   close(): void {
+    this.closed = true;
+    for (const w of this.watches.values()) if (w.retry) clearTimeout(w.retry);
     for (const off of this.offs) off();
     this.watches.clear();
     this.bus.close();

@@ -87,8 +87,11 @@ export interface SystemdMock {
   activeState(unit: string): Promise<string | null>;
   /** The bus and the mock go away (SIGKILL), as when the system bus restarts. */
   stopBus(): Promise<void>;
-  /** Starts both again at the same address: the new mock knows no units. */
-  startBus(): Promise<void>;
+  /**
+   * Starts both again at the same address: the new mock knows no units. `beforeSystemd` runs once
+   * the bus is up and before systemd is on it (a bus that comes back before its systemd).
+   */
+  startBus(o?: { beforeSystemd?: () => Promise<void> }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,9 +109,10 @@ export async function startSystemdMock(o: { socket?: string } = {}): Promise<Sys
   let mock: ChildProcess | null = null;
   let client: ReturnType<typeof dbus.sessionBus> | null = null;
 
-  const up = async () => {
+  const up = async (beforeSystemd?: () => Promise<void>) => {
     daemon = spawn('/usr/bin/dbus-daemon', ['--session', '--nofork', `--address=${address}`, '--nopidfile'], { stdio: 'ignore' });
     await waitFor('the test bus socket', () => fs.existsSync(socket), 10_000);
+    if (beforeSystemd) await beforeSystemd();
     mock = spawn(PYTHON, ['-m', 'dbusmock', '--session', '-t', 'systemd'], { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address }, stdio: ['ignore', 'ignore', 'inherit'] });
     client = dbus.sessionBus({ busAddress: address });
     client.on('error', () => undefined);
@@ -160,7 +164,7 @@ export async function startSystemdMock(o: { socket?: string } = {}): Promise<Sys
       } catch { return null; }
     },
     async stopBus() { await down(); },
-    async startBus() { await up(); },
+    async startBus(o = {}) { await up(o.beforeSystemd); },
     async close() { await down(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }

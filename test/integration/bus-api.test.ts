@@ -142,7 +142,7 @@ test.serial('an agent process that dies with messages in hand gets them again; t
     const again = (await ok(w, 'recv', {})).messages;
     t.deepEqual(again.map((m: any) => [m.id, m.body, m.redelivered]), [[sent.body.id, 'do the thing', true]]);
     const told = (await ok(manager, 'recv', { wait_seconds: 30 }, 60_000)).messages;
-    t.true(told.some((m: any) => m.from === 'system' && /agent worker: .*exited/.test(m.body)), JSON.stringify(told));
+    t.true(told.some((m: any) => m.from === 'system' && /^agent worker crashed, signal SIGKILL, at \d{4}-[\d-]+T[\d:.]+Z, revision [0-9a-f]{7}\. The runtime restarts it/.test(m.body)), JSON.stringify(told));
     await ok(w, 'recv', {});
   } finally { await w.close(); }
 });

@@ -96,8 +96,11 @@ it('the watcher reconnects when the bus goes away: the dashboard shows it, and u
   await waitFor('the watcher disconnected', async () => (await s.api('GET', '/api/runtime')).body.watcher.state !== 'connected', 20_000);
   const page = await fetch(`${s.url}/`, { headers: { authorization: `Bearer ${s.token}`, accept: 'text/html' } }).then((r) => r.text());
   t.regex(page, /D-Bus watcher <span class="hh-status hh-watch-(disconnected|connecting)"/);
-  await mock.startBus();
-  const h = await waitFor('the watcher connected again', async () => { const b = (await s.api('GET', '/api/runtime')).body; return b.watcher.state === 'connected' && b; }, 30_000);
+  // The bus comes back before its systemd does: the watcher connects to a bus where the unit cannot
+  // be read yet, and must read it again once systemd is there.
+  const connected = async () => { const b = (await s.api('GET', '/api/runtime')).body; return b.watcher.state === 'connected' && b; };
+  await mock.startBus({ beforeSystemd: async () => { await waitFor('the watcher connected to the bus without systemd', connected, 30_000); } });
+  const h = await waitFor('the watcher connected again', connected, 30_000);
   t.true(h.watcher.reconnects >= 1);
   // The new bus's systemd knows no such unit: it went away with the old one, so it is started again.
   await waitFor('the unit started on the new bus', async () => (await starts('delta')) >= 1 && (await mock.activeState(unit('delta'))) === 'active', 30_000);
