@@ -155,6 +155,10 @@ export function createCore(o: CoreOptions): Core {
     events.publish({ type: 'runtime.health', health: h });
     log.write(null, up ? 'info' : 'warn', 'runtime-watcher', `runtime watcher ${w.state} (${w.address})${w.lastError && !up ? `: ${w.lastError}` : ''}${w.reconnects ? `, ${w.reconnects} reconnect(s)` : ''}`, { state: w.state, reconnects: w.reconnects });
   });
-  const transcripts = new Transcripts({ store: new TranscriptStore(o.db, o.transcripts), events, log, requireAgent: (n) => controller.requireAgent(n) });
+  const transcriptStore = new TranscriptStore(o.db, o.transcripts);
+  const transcripts = new Transcripts({ store: transcriptStore, events, log, requireAgent: (n) => controller.requireAgent(n) });
+  // A purge deletes what these keep of the agent (serve adds the stats points).
+  controller.addPurgeStep({ what: 'transcripts', run: (n) => transcriptStore.forget(n) });
+  controller.addPurgeStep({ what: 'status', run: (n) => status.forget(n) });
   return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, transcripts, operators, policy, tools };
 }

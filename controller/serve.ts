@@ -208,6 +208,9 @@ export async function serve(o: ServeOptions): Promise<Served> {
   };
 
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
+  controller.addPurgeStep({ what: 'stats', run: (n) => stats.store.forget(n) });
+  // Its unread messages go with it: a new agent of the same name starts with an empty inbox.
+  controller.addPurgeStep({ what: 'inbox', run: (n) => bus.ack(n, Number.MAX_SAFE_INTEGER) });
   (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }), (auth) => turnsRoutes({ transcripts: core.transcripts, auth }));
   o.extendApp?.(deps, controller);
   const app = createApp(deps);

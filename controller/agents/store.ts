@@ -34,4 +34,9 @@ export class AgentStore {
   setSuspended(name: string, suspended: boolean): void {
     this.db.prepare('UPDATE agents SET suspended = ?, updated_at = ? WHERE name = ?').run(suspended ? 1 : 0, this.now(), name);
   }
+
+  /** Deletes the record (purge): the name is free again; the log and audit rows that name it stay. */
+  remove(name: string): void {
+    this.db.prepare('DELETE FROM agents WHERE name = ?').run(name);
+  }
 }

@@ -32,7 +32,7 @@ const { alpha, beta, manager, operator } = new Proxy({} as Record<string, Client
 void alpha; void beta; void manager; void operator;
 const c = (n: string): Client => clients[n]!;
 
-const MANAGER_ONLY = ['agent_status', 'apply_commit', 'list_agents', 'request_rollback', 'request_spawn', 'request_spawn_commit', 'request_spawn_draft', 'set_model'];
+const MANAGER_ONLY = ['agent_status', 'apply_commit', 'list_agents', 'request_destroy', 'request_revive', 'request_rollback', 'request_spawn', 'request_spawn_commit', 'request_spawn_draft', 'set_model'];
 const EVERYONE = ['propose_change', 'read_config', 'recv', 'send', 'whoami', 'write_notes'];
 const REPO_TOOLS = ['propose_change', 'read_config', 'write_notes'];
 
