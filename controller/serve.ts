@@ -32,6 +32,7 @@ import { orphanTimeoutMs } from './harness/orphan.mjs';
 import { operatorsRouter } from '../web/routes/operators.ts';
 import { webhooksRouter } from '../web/routes/webhooks.ts';
 import { toolsRouter } from '../web/routes/tools.ts';
+import { lifecycleRouter } from '../web/routes/lifecycle.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS } from './tools/gate.ts';
 import { WebhookService, WebhookStore, type RetryOptions } from './webhooks/index.ts';
 
@@ -204,7 +205,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const deps: AppDeps = {
     controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts, sessions, terminal: true,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth }), (auth) => operatorsRouter({ operators: core.operators, policy: core.policy, sessions, auth }),
-      (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth })],
+      (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth }), (auth) => lifecycleRouter({ controller, auth })],
   };
 
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
