@@ -7,6 +7,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { gitCli, refs, repoOf } from '../helpers/git.ts';
 import { agentToken, createAgents, startServer, type TestServer } from '../helpers/server.ts';
 import { call, connect, ok } from '../helpers/mcp.ts';
+import { openTerminal } from '../helpers/terminal.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let s: TestServer;
@@ -54,6 +55,10 @@ test.serial('destroy: token refused on git, MCP and API at once; runtime gone; r
   }).then((res) => res.text()).then(() => Date.now() - recvStarted, () => Date.now() - recvStarted);
   await waitFor('the recv to wait', () => s.bus.waiting('worker') > 0);
 
+  // A terminal open into it ends with it.
+  const term = await openTerminal(s.url, 'worker', { token: s.token });
+  await term.message('hello', 30_000);
+
   const r = await s.api('POST', '/api/agents/worker/destroy', { reason: 'done with it' });
   t.is(r.status, 200, JSON.stringify(r.body));
   t.like(r.body, { name: 'worker', state: 'kept', kept: true });
@@ -67,6 +72,9 @@ test.serial('destroy: token refused on git, MCP and API at once; runtime gone; r
   t.is(await turnStatus('worker', token), 401, 'the API refuses the token');
   t.false(fs.existsSync(path.join(s.state, 'agents', 'worker', 'token')), 'the token file is gone');
   t.true(await recv < 40_000, 'the recv in flight (waiting up to 50 s) ended with the destroy');
+  // The runtime ends its PTYs with the agent (exited) or the session sees the stop (stopped).
+  t.true(['stopped', 'exited'].includes((await term.message('ended', 30_000)).reason));
+  await term.close();
 
   await waitFor('the agent process to be gone', () => !alive(before.runtime.pid));
   const kept = await agent('worker');
