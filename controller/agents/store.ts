@@ -11,8 +11,12 @@ const fromRow = (r: Record<string, unknown>): AgentRecord => ({
 export class AgentStore {
   constructor(private db: DB, private now: () => number = Date.now) {}
 
+  // Prepared once: every agent-token authentication reads the agent's state (lifecycle policy).
+  private getStmt: ReturnType<DB['prepare']> | null = null;
+
   get(name: string): AgentRecord | null {
-    const r = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    this.getStmt ??= this.db.prepare('SELECT * FROM agents WHERE name = ?');
+    const r = this.getStmt.get(name) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
 
