@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { repoOf } from '../helpers/git.ts';
 import { createAgents } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { screenshot } from '../helpers/browser.ts';
 import { browserSuite, logIn } from './suite.ts';
 
 // The lifecycle in real Chromium: destroy from the agent page, the dashboard's kept-state section,
@@ -37,6 +38,7 @@ e2e('destroy from the agent page; the kept-state section shows it', async (t) =>
   // The kept section comes before drafts and approvals.
   const order = await page.evaluate(() => [...document.querySelectorAll('section[id]')].map((s) => s.id));
   t.true(order.indexOf('kept') < order.indexOf('queue'), order.join(','));
+  await screenshot(page, 'lifecycle-kept-section');
   await page.goto(url(t, '/agents/worker'));
   t.regex(await page.textContent('[data-testid=kept-banner]') ?? '', /kept.*destroyed .* by operator/s);
   t.deepEqual(t.context.errors, []);
@@ -52,6 +54,7 @@ e2e('a revive raised from the kept section and approved in the UI: the agent run
   t.is(await page.getAttribute('[data-testid=revive-head]', 'title'), kept.applied, 'shows the revision that will start');
   t.regex(await page.textContent('[data-testid=revive-state-size]') ?? '', /KB/);
   t.regex(await page.textContent('[data-testid=revive-surface]') ?? '', /tools/);
+  await screenshot(page, 'lifecycle-revive-request');
   await page.goto(url(t, '/'));
   t.is(await page.locator('#kept tr[data-kept=worker] [data-testid=revive-request]').count(), 1, 'the kept row links its revive request');
   await page.click('#kept tr[data-kept=worker] [data-testid=revive-request]');

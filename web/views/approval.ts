@@ -144,9 +144,9 @@ ${toolRequestBody(a, { now: d.now, csrf: d.csrf })}`,
 ${a.patchHash ? html`· patch <code title="${a.patchHash}">${a.patchHash.slice(0, 12)}</code>` : ''}
 ${d.agent ? html`· ${modelChip(d.agent.model)}` : ''}</p>
 ${statusBanner(d)}
-${actions(d)}
-${a.kind === 'revive' ? reviveRequestBody(a) : a.kind === 'destroy' ? destroyRequestBody(a) : ''}
+${a.kind === 'revive' || a.kind === 'destroy' ? html`${a.kind === 'revive' ? reviveRequestBody(a) : destroyRequestBody(a)}
+${actions(d)}` : html`${actions(d)}
 ${commitsList(d)}
-${diffSection(d)}`,
+${diffSection(d)}`}`,
   });
 }

@@ -22,7 +22,7 @@ ${r.revive
     : html`<form method="post" action="/agents/${n}/revive" class="hh-inline-form">${csrfField(csrf)}<button type="submit" data-testid="revive">Revive</button></form>`}
 <form method="post" action="/agents/${n}/purge" class="hh-inline-form hh-purge">${csrfField(csrf)}
 <label for="purge-${n}">Type <code>${n}</code> to purge</label>
-<input id="purge-${n}" name="confirm" required autocomplete="off" placeholder="${n}" data-testid="purge-confirm">
+<input id="purge-${n}" name="confirm" required autocomplete="off" placeholder="agent name" data-testid="purge-confirm">
 <button type="submit" class="hh-reject" data-testid="purge">Purge</button></form>
 </div>`;
 }
