@@ -244,7 +244,8 @@ export class Controller {
 
   async createAgent(name: string, by: Identity, state: AgentRecord['state'] = 'active'): Promise<AgentView> {
     assertAgentName(name);
-    if (this.agents.get(name)) throw new HyperhiveError('agent_exists', `agent ${JSON.stringify(name)} already exists`, { name });
+    const existing = this.agents.get(name);
+    if (existing) throw new HyperhiveError('agent_exists', `agent ${JSON.stringify(name)} already exists${existing.state === 'kept' ? ' (destroyed, kept): revive it, or purge it to use the name again' : ''}`, { name, state: existing.state });
     if (this.d.isOperator?.(name)) throw new HyperhiveError('conflict', `${name} is an operator's name: an agent needs a name of its own (approvals and commits are recorded by name)`, { name });
     const repo = this.paths.repo(name);
     if (fs.existsSync(repo)) {

@@ -89,7 +89,10 @@ test.serial('destroy: token refused on git, MCP and API at once; runtime gone; r
   const events = await logEvents('worker');
   for (const e of ['destroy-started', 'destroyed']) t.true(events.includes(e), `log has ${e}`);
   t.true(((await s.api('GET', '/api/audit?agent=worker')).body as any[]).some((a) => a.action === 'destroy' && a.head === before.applied));
-  // A second destroy says it was destroyed already; a message to it is refused.
+  const create = await s.api('POST', '/api/agents', { name: 'worker' });
+  t.is(create.status, 409);
+  t.regex(create.body.error.message, /already exists \(destroyed, kept\): revive it, or purge it to use the name again/);
+  // A second destroy says it was destroyed already.
   const again = await s.api('POST', '/api/agents/worker/destroy', {});
   t.is(again.status, 409);
   t.regex(again.body.error.message, /destroyed already/);
