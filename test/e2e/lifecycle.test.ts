@@ -72,12 +72,16 @@ e2e('a revive raised from the kept section and approved in the UI: the agent run
   t.deepEqual(t.context.errors, []);
 });
 
-e2e('purge from the UI needs the name typed', async (t) => {
+e2e('a destroy shows live on the dashboard; purge from the UI needs the name typed', async (t) => {
   t.timeout(120_000);
   const { page, server } = t.context;
-  t.is((await server.api('POST', '/api/agents/worker/destroy', {})).status, 200);
   await page.goto(url(t, '/'));
+  await page.locator('#agents tr[data-agent=worker]').waitFor();
+  // Destroyed elsewhere (the API): the open dashboard shows it kept without a reload.
+  t.is((await server.api('POST', '/api/agents/worker/destroy', {})).status, 200);
   const row = page.locator('#kept tr[data-kept=worker]');
+  await row.waitFor();
+  await page.locator('#agents tr[data-agent=worker]').waitFor({ state: 'detached' });
   await row.locator('[data-testid=purge-confirm]').fill('wroker');
   await row.locator('[data-testid=purge]').click();
   await page.waitForSelector('.hh-flash-error:has-text("Purge refused")');
