@@ -39,3 +39,30 @@ test('a destroy during a build is serialized with it: no half-started agent', as
   t.regex(doneRow?.message ?? '', new RegExp(`prepared ${rev2.slice(0, 7)} discarded`));
   t.is(f.core.reconciler.buildOf('worker'), null);
 });
+
+test("a kept agent's token is refused by the policy itself, even were the registry to hold it still", async (t) => {
+  const f = await fakeCore(t);
+  const c = f.core.controller;
+  await c.createAgent('worker', OPERATOR);
+  const token = (await import('node:fs')).readFileSync(f.core.paths.token('worker'), 'utf8').trim();
+  t.deepEqual(c.authenticate(token), { kind: 'agent', name: 'worker' });
+  await c.destroy('worker', OPERATOR);
+  // What a stale registry would do (a token loaded before a destroy by another path): it is still refused.
+  f.core.tokens.add(token, { kind: 'agent', name: 'worker' });
+  t.is(c.authenticate(token), null);
+  t.is(f.core.tokens.authenticate(token)?.name, 'worker', 'the registry alone would have let it in');
+});
+
+test('an approved destroy request that a crash cut short is completed by the next pass', async (t) => {
+  const f = await fakeCore(t);
+  const c = f.core.controller;
+  await c.createAgent('worker', OPERATOR);
+  const rq = await c.requestDestroy('worker', { kind: 'agent', name: 'manager' }, 'no longer needed');
+  // The decision recorded, its effect not carried out: what a kill between the two leaves.
+  f.core.approvalStore.update(rq.id, { status: 'approved', decidedBy: 'operator', decidedAt: Date.now() });
+  f.core.reconciler.enqueue('worker');
+  await until('the destroy completed', () => c.findAgent('worker')?.state === 'kept');
+  await f.core.reconciler.settled('worker');
+  t.true(f.core.log.list({ agent: 'worker' }).some((e) => e.event === 'approval-completed'));
+  t.like(c.keptInfo('worker'), { by: 'operator', requestedBy: 'manager', approvalId: rq.id, reason: 'no longer needed' });
+});
