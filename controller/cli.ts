@@ -101,7 +101,7 @@ const commands: Record<string, Command> = {
       const a = await c.request<never>('GET', `/api/agents/${enc(positional[0]!)}`);
       if (flags.json) return json(io, a);
       const open = await c.request<never[]>('GET', `/api/approvals?agent=${enc(positional[0]!)}&status=pending,diverged`);
-      io.out(formatAgentDetail(a, open));
+      io.out(formatAgentDetail(a, open) + formatKept([a]));
       return 0;
     },
   },

@@ -38,6 +38,7 @@ test.serial('destroy → agents --all lists it kept; revive raises a request; ap
   t.regex(all.out, /kept state \(destroyed; repo and state kept\):\n {2}worker +destroyed \d{4}-\d\d-\d\dT[\d:]+Z by operator, state \d+ B, applied [0-9a-f]{7} — spring cleaning/);
   const json = JSON.parse((await cli('agents', '--all', '--json')).out) as any[];
   t.like(json.find((a) => a.name === 'worker'), { state: 'kept', kept: true, destroyed: { by: 'operator', reason: 'spring cleaning', applied } });
+  t.regex((await cli('agent', 'worker')).out, /kept state \(destroyed; repo and state kept\):\n {2}worker +destroyed .* by operator/);
   const again = await cli('destroy', 'worker');
   t.is(again.code, 1);
   t.regex(again.err, /destroyed already/);

@@ -4,7 +4,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { gitCli, refs, repoOf } from '../helpers/git.ts';
+import { gitCli, pushByPath, refs, repoOf } from '../helpers/git.ts';
 import { agentToken, createAgents, startServer, type TestServer } from '../helpers/server.ts';
 import { call, connect, ok } from '../helpers/mcp.ts';
 import { openTerminal } from '../helpers/terminal.ts';
@@ -46,6 +46,9 @@ test.serial('destroy: token refused on git, MCP and API at once; runtime gone; r
   // An extra branch: every branch is kept, not only the three.
   const repo = repoOf(s.state, 'worker');
   await gitCli(['update-ref', 'refs/heads/scratch', before.applied], { cwd: repo });
+  // An open change request: it cannot be carried out on a kept agent, so the destroy expires it.
+  const head = pushByPath(repo, { 'prompt.md': 'a change waiting for approval\n' });
+  const change = await waitFor('the change request', async () => ((await s.api('GET', '/api/approvals?agent=worker&status=pending')).body as any[]).find((a) => a.head === head));
   const refsBefore = await refs(repo);
   // A call in flight (a long-polling recv) ends with the destroy.
   const recvStarted = Date.now();
@@ -93,6 +96,7 @@ test.serial('destroy: token refused on git, MCP and API at once; runtime gone; r
   t.is(create.status, 409);
   t.regex(create.body.error.message, /already exists \(destroyed, kept\): revive it, or purge it to use the name again/);
   // A second destroy says it was destroyed already.
+  t.like((await s.api('GET', `/api/approvals/${change.id}`)).body, { status: 'expired', reason: 'agent worker was destroyed by operator' });
   const again = await s.api('POST', '/api/agents/worker/destroy', {});
   t.is(again.status, 409);
   t.regex(again.body.error.message, /destroyed already/);
@@ -116,6 +120,9 @@ test.serial('revive through approval: running at the same applied revision with 
   t.is(back.runtime.revision, kept.applied, 'runs the applied revision it was destroyed at');
   t.is(back.applied, kept.applied, 'applied did not move');
   t.is(fs.readFileSync(path.join(s.state, 'agents', 'worker', 'state', 'memory.txt'), 'utf8'), oldToken, 'its state files are there');
+  // The change still on proposed is raised again, as a new request.
+  const raised = await waitFor('the change raised again', async () => ((await s.api('GET', '/api/approvals?agent=worker&status=pending')).body as any[]).find((a) => a.kind === 'change' && a.base === kept.applied && a.head === kept.proposed));
+  t.true(raised.id > r.body.id);
   const newToken = agentToken(s.state, 'worker');
   t.is(await mcpStatus(newToken), 200, 'the new token works');
   t.is((await gitWith('worker', newToken)).code, 0, 'git with the new token');
@@ -156,8 +163,11 @@ test.serial('purge: refused unless destroyed and confirmed; then repo and state 
   const byManager = await s.api('DELETE', '/api/agents/scout?confirm=scout', undefined, { authorization: `Bearer ${agentToken(s.state, 'manager')}` });
   t.is(byManager.status, 403, 'the manager cannot purge');
 
+  const waiting = await s.api('POST', '/api/agents/scout/revive', {});
+  t.is(waiting.status, 201);
   const r = await s.api('DELETE', '/api/agents/scout?confirm=scout');
   t.is(r.status, 200, JSON.stringify(r.body));
+  t.like((await s.api('GET', `/api/approvals/${waiting.body.id}`)).body, { status: 'expired', reason: 'agent scout was purged by operator' }, 'its open revive request expired');
   t.like(r.body, { agent: 'scout', applied });
   t.false(fs.existsSync(repoOf(s.state, 'scout')), 'repo gone');
   t.false(fs.existsSync(path.join(s.state, 'agents', 'scout')), 'state dir gone');
