@@ -82,6 +82,8 @@ export interface ControllerDeps {
   hookOpts: (name: string) => HookOptions;
   /** An operator has that name (agents and operators share the names recorded in the audit trail). */
   isOperator?: (name: string) => boolean;
+  /** How long a destroy waits for a build under way (ops/destroy.ts; tests shorten it). */
+  destroyBuildWaitMs?: number;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -135,7 +137,7 @@ export class Controller {
     };
     this.life = {
       paths: this.paths, agents: this.agents, requireAgent: (n) => this.requireAgent(n), store: this.store, log: this.log, events: this.events,
-      runtime: this.runtime, loop: this.reconciler, tokens: d.tokens, exclusive: (n, fn) => this.exclusive(n, fn), purgeSteps: [],
+      runtime: this.runtime, loop: this.reconciler, tokens: d.tokens, exclusive: (n, fn) => this.exclusive(n, fn), purgeSteps: [], buildWaitMs: d.destroyBuildWaitMs,
     };
     // What deciding a destroy or revive request does: the same operations, inside the service's slot.
     d.approvals.register('destroy', destroyKind(this.life));

@@ -54,6 +54,8 @@ export interface CoreOptions {
   transcripts?: Partial<TranscriptRetention>;
   /** How long a tool call waits for an operator before it is denied (default 10 min). */
   toolTimeoutMs?: number;
+  /** How long a destroy waits for a build under way before it answers (default 2 min). */
+  destroyBuildWaitMs?: number;
 }
 
 /**
@@ -139,7 +141,7 @@ export function createCore(o: CoreOptions): Core {
   controller = new Controller({
     isOperator: (n) => operators.isOperator(n),
     paths: o.paths, agents, approvals, approvalStore, status, log, events, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied,
-    checkConfig: o.checkConfig, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
+    checkConfig: o.checkConfig, destroyBuildWaitMs: o.destroyBuildWaitMs, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
   });
   const spawner = new Spawner({
     agentOps: controller, agents, store: approvalStore, service: approvals, locks, repo: o.paths.repo, log, events, status, moveApplied,

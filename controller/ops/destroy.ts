@@ -9,6 +9,9 @@ import { expireOpen } from './expire-open.ts';
 import { keptInfo, type KeptInfo } from './kept-info.ts';
 import { humanBytes, short, type LifecycleDeps } from './lifecycle-deps.ts';
 
+/** How long a destroy waits for a build under way (a Nix build may take minutes) before it answers. */
+export const DEFAULT_BUILD_WAIT_MS = 120_000;
+
 export interface DestroyOptions {
   reason?: string | null;
   /** The destroy request this carries out (approved by `by`) and who asked for it. */
@@ -53,8 +56,14 @@ export async function destroyInSlot(d: LifecycleDeps, name: string, by: string, 
   for (const a of expired) d.events.publish({ type: 'request.decided', agent: name, id: a.id, kind: a.kind, status: 'expired', by: 'controller' });
   const build = d.loop.buildOf(name);
   if (build) {
+    const waitMs = d.buildWaitMs ?? DEFAULT_BUILD_WAIT_MS;
     d.log.info(name, 'destroy-waiting', `destroy of ${name} waits for the build of ${short(build.revision)} to end, so nothing half-started is left`, { revision: build.revision });
-    await build.done;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([build.done.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), waitMs); })]);
+    clearTimeout(timer);
+    // A build cannot be cancelled; one that outlasts the wait is discarded by the next pass when it
+    // ends (a kept agent's prepared revision never activates), so answering now leaves nothing started.
+    if (!ended) d.log.warn(name, 'destroy-build-pending', `the build of ${short(build.revision)} still runs after ${Math.round(waitMs / 1000)} s: ${name} is kept and will not start it; it is discarded when it ends`, { revision: build.revision });
   }
   const discarded = await d.loop.discardPrepared(name);
   await d.runtime.stop(name);

@@ -26,6 +26,8 @@ export interface LifecycleDeps {
   exclusive: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
   /** Steps a purge runs after deleting the repo and state (registered by whoever keeps per-agent data). */
   purgeSteps: PurgeStep[];
+  /** How long a destroy waits for a build under way before it answers anyway (default 2 min). */
+  buildWaitMs?: number;
   now?: () => number;
 }
 

@@ -66,3 +66,25 @@ test('an approved destroy request that a crash cut short is completed by the nex
   t.true(f.core.log.list({ agent: 'worker' }).some((e) => e.event === 'approval-completed'));
   t.like(c.keptInfo('worker'), { by: 'operator', requestedBy: 'manager', approvalId: rq.id, reason: 'no longer needed' });
 });
+
+test('a build that outlasts the wait: the destroy answers, and the build is discarded when it ends, never started', async (t) => {
+  const f = await fakeCore(t, { destroyBuildWaitMs: 200 });
+  const c = f.core.controller;
+  await c.createAgent('worker', OPERATOR);
+  const rev1 = (await readRefs(f.core.paths.repo('worker'))).applied!;
+  await running(f, 'worker', rev1);
+  const launches = f.runtime.launches.get('worker');
+  const release = f.runtime.holdPrepare('worker');
+  await propose(f, 'worker', { 'prompt.md': 'slow to build\n' });
+  const open = c.openChange('worker')!;
+  await c.approve(open.id, OPERATOR);
+  await until('the build under way', () => f.core.reconciler.buildOf('worker')?.revision === open.head);
+  await c.destroy('worker', OPERATOR);
+  t.true(f.core.log.list({ agent: 'worker' }).some((e) => e.event === 'destroy-build-pending'), 'it says the build still runs');
+  t.is(c.findAgent('worker')!.state, 'kept');
+  release();
+  await until('the late build discarded', () => f.core.log.list({ agent: 'worker' }).some((e) => e.event === 'prepared-discarded' && e.data.revision === open.head));
+  await f.core.reconciler.settled('worker');
+  t.is(f.runtime.launches.get('worker'), launches, 'nothing started');
+  t.not(f.runtime.status('worker').revision, open.head);
+});
