@@ -155,6 +155,10 @@ export class Controller {
   purge(name: string, confirm: unknown, by: Identity): Promise<PurgeResult> { return purge(this.life, name, confirm, by); }
   /** What else a purge deletes of an agent (transcripts, stats): registered by the parts that keep it. */
   addPurgeStep(step: PurgeStep): void { this.life.purgeSteps.push(step); }
+  /** The destroyed agents (repo and state kept), for the kept-state section whatever the fleet list shows. */
+  async keptAgents(): Promise<AgentView[]> {
+    return Promise.all(this.agents.list({ all: true }).filter((a) => a.state === 'kept').map((a) => this.view(a)));
+  }
   /** When and by whom a kept agent was destroyed (null for any other). */
   keptInfo(name: string): KeptInfo | null { return keptInfo(this.log, name); }
 

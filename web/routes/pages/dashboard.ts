@@ -30,7 +30,7 @@ export function dashboardRouter(d: PageContext): Router {
     }));
     html(ctx, dashboardPage({
       now: d.now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      agents, queue, drafts, pending, kept: keptRows(c, all), operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
+      agents, queue, drafts, pending, kept: await keptRows(c), operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
     }));
   });
 

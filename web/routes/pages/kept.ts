@@ -12,8 +12,8 @@ export function keptRow(c: Controller, a: AgentView): KeptRow {
   return { agent: a, revive: c.listApprovals({ agent: a.name, kind: 'revive', status: ['pending'] }).at(-1) ?? null };
 }
 
-/** The dashboard's kept-state rows, from the agents it already listed (all of them). */
-export const keptRows = (c: Controller, all: AgentView[]): KeptRow[] => all.filter((a) => a.state === 'kept').map((a) => keptRow(c, a));
+/** The dashboard's kept-state rows: every destroyed agent, whatever page or filter the fleet list shows. */
+export const keptRows = async (c: Controller): Promise<KeptRow[]> => (await c.keptAgents()).map((a) => keptRow(c, a));
 
 /** The agent page's lifecycle part: the kept banner with revive and purge, or the destroy form. */
 export function lifecycleSection(c: Controller, a: AgentView, now: number, csrf: string | null): SafeHtml {
