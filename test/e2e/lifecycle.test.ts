@@ -25,9 +25,12 @@ e2e('destroy from the agent page; the kept-state section shows it', async (t) =>
   fs.writeFileSync(`${server.state}/agents/worker/state/notes.bin`, Buffer.alloc(5000, 1));
   await page.goto(url(t, '/agents/worker'));
   await page.fill('#destroy-reason', 'taking a break');
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); void d.accept(); });
   await page.click('[data-testid=destroy]');
   await page.waitForSelector('.hh-flash-ok:has-text("worker destroyed")');
   t.is(new URL(page.url()).pathname, '/');
+  t.regex(asked, /^Destroy worker\? It stops now/, 'the browser asked first');
   const row = page.locator('#kept tr[data-kept=worker]');
   await row.waitFor();
   t.is((await row.locator('[data-testid=destroyed-by]').textContent())?.trim(), 'operator');

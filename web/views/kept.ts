@@ -83,7 +83,7 @@ export function destroyRequestBody(a: Approval): SafeHtml {
 export function destroySection(a: AgentView, csrf: string | null): SafeHtml {
   return html`<section class="hh-section" id="lifecycle">
 <h2>Lifecycle</h2>
-<form method="post" action="/agents/${a.name}/destroy" class="hh-inline-form">${csrfField(csrf)}
+<form method="post" action="/agents/${a.name}/destroy" class="hh-inline-form" data-confirm="Destroy ${a.name}? It stops now and its token stops working; its repo and state are kept.">${csrfField(csrf)}
 <label for="destroy-reason">Reason</label><input id="destroy-reason" name="reason" maxlength="2000" placeholder="why (optional)">
 <button type="submit" class="hh-reject" data-testid="destroy">Destroy</button>
 <span class="hh-muted">stops ${a.name} at once and ends its token; its repo and state are kept (revive or purge it later)</span></form>
