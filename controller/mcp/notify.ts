@@ -20,7 +20,11 @@ export interface SystemMessagesOptions {
 export function decisionText(a: Approval): string {
   const what = a.kind === 'change' ? `change request #${a.id} for ${a.agent} (${short(a.base)}..${short(a.head)})` : `${a.kind} request #${a.id} for ${a.agent}`;
   if (a.status === 'approved') {
-    const effect = a.kind === 'change' ? `applied is now ${short(a.head)}; the runtime applies it` : a.kind === 'spawn' ? `${a.agent} is active at ${short(a.head)} and starts` : 'it takes effect now';
+    const effect = a.kind === 'change' ? `applied is now ${short(a.head)}; the runtime applies it`
+      : a.kind === 'spawn' ? `${a.agent} is active at ${short(a.head)} and starts`
+      : a.kind === 'revive' ? `${a.agent} is active again at ${short(a.head)} with its state and a new token, and starts`
+      : a.kind === 'destroy' ? `${a.agent} is destroyed: it no longer runs, its repo and state are kept (request_revive brings it back)`
+      : 'it takes effect now';
     return `${what} was approved by ${a.decidedBy ?? 'an operator'}: ${effect}.${a.note ? ` Note: ${a.note}` : ''}`;
   }
   if (a.status === 'rejected') return `${what} was rejected by ${a.decidedBy ?? 'an operator'}: ${a.reason ?? 'no reason given'}.`;

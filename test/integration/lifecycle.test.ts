@@ -210,6 +210,9 @@ test.serial("manager's request_destroy waits for the operator; rejection leaves 
   const kept = await agent('helper');
   t.like(kept, { state: 'kept', destroyed: { by: 'operator', requestedBy: 'manager', approvalId: r2.request.id } });
   await waitFor('the process gone', () => !alive(before.runtime.pid));
+  // The manager is told, from system.
+  const told = await ok(manager, 'recv', { wait_seconds: 30 }, 60_000);
+  t.true(told.messages.some((m: any) => m.from === 'system' && m.body.includes(`destroy request #${r2.request.id} for helper was approved by operator: helper is destroyed`)), JSON.stringify(told.messages.map((m: any) => m.body)));
   // and the manager asks for a revive
   const rv = await ok(manager, 'request_revive', { name: 'helper' });
   t.like(rv.request, { kind: 'revive', status: 'pending', proposer: 'manager', head: kept.applied });
