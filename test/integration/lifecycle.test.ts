@@ -177,6 +177,7 @@ test.serial('purge: refused unless destroyed and confirmed; then repo and state 
   t.true(audit.some((a) => a.action === 'destroy'), 'the earlier audit rows stay');
   const events = await logEvents('scout');
   for (const e of ['agent-created', 'destroyed', 'purge-started', 'purged']) t.true(events.includes(e), `log keeps ${e}`);
+  t.false(events.includes('reconcile-error'), 'the loop takes the purge in its stride');
 
   const again = await s.api('POST', '/api/agents', { name: 'scout' });
   t.is(again.status, 201, 'the name can be created again');
