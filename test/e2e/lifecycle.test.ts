@@ -98,3 +98,21 @@ e2e('a destroy shows live on the dashboard; purge from the UI needs the name typ
   t.is((await server.api('GET', '/api/agents/worker')).status, 404);
   t.deepEqual(t.context.errors, []);
 });
+
+e2e("the manager's destroy request on its page: who asked and why; rejected from the UI, the agent runs on", async (t) => {
+  t.timeout(120_000);
+  const { page, server } = t.context;
+  await createAgents(server, ['helper']);
+  const before = await waitFor('helper running', async () => { const a = (await server.api('GET', '/api/agents/helper')).body; return a.runtime.state === 'running' ? a : null; });
+  // What the manager's request_destroy does (the MCP tool calls the same operation).
+  const rq = await server.controller.requestDestroy('helper', { kind: 'agent', name: 'manager' }, 'idle for a week');
+  await page.goto(url(t, `/approvals/${rq.id}`));
+  t.regex(await page.textContent('[data-testid=destroy-details]') ?? '', /manager asks to destroy helper: “?idle for a week”?\. Approving stops its runtime/);
+  await page.fill('#reject-reason', 'still needed');
+  await page.click('[data-testid=reject]');
+  await page.waitForSelector('[data-testid=approval-status]:has-text("rejected")');
+  const after = (await server.api('GET', '/api/agents/helper')).body;
+  t.like(after, { state: 'active' });
+  t.is(after.runtime.pid, before.runtime.pid, 'the same process runs on');
+  t.deepEqual(t.context.errors, []);
+});
