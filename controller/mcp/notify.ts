@@ -93,6 +93,13 @@ export function wireSystemMessages(d: SystemMessageDeps, bus: Bus, o: SystemMess
     lastCrash.set(agent, t);
     send(MANAGER, endedText(agent, e, t));
   });
+  // An operator's own destroy or purge of a sub-agent: the manager runs the fleet, so it is told (a
+  // request it raised is told above, as a decision).
+  const offLifecycle = d.events.on('agent.lifecycle', (e) => {
+    if (e.approvalId !== null || e.agent === MANAGER || !isAgent(MANAGER)) return;
+    if (e.what === 'destroyed') send(MANAGER, `agent ${e.agent} was destroyed by ${e.by}: it no longer runs; its repo and state are kept (request_revive asks for it back).`);
+    else if (e.what === 'purged') send(MANAGER, `agent ${e.agent} was purged by ${e.by}: its repo and state are gone for good.`);
+  });
   const offMessage = bus.onMessage((m) => d.events.publish({ type: 'message', id: m.id, from: m.from, to: m.to, kind: m.kind }));
-  return () => { offDecided(); offRuntime(); offMessage(); };
+  return () => { offDecided(); offRuntime(); offLifecycle(); offMessage(); };
 }

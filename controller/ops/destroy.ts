@@ -68,6 +68,7 @@ export async function destroyInSlot(d: LifecycleDeps, name: string, by: string, 
   const discarded = await d.loop.discardPrepared(name);
   await d.runtime.stop(name);
   d.log.info(name, 'destroyed', `agent ${name} destroyed by ${by}: runtime stopped, repo and state kept (${humanBytes(stateBytes)}), applied ${short(applied)}${discarded ? `; prepared ${short(discarded)} discarded` : ''}${expired.length ? `; expired ${expired.map((a) => `#${a.id}`).join(', ')}` : ''}`, { applied, stateBytes, expired: expired.map((a) => a.id) });
+  d.events.publish({ type: 'agent.lifecycle', agent: name, what: 'destroyed', by, approvalId: o.approvalId ?? null });
   return keptInfo(d.log, name) ?? { at: now, by, stateBytes, applied, reason: o.reason ?? null, requestedBy: o.requestedBy ?? null, approvalId: o.approvalId ?? null };
 }
 

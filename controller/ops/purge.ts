@@ -58,6 +58,7 @@ export async function purge(d: LifecycleDeps, name: string, confirm: unknown, by
     d.log.info(name, 'purged', `agent ${name} purged by ${by.name}: repo, state${Object.keys(removed).length ? `, ${Object.keys(removed).join(', ')}` : ''} deleted; final applied ${short(refs.applied)}; its log and audit trail stay, and the name is free`, { applied: refs.applied, stateBytes, removed });
     for (const a of expired) d.events.publish({ type: 'request.decided', agent: name, id: a.id, kind: a.kind, status: 'expired', by: 'controller' });
     d.events.publish({ type: 'agent.changed', agent: name, what: 'state' });
+    d.events.publish({ type: 'agent.lifecycle', agent: name, what: 'purged', by: by.name, approvalId: null });
     return { agent: name, applied: refs.applied, stateBytes, removed };
   });
 }

@@ -179,6 +179,13 @@ test.serial('purge: refused unless destroyed and confirmed; then repo and state 
   for (const e of ['agent-created', 'destroyed', 'purge-started', 'purged']) t.true(events.includes(e), `log keeps ${e}`);
   t.false(events.includes('reconcile-error'), 'the loop takes the purge in its stride');
 
+  // The manager is told of an operator's own destroy and purge.
+  const heard: string[] = [];
+  await waitFor('the manager told of the purge', async () => {
+    heard.push(...((await ok(manager, 'recv', { wait_seconds: 5 }, 30_000)).messages as any[]).filter((m) => m.from === 'system').map((m) => m.body as string));
+    return heard.some((b) => b.startsWith('agent scout was purged by operator'));
+  });
+  t.true(heard.some((b) => b.startsWith('agent scout was destroyed by operator')), heard.join(' | '));
   const again = await s.api('POST', '/api/agents', { name: 'scout' });
   t.is(again.status, 201, 'the name can be created again');
   t.like(again.body, { state: 'active', kept: false, destroyed: null });

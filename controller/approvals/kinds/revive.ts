@@ -31,6 +31,7 @@ export function reviveKind(d: LifecycleDeps): KindHandler {
     const stateBytes = await dirSize(d.paths.state(a.agent));
     d.log.info(a.agent, 'revived', `agent ${a.agent} is active again at ${short(a.head)} with its state (${humanBytes(stateBytes)}) and a new token (revive request #${a.id}, approved by ${by}); the runtime starts it`, { approval: a.id, head: a.head, stateBytes });
     d.events.publish({ type: 'agent.changed', agent: a.agent, what: 'state' });
+    d.events.publish({ type: 'agent.lifecycle', agent: a.agent, what: 'revived', by, approvalId: a.id });
     return `${a.agent} is active at ${short(a.head)}`;
   };
   return {
