@@ -3,6 +3,7 @@ import { ApiClient, RefusedError } from './cli/client.ts';
 import { resolveStateDir } from './paths.ts';
 import { resolveLogFormat, type LogFormat } from './log-format.ts';
 import { isHyperhiveError } from './errors.ts';
+import { formatKept, lifecycleCommands } from './cli/lifecycle.ts';
 import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatOperators, formatPolicy, formatRuntime, formatTranscript, formatTurns } from './cli/format.ts';
 
 interface Command {
@@ -75,11 +76,11 @@ const commands: Record<string, Command> = {
     },
   },
   agents: {
-    usage: 'agents [--all] [--json]', summary: 'list agents with their conditions and revisions', flags: { ...COMMON, json: 'boolean', all: 'boolean' }, min: 0, max: 0,
+    usage: 'agents [--all] [--json]', summary: 'list agents with their conditions and revisions (--all: kept ones too, with when and by whom destroyed)', flags: { ...COMMON, json: 'boolean', all: 'boolean' }, min: 0, max: 0,
     async run({ flags }, io) {
       const list = await client(flags).request<never[]>('GET', `/api/agents${flags.all ? '?all=1' : ''}`);
       if (flags.json) return json(io, list);
-      io.out(formatAgents(list));
+      io.out(formatAgents(list) + (flags.all ? formatKept(list) : ''));
       return 0;
     },
   },
@@ -100,7 +101,7 @@ const commands: Record<string, Command> = {
       const a = await c.request<never>('GET', `/api/agents/${enc(positional[0]!)}`);
       if (flags.json) return json(io, a);
       const open = await c.request<never[]>('GET', `/api/approvals?agent=${enc(positional[0]!)}&status=pending,diverged`);
-      io.out(formatAgentDetail(a, open));
+      io.out(formatAgentDetail(a, open) + formatKept([a]));
       return 0;
     },
   },
@@ -326,6 +327,8 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+Object.assign(commands, lifecycleCommands({ common: COMMON, client }));
 
 /** Extra commands registered by other modules (clone, mcp-stdio, scripted-agent). */
 export function registerCommand(name: string, cmd: Command): void { commands[name] = cmd; }

@@ -31,6 +31,14 @@ import { openTerminal } from './ops/open-terminal.ts';
 import { proposeFiles } from './ops/propose-files.ts';
 import { writeNotes } from './ops/write-notes.ts';
 import { allowTool, type AllowAlways } from './ops/allow-tool.ts';
+import { destroy, type DestroyOptions } from './ops/destroy.ts';
+import { keptInfo, type KeptInfo } from './ops/kept-info.ts';
+import type { LifecycleDeps, PurgeStep } from './ops/lifecycle-deps.ts';
+import { purge, type PurgeResult } from './ops/purge.ts';
+import { requestDestroy } from './ops/request-destroy.ts';
+import { requestRevive } from './ops/request-revive.ts';
+import { destroyKind } from './approvals/kinds/destroy.ts';
+import { reviveKind } from './approvals/kinds/revive.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -46,6 +54,8 @@ export interface AgentView {
   runtime: { state: RuntimeStatus['state']; revision: string | null; building: string | null; isolated: boolean; pid: number | null; startedAt: number | null; restarts: number; note: string; kind: string };
   suspended: boolean;
   kept: boolean;
+  /** For a kept agent: when and by whom it was destroyed, its state's size, its applied revision then. */
+  destroyed: KeptInfo | null;
   lastAppliedRevision: string | null;
   lastAttemptedRevision: string | null;
   history: { ts: number; op: string; revision: string | null; result: string; message: string }[];
@@ -72,6 +82,8 @@ export interface ControllerDeps {
   hookOpts: (name: string) => HookOptions;
   /** An operator has that name (agents and operators share the names recorded in the audit trail). */
   isOperator?: (name: string) => boolean;
+  /** How long a destroy waits for a build under way (ops/destroy.ts; tests shorten it). */
+  destroyBuildWaitMs?: number;
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -123,7 +135,32 @@ export class Controller {
       settled: (n) => this.settled(n), store: this.store, log: this.log, events: this.events,
       exec: (n, o) => this.runtime.exec(n, o),
     };
+    this.life = {
+      paths: this.paths, agents: this.agents, requireAgent: (n) => this.requireAgent(n), store: this.store, log: this.log, events: this.events,
+      runtime: this.runtime, loop: this.reconciler, tokens: d.tokens, exclusive: (n, fn) => this.exclusive(n, fn), purgeSteps: [], buildWaitMs: d.destroyBuildWaitMs,
+    };
+    // What deciding a destroy or revive request does: the same operations, inside the service's slot.
+    d.approvals.register('destroy', destroyKind(this.life));
+    d.approvals.register('revive', reviveKind(this.life));
   }
+
+  private readonly life: LifecycleDeps;
+  /** Destroys the agent at once (an operator): runtime stopped, token refused, repo and state kept; see ops/destroy.ts. */
+  destroy(name: string, by: Identity, o: DestroyOptions = {}): Promise<KeptInfo> { return destroy(this.life, name, by, o); }
+  /** A destroy request that waits for an operator (the manager's request_destroy); see ops/request-destroy.ts. */
+  requestDestroy(name: string, by: Identity, reason: string | null = null): Promise<Approval> { return requestDestroy(this.life, name, by, reason); }
+  /** A revive request for a kept agent; see ops/request-revive.ts. */
+  requestRevive(name: string, by: Identity): Promise<Approval> { return requestRevive(this.life, name, by); }
+  /** Deletes a kept agent's repo and state for good, confirmed with its name; see ops/purge.ts. */
+  purge(name: string, confirm: unknown, by: Identity): Promise<PurgeResult> { return purge(this.life, name, confirm, by); }
+  /** What else a purge deletes of an agent (transcripts, stats): registered by the parts that keep it. */
+  addPurgeStep(step: PurgeStep): void { this.life.purgeSteps.push(step); }
+  /** The destroyed agents (repo and state kept), for the kept-state section whatever the fleet list shows. */
+  async keptAgents(): Promise<AgentView[]> {
+    return Promise.all(this.agents.list({ all: true }).filter((a) => a.state === 'kept').map((a) => this.view(a)));
+  }
+  /** When and by whom a kept agent was destroyed (null for any other). */
+  keptInfo(name: string): KeptInfo | null { return keptInfo(this.log, name); }
 
   /** Commits files on the agent's `proposed` as `who` under the receive rules; see ops/propose-files.ts. */
   proposeFiles(name: string, files: Record<string, string | null>, message: string, who: Identity): Promise<string> { return proposeFiles(this.ops, name, files, message, who); }
@@ -174,7 +211,16 @@ export class Controller {
   }
 
   /** Who a presented token belongs to (constant-time), or null. */
-  authenticate(token: string | null | undefined): Identity | null { return this.d.tokens.authenticate(token); }
+  authenticate(token: string | null | undefined): Identity | null {
+    const id = this.d.tokens.authenticate(token);
+    // Every path (git, MCP, API, terminal, login) comes here: an agent's token works only while the
+    // lifecycle policy says so, whatever the registry still holds.
+    if (id?.kind === 'agent') {
+      const a = this.agents.get(id.name);
+      if (!a || !can(a.state, 'authenticate')) return null;
+    }
+    return id;
+  }
 
   /** The agent's record, or null when no agent has that name. */
   findAgent(name: string): AgentRecord | null { return this.agents.get(name); }
@@ -204,7 +250,8 @@ export class Controller {
 
   async createAgent(name: string, by: Identity, state: AgentRecord['state'] = 'active'): Promise<AgentView> {
     assertAgentName(name);
-    if (this.agents.get(name)) throw new HyperhiveError('agent_exists', `agent ${JSON.stringify(name)} already exists`, { name });
+    const existing = this.agents.get(name);
+    if (existing) throw new HyperhiveError('agent_exists', `agent ${JSON.stringify(name)} already exists${existing.state === 'kept' ? ' (destroyed, kept): revive it, or purge it to use the name again' : ''}`, { name, state: existing.state });
     if (this.d.isOperator?.(name)) throw new HyperhiveError('conflict', `${name} is an operator's name: an agent needs a name of its own (approvals and commits are recorded by name)`, { name });
     const repo = this.paths.repo(name);
     if (fs.existsSync(repo)) {
@@ -253,7 +300,7 @@ export class Controller {
       model: await this.readModel(a.name, refs.live),
       conditions: this.conditionSources.reduce((c, f) => f(a.name, c), st.conditions),
       runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: rt.kind ?? this.runtime.kind },
-      suspended: a.suspended, kept: a.state === 'kept',
+      suspended: a.suspended, kept: a.state === 'kept', destroyed: a.state === 'kept' ? keptInfo(this.log, a.name) : null,
       lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
       createdAt: a.createdAt, createdBy: a.createdBy,
     };

@@ -54,6 +54,8 @@ export interface CoreOptions {
   transcripts?: Partial<TranscriptRetention>;
   /** How long a tool call waits for an operator before it is denied (default 10 min). */
   toolTimeoutMs?: number;
+  /** How long a destroy waits for a build under way before it answers (default 2 min). */
+  destroyBuildWaitMs?: number;
 }
 
 /**
@@ -139,7 +141,7 @@ export function createCore(o: CoreOptions): Core {
   controller = new Controller({
     isOperator: (n) => operators.isOperator(n),
     paths: o.paths, agents, approvals, approvalStore, status, log, events, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied,
-    checkConfig: o.checkConfig, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
+    checkConfig: o.checkConfig, destroyBuildWaitMs: o.destroyBuildWaitMs, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
   });
   const spawner = new Spawner({
     agentOps: controller, agents, store: approvalStore, service: approvals, locks, repo: o.paths.repo, log, events, status, moveApplied,
@@ -155,6 +157,10 @@ export function createCore(o: CoreOptions): Core {
     events.publish({ type: 'runtime.health', health: h });
     log.write(null, up ? 'info' : 'warn', 'runtime-watcher', `runtime watcher ${w.state} (${w.address})${w.lastError && !up ? `: ${w.lastError}` : ''}${w.reconnects ? `, ${w.reconnects} reconnect(s)` : ''}`, { state: w.state, reconnects: w.reconnects });
   });
-  const transcripts = new Transcripts({ store: new TranscriptStore(o.db, o.transcripts), events, log, requireAgent: (n) => controller.requireAgent(n) });
+  const transcriptStore = new TranscriptStore(o.db, o.transcripts);
+  const transcripts = new Transcripts({ store: transcriptStore, events, log, requireAgent: (n) => controller.requireAgent(n) });
+  // A purge deletes what these keep of the agent (serve adds the stats points).
+  controller.addPurgeStep({ what: 'transcripts', run: (n) => transcriptStore.forget(n) });
+  controller.addPurgeStep({ what: 'status', run: (n) => status.forget(n) });
   return { db: o.db, paths: o.paths, events, log, agents, approvalStore, approvals, status, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied, controller, spawner, transcripts, operators, policy, tools };
 }

@@ -15,6 +15,8 @@ export type DomainEvent =
   | { type: 'request.updated'; agent: string; id: number }
   | { type: 'request.decided'; agent: string; id: number; kind: ApprovalKind; status: Extract<ApprovalStatus, 'approved' | 'rejected' | 'failed' | 'expired'>; by: string | null }
   | { type: 'agent.changed'; agent: string; what: AgentChange }
+  /** The agent was destroyed (kept), revived or purged; `approvalId`: the request it carried out, null for an operator's own act. */
+  | { type: 'agent.lifecycle'; agent: string; what: 'destroyed' | 'revived' | 'purged'; by: string; approvalId: number | null }
   /** An operator resumed the agent: it also clears stalls the harness reported (auth, missing CLI, stuck). */
   | { type: 'agent.resumed'; agent: string; by: string }
   | { type: 'runtime'; agent: string; event: RuntimeEvent }

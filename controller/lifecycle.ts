@@ -27,7 +27,13 @@ export type AgentOp =
   /** A spawn request may be raised for it at a commit of its draft. */
   | 'request-spawn'
   /** Its harness may ask an operator about a tool call (it runs turns). */
-  | 'ask-tool';
+  | 'ask-tool'
+  /** It may be taken down with its repo and state kept (an operator's destroy, an approved destroy request). */
+  | 'destroy'
+  /** A revive request may be raised for it (and approved: it comes back at its applied revision). */
+  | 'revive'
+  /** Its repo and state may be deleted for good. */
+  | 'purge';
 
 const NOT_KEPT: AgentState[] = ['active', 'draft', 'pending'];
 const RULES: Record<AgentOp, { allowed: AgentState[]; refusal: (name: string, state: AgentState) => string }> = {
@@ -41,6 +47,9 @@ const RULES: Record<AgentOp, { allowed: AgentState[]; refusal: (name: string, st
   answer: { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): nobody to answer` },
   'be-told': { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): it is told nothing` },
   'ask-tool': { allowed: ['active'], refusal: (n, s) => `agent ${n} is ${s}: it runs no turns, so it has no tool calls to ask about` },
+  destroy: { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed already (kept): revive it, or purge it for good` },
+  revive: { allowed: ['kept'], refusal: (n, s) => `agent ${n} is ${s}, not destroyed: only a destroyed (kept) agent can be revived` },
+  purge: { allowed: ['kept'], refusal: (n, s) => `agent ${n} is ${s}: only a destroyed (kept) agent can be purged; destroy it first` },
   'request-spawn': {
     allowed: ['draft', 'pending'],
     refusal: (n, s) => `agent ${n} is ${s}, not a draft: ${s === 'active' ? 'propose changes to it instead (they raise change requests)' : 'revive it first'}`,

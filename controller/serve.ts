@@ -32,6 +32,7 @@ import { orphanTimeoutMs } from './harness/orphan.mjs';
 import { operatorsRouter } from '../web/routes/operators.ts';
 import { webhooksRouter } from '../web/routes/webhooks.ts';
 import { toolsRouter } from '../web/routes/tools.ts';
+import { lifecycleRouter } from '../web/routes/lifecycle.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS } from './tools/gate.ts';
 import { WebhookService, WebhookStore, type RetryOptions } from './webhooks/index.ts';
 
@@ -204,10 +205,13 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const deps: AppDeps = {
     controller, baseUrl: () => url, hookToken, rawHandlers: [gitHttp, mcp], bus, transcripts: core.transcripts, sessions, terminal: true,
     apiRoutes: [(auth) => busRouter({ controller, bus, auth }), (auth) => operatorsRouter({ operators: core.operators, policy: core.policy, sessions, auth }),
-      (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth })],
+      (auth) => webhooksRouter({ webhooks, auth }), (auth) => toolsRouter({ tools: core.tools, auth }), (auth) => lifecycleRouter({ controller, auth })],
   };
 
   const stats = new StatsService(core, { bus: () => asStatsBus(deps.bus), ...o.stats });
+  controller.addPurgeStep({ what: 'stats', run: (n) => stats.store.forget(n) });
+  // Its unread messages go with it: a new agent of the same name starts with an empty inbox.
+  controller.addPurgeStep({ what: 'inbox', run: (n) => bus.ack(n, Number.MAX_SAFE_INTEGER) });
   (deps.apiRoutes ??= []).push((auth) => statsRoutes({ stats, auth }), (auth) => turnsRoutes({ transcripts: core.transcripts, auth }));
   o.extendApp?.(deps, controller);
   const app = createApp(deps);

@@ -120,6 +120,8 @@ export function toSse(e: DomainEvent): [string, Record<string, unknown>] | null 
     case 'policy.changed':
       return ['change', { what: 'policy' }];
     case 'agent.resumed':
+    // The pages hear of it through agent.changed.
+    case 'agent.lifecycle':
       return null;
   }
 }

@@ -11,8 +11,12 @@ const fromRow = (r: Record<string, unknown>): AgentRecord => ({
 export class AgentStore {
   constructor(private db: DB, private now: () => number = Date.now) {}
 
+  // Prepared once: every agent-token authentication reads the agent's state (lifecycle policy).
+  private getStmt: ReturnType<DB['prepare']> | null = null;
+
   get(name: string): AgentRecord | null {
-    const r = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    this.getStmt ??= this.db.prepare('SELECT * FROM agents WHERE name = ?');
+    const r = this.getStmt.get(name) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
 
@@ -33,5 +37,10 @@ export class AgentStore {
 
   setSuspended(name: string, suspended: boolean): void {
     this.db.prepare('UPDATE agents SET suspended = ?, updated_at = ? WHERE name = ?').run(suspended ? 1 : 0, this.now(), name);
+  }
+
+  /** Deletes the record (purge): the name is free again; the log and audit rows that name it stay. */
+  remove(name: string): void {
+    this.db.prepare('DELETE FROM agents WHERE name = ?').run(name);
   }
 }

@@ -20,7 +20,11 @@ export interface SystemMessagesOptions {
 export function decisionText(a: Approval): string {
   const what = a.kind === 'change' ? `change request #${a.id} for ${a.agent} (${short(a.base)}..${short(a.head)})` : `${a.kind} request #${a.id} for ${a.agent}`;
   if (a.status === 'approved') {
-    const effect = a.kind === 'change' ? `applied is now ${short(a.head)}; the runtime applies it` : a.kind === 'spawn' ? `${a.agent} is active at ${short(a.head)} and starts` : 'it takes effect now';
+    const effect = a.kind === 'change' ? `applied is now ${short(a.head)}; the runtime applies it`
+      : a.kind === 'spawn' ? `${a.agent} is active at ${short(a.head)} and starts`
+      : a.kind === 'revive' ? `${a.agent} is active again at ${short(a.head)} with its state and a new token, and starts`
+      : a.kind === 'destroy' ? `${a.agent} is destroyed: it no longer runs, its repo and state are kept (request_revive brings it back)`
+      : 'it takes effect now';
     return `${what} was approved by ${a.decidedBy ?? 'an operator'}: ${effect}.${a.note ? ` Note: ${a.note}` : ''}`;
   }
   if (a.status === 'rejected') return `${what} was rejected by ${a.decidedBy ?? 'an operator'}: ${a.reason ?? 'no reason given'}.`;
@@ -89,6 +93,13 @@ export function wireSystemMessages(d: SystemMessageDeps, bus: Bus, o: SystemMess
     lastCrash.set(agent, t);
     send(MANAGER, endedText(agent, e, t));
   });
+  // An operator's own destroy or purge of a sub-agent: the manager runs the fleet, so it is told (a
+  // request it raised is told above, as a decision).
+  const offLifecycle = d.events.on('agent.lifecycle', (e) => {
+    if (e.approvalId !== null || e.agent === MANAGER || !isAgent(MANAGER)) return;
+    if (e.what === 'destroyed') send(MANAGER, `agent ${e.agent} was destroyed by ${e.by}: it no longer runs; its repo and state are kept (request_revive asks for it back).`);
+    else if (e.what === 'purged') send(MANAGER, `agent ${e.agent} was purged by ${e.by}: its repo and state are gone for good.`);
+  });
   const offMessage = bus.onMessage((m) => d.events.publish({ type: 'message', id: m.id, from: m.from, to: m.to, kind: m.kind }));
-  return () => { offDecided(); offRuntime(); offMessage(); };
+  return () => { offDecided(); offRuntime(); offLifecycle(); offMessage(); };
 }

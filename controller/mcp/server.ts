@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { tokenFromAuthorization, type Identity } from '../auth/index.ts';
+import { can } from '../lifecycle.ts';
 import { isManagerOrOperator, type McpDeps, type ToolContext } from './context.ts';
 import { registerBusTools } from './tools/bus.ts';
 import { registerConfigTools } from './tools/config.ts';
+import { registerLifecycleTools } from './tools/lifecycle.ts';
 import { registerManagerTools } from './tools/manager.ts';
 import { registerSelfTools } from './tools/self.ts';
 import { registerSpawnTools } from './tools/spawn.ts';
@@ -21,7 +23,7 @@ function instructionsFor(who: Identity): string {
   return isManagerOrOperator(who)
     ? `${COMMON}
 notes (write_notes) and a sub-agent's model (set_model) take effect at once. The tools marked "Manager only" run the fleet:
-list_agents and agent_status to look, request_spawn* to grow it, apply_commit to endorse a request, request_rollback.
+list_agents and agent_status to look, request_spawn* to grow it, request_destroy and request_revive to shrink and restore it (an operator decides), apply_commit to endorse a request, request_rollback.
 read_config, propose_change and write_notes take agent to act on a sub-agent's repo.`
     : `${COMMON}
 your notes (write_notes) take effect at once. The manager or an operator sets your model; ask the manager for anything beyond your own repo.`;
@@ -37,6 +39,7 @@ export function buildMcpServer(deps: McpDeps, who: Identity, signal: AbortSignal
   if (isManagerOrOperator(who)) {
     registerManagerTools(server, ctx);
     registerSpawnTools(server, ctx);
+    registerLifecycleTools(server, ctx);
   }
   return server;
 }
@@ -52,6 +55,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
  * handling; a long-polling recv ends, handing out nothing, when its request goes away.
  */
 export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  // An agent's calls in flight (a long-polling recv), ended when its token stops working (destroy).
+  const inflight = new Map<string, Set<{ aborter: AbortController; res: ServerResponse }>>();
+  deps.controller.events.on('agent.changed', (e) => {
+    if (e.what !== 'state' || !inflight.has(e.agent)) return;
+    const rec = deps.controller.findAgent(e.agent);
+    if (rec && can(rec.state, 'authenticate')) return;
+    for (const c of inflight.get(e.agent) ?? []) {
+      c.aborter.abort(new Error(`agent ${e.agent} was destroyed`));
+      c.res.destroy();
+    }
+    inflight.delete(e.agent);
+  });
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== MCP_PATH && path !== `${MCP_PATH}/`) return false;
@@ -69,6 +84,13 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
     const aborter = new AbortController();
     const server = buildMcpServer(deps, who, aborter.signal);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    if (who.kind === 'agent') {
+      const mine = inflight.get(who.name) ?? new Set();
+      const entry = { aborter, res };
+      mine.add(entry);
+      inflight.set(who.name, mine);
+      res.on('close', () => { mine.delete(entry); if (!mine.size && inflight.get(who.name) === mine) inflight.delete(who.name); });
+    }
     res.on('close', () => {
       aborter.abort(new Error('the MCP request was closed'));
       void transport.close().catch(() => {});

@@ -158,6 +158,29 @@ export class Reconciler {
 
   enqueue(name: string): void { this.queue.enqueue(name); }
 
+  /** The revision being prepared for the agent and its end, if a build is under way (a destroy waits for it). */
+  buildOf(name: string): { revision: string; done: Promise<void> } | null { return this.builds.get(name) ?? null; }
+
+  /** Discards a prepared, not activated revision (a destroy: nothing half-started is left). Returns its revision. */
+  async discardPrepared(name: string): Promise<string | null> {
+    const p = this.prepared.get(name);
+    if (!p) return null;
+    this.prepared.delete(name);
+    await this.d.runtime.discard(p).catch((e) => this.d.log.warn(name, 'discard-failed', `could not discard prepared ${short(p.revision)}: ${(e as Error).message}`));
+    return p.revision;
+  }
+
+  /** Drops what the loop remembers of an agent whose repo is gone (a purge): a new agent of that name starts fresh. */
+  forget(name: string): void {
+    this.repoWatchers.get(name)?.close();
+    this.repoWatchers.delete(name);
+    this.sanctionedCache.delete(name);
+    this.buildFailures.delete(name);
+    this.crashTimes.delete(name);
+    const gc = this.gcTimers.get(name);
+    if (gc) { clearTimeout(gc.timer); this.gcTimers.delete(name); }
+  }
+
   /** Waits until the agent has no pass running or queued: the API uses it to answer with settled state. */
   settled(name: string): Promise<void> { return this.queue.settled(name); }
 

@@ -6,6 +6,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { registerManagerTools } from '../../controller/mcp/tools/manager.ts';
 import { registerSpawnTools } from '../../controller/mcp/tools/spawn.ts';
+import { registerLifecycleTools } from '../../controller/mcp/tools/lifecycle.ts';
 import { startServer, type TestServer, agentToken } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { call, connect, ok } from '../helpers/mcp.ts';
@@ -32,7 +33,7 @@ const { alpha, beta, manager, operator } = new Proxy({} as Record<string, Client
 void alpha; void beta; void manager; void operator;
 const c = (n: string): Client => clients[n]!;
 
-const MANAGER_ONLY = ['agent_status', 'apply_commit', 'list_agents', 'request_rollback', 'request_spawn', 'request_spawn_commit', 'request_spawn_draft', 'set_model'];
+const MANAGER_ONLY = ['agent_status', 'apply_commit', 'list_agents', 'request_destroy', 'request_revive', 'request_rollback', 'request_spawn', 'request_spawn_commit', 'request_spawn_draft', 'set_model'];
 const EVERYONE = ['propose_change', 'read_config', 'recv', 'send', 'whoami', 'write_notes'];
 const REPO_TOOLS = ['propose_change', 'read_config', 'write_notes'];
 
@@ -241,6 +242,7 @@ test.serial('defence in depth: the manager-only tools, were they registered for 
   const ctx = { deps: { controller: s.controller, bus: s.bus, spawner: s.spawner, log: s.core.log, baseUrl: () => s.url }, who: { kind: 'agent' as const, name: 'beta' }, signal: new AbortController().signal };
   registerManagerTools(server, ctx);
   registerSpawnTools(server, ctx);
+  registerLifecycleTools(server, ctx);
   const [client, served] = InMemoryTransport.createLinkedPair();
   await server.connect(served);
   const direct = new Client({ name: 'direct', version: '0' });

@@ -28,6 +28,8 @@ export interface AgentPageData {
   turns?: SafeHtml | null;
   /** The terminal section, when a terminal server is wired. */
   terminal?: SafeHtml | null;
+  /** Destroy (an active agent), or what a kept agent is and its revive and purge (web/views/kept.ts). */
+  lifecycle?: SafeHtml | null;
 }
 
 function stateRow(d: AgentPageData): SafeHtml {
@@ -83,6 +85,7 @@ export function agentPage(d: AgentPageData): SafeHtml {
     title: a.name, page: 'agent', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, agent: a.name,
     body: html`<h1>${a.name} <span id="agent-chip" data-live>${modelChip(a.model)}</span></h1>
 <p class="hh-meta">created by ${a.createdBy} <time datetime="${isoTime(a.createdAt)}">${age(a.createdAt, d.now)}</time></p>
+${a.kept ? d.lifecycle ?? '' : ''}
 ${stateRow(d)}
 ${agentCharts(a.name, d.turns ? `/agents/${a.name}/turns` : undefined)}
 ${commandBox(d)}
@@ -93,6 +96,7 @@ ${approvalsTable(d.open, d.now, { showAgent: false, empty: 'No open requests.' }
 ${history(d)}
 <section class="hh-section hh-notes" id="notes" data-live><h2>notes.md <span class="hh-muted">(live)</span></h2>
 ${d.notes === null || !d.notes.trim() ? html`<p class="hh-muted">No notes.</p>` : html`<article class="hh-markdown">${renderMarkdown(d.notes)}</article>`}</section>
-<section class="hh-section" id="agent-log" data-live><h2>Log</h2>${logTable(d.log, d.now, { showAgent: false })}</section>`,
+<section class="hh-section" id="agent-log" data-live><h2>Log</h2>${logTable(d.log, d.now, { showAgent: false })}</section>
+${a.kept ? '' : d.lifecycle ?? ''}`,
   });
 }

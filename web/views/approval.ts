@@ -4,6 +4,7 @@ import { modelChip } from './components.ts';
 import type { RenderedDiff } from './diff.ts';
 import { age, html, isoTime, shortSha, type SafeHtml } from './html.ts';
 import { csrfField, layout, type Flash } from './layout.ts';
+import { destroyRequestBody, reviveRequestBody } from './kept.ts';
 import { toolRequestBody } from './tool-call.ts';
 
 export interface ApprovalCommit {
@@ -67,6 +68,9 @@ function statusBanner(d: ApprovalPageData): SafeHtml {
   let detail: SafeHtml | string = '';
   if (a.status === 'superseded') detail = html`Superseded${a.supersededBy ? html` by <a href="/approvals/${a.supersededBy}">request #${a.supersededBy}</a>` : ''}: a newer push changed <code>proposed</code>; approvals never carry over to a new pair.`;
   else if (a.status === 'rejected') detail = html`Rejected${decided}${a.reason ? html`: <q>${a.reason}</q>` : ''}. <code>proposed</code> keeps its commits; revert it to <code>applied</code> below, or push a fix (a new request covers the whole net change).`;
+  else if (a.status === 'approved' && a.kind === 'revive') detail = html`Approved${decided}. ${a.agent} is active again at <code>${shortSha(a.head)}</code> (applied did not move).`;
+  else if (a.status === 'approved' && a.kind === 'destroy') detail = html`Approved${decided}. ${a.agent} was destroyed; its repo and state are kept.`;
+  else if (a.status === 'expired' && a.reason) detail = html`Expired: ${a.reason}.`;
   else if (a.status === 'approved') detail = html`Approved${decided}. <code>applied</code> moved to <code>${shortSha(a.head)}</code>.`;
   else if (a.status === 'diverged') detail = html`Diverged: <code>proposed</code> does not descend from <code>applied</code>; nothing can be applied. Rebase <code>proposed</code> on <code>applied</code> and push again, or reject.`;
   else if (a.status === 'failed') detail = html`Failed${a.error ? html`: ${a.error}` : ''}.`;
@@ -140,8 +144,9 @@ ${toolRequestBody(a, { now: d.now, csrf: d.csrf })}`,
 ${a.patchHash ? html`· patch <code title="${a.patchHash}">${a.patchHash.slice(0, 12)}</code>` : ''}
 ${d.agent ? html`· ${modelChip(d.agent.model)}` : ''}</p>
 ${statusBanner(d)}
-${actions(d)}
+${a.kind === 'revive' || a.kind === 'destroy' ? html`${a.kind === 'revive' ? reviveRequestBody(a) : destroyRequestBody(a)}
+${actions(d)}` : html`${actions(d)}
 ${commitsList(d)}
-${diffSection(d)}`,
+${diffSection(d)}`}`,
   });
 }

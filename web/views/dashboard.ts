@@ -4,6 +4,7 @@ import type { LogEntry } from '../../controller/log.ts';
 import { approvalsTable, conditionBadges, logTable, modelChip, revisionCell, runtimeCell, type ApprovalRow, type RevisionInfo } from './components.ts';
 import { age, html, isoTime, shortSha, type SafeHtml } from './html.ts';
 import { csrfField, layout, type Flash } from './layout.ts';
+import { keptSection, type KeptRow } from './kept.ts';
 import { runtimeSection } from './runtime-health.ts';
 import type { RuntimeHealth } from '../../controller/runtime/types.ts';
 
@@ -31,8 +32,10 @@ export interface DashboardData {
   queue: ApprovalRow[];
   /** Agents in the draft state (repo only), bare or with their proposed revision. */
   drafts: (AgentView | DraftRow)[];
-  /** Agents waiting for their spawn or revive request. */
+  /** Agents waiting for their spawn request. */
   pending?: PendingRow[];
+  /** Destroyed agents whose repo and state are kept. */
+  kept?: KeptRow[];
   /** Unread messages for the operator (header badge); null or absent where no bus is wired. */
   operatorUnread?: number | null;
   log: LogEntry[];
@@ -97,6 +100,7 @@ ${csrfField(d.csrf)}
 <button type="submit">Create agent</button>
 </form>
 </section>
+${keptSection(d.kept ?? [], d.now, d.csrf)}
 <section class="hh-section" id="queue" data-live>
 <h2>Approval queue <span class="hh-count">${d.queue.length}</span></h2>
 ${approvalsTable(d.queue, d.now, { empty: 'No requests waiting.' })}

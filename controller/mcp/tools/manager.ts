@@ -23,6 +23,7 @@ function agentSummary(a: AgentView, inbox: number, requests: Record<string, unkn
     name: a.name, state: a.state, suspended: a.suspended, model: a.model, applied: a.applied, proposed: a.proposed,
     runtime: { state: a.runtime.state, revision: a.runtime.revision },
     conditions: a.conditions, inbox, requests,
+    ...(a.destroyed ? { destroyed: { at: a.destroyed.at, by: a.destroyed.by, stateBytes: a.destroyed.stateBytes, reason: a.destroyed.reason } } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { parseSlash, runSlash, SLASH_COMMANDS } from '../slash.ts';
 import { html, inboxDepth, requireBus, sessionOf, short, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
+import { lifecycleSection } from './kept.ts';
 import { agentTurns } from './turns.ts';
 
 /** `/agents/:name`: one agent's revisions, notes, open requests and log; its command line, revert and message forms. */
@@ -32,6 +33,7 @@ export function agentRouter(d: PageContext): Router {
       messaging: !!d.bus, inboxDepth: inboxDepth(d, a.name), commands: SLASH_COMMANDS, lastCommand,
       turns: agentTurns(d, ctx, a.name),
       terminal: d.terminal ? terminalSection({ agent: a, commands: SLASH_COMMANDS }) : null,
+      lifecycle: lifecycleSection(c, a, d.now(), s?.csrf ?? null),
     }));
   });
 

@@ -5,6 +5,7 @@ import { dashboardPage, type DashboardAgent, type PendingRow } from '../../views
 import { html, inboxDepth, OPERATOR, sessionOf, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
+import { keptRows } from './kept.ts';
 
 /** `/`: the fleet, the approval queue, drafts and pending agents, the latest log; and its create-agent form. */
 export function dashboardRouter(d: PageContext): Router {
@@ -23,13 +24,13 @@ export function dashboardRouter(d: PageContext): Router {
     })));
     const queue = await Promise.all(c.listApprovals({ status: ['pending', 'diverged'] }).map((a) => rev.approvalRow(a)));
     const drafts = await Promise.all(all.filter((a) => a.state === 'draft').map(async (a) => ({ agent: a, proposed: await rev.revisionInfo(a.name, a.proposed) })));
-    // A pending agent waits for its newest open spawn or revive request (null once that was decided).
+    // A pending agent waits for its newest open spawn request (null once that was decided); a kept agent's revive request shows in the kept section.
     const pending: PendingRow[] = all.filter((a) => a.state === 'pending').map((a) => ({
       agent: a, request: c.listApprovals({ agent: a.name, status: ['pending'] }).filter((x) => x.kind === 'spawn' || x.kind === 'revive').at(-1) ?? null,
     }));
     html(ctx, dashboardPage({
       now: d.now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      agents, queue, drafts, pending, operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
+      agents, queue, drafts, pending, kept: await keptRows(c), operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
     }));
   });
 
