@@ -31,6 +31,8 @@ import { openTerminal } from './ops/open-terminal.ts';
 import { proposeFiles } from './ops/propose-files.ts';
 import { writeNotes } from './ops/write-notes.ts';
 import { allowTool, type AllowAlways } from './ops/allow-tool.ts';
+import { listAgentsPage, type AgentPage } from './ops/list-agents.ts';
+import type { AgentQuery } from './agents/query.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -251,7 +253,7 @@ export class Controller {
     return {
       name: a.name, state: a.state, applied: refs.applied, proposed: refs.proposed, live: refs.live,
       model: await this.readModel(a.name, refs.live),
-      conditions: this.conditionSources.reduce((c, f) => f(a.name, c), st.conditions),
+      conditions: this.conditionsOf(a.name),
       runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: rt.kind ?? this.runtime.kind },
       suspended: a.suspended, kept: a.state === 'kept',
       lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
@@ -261,6 +263,16 @@ export class Controller {
 
   async listAgents(opts: { all?: boolean } = {}): Promise<AgentView[]> {
     return Promise.all(this.agents.list(opts).map((a) => this.view(a)));
+  }
+
+  /** The conditions every view shows (the reconciler's, then each condition source); in memory. */
+  conditionsOf(name: string): Condition[] {
+    return this.conditionSources.reduce((c, f) => f(name, c), this.status.get(name).conditions);
+  }
+
+  /** A filtered, sorted page of the fleet with its total and the fleet's counts; see ops/list-agents.ts. */
+  listAgentsPage(q: AgentQuery): Promise<AgentPage<AgentView>> {
+    return listAgentsPage({ records: () => this.agents.list({ all: true }), conditions: (n) => this.conditionsOf(n), view: (a) => this.view(a) }, q);
   }
 
   async setSuspended(name: string, suspended: boolean, by: Identity): Promise<AgentView> {

@@ -6,6 +6,7 @@ import { HyperhiveError } from '../../controller/errors.ts';
 import { readJson } from '../body.ts';
 import { idParam, intQuery } from '../params.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
+import { parseAgentQuery } from '../../controller/agents/query.ts';
 
 export interface ApiOptions {
   controller: Controller;
@@ -52,7 +53,12 @@ export function apiRouter(o: ApiOptions): Router {
   });
 
   r.get('/runtime', op, (ctx) => { ctx.body = c.runtimeHealth(); });
-  r.get('/agents', op, async (ctx) => { ctx.body = await c.listAgents({ all: ctx.query.all === '1' || ctx.query.all === 'true' }); });
+  r.get('/agents', op, async (ctx) => {
+    // Unpaged unless ?limit= is given: scripts and the CLI have always read the whole array.
+    const page = await c.listAgentsPage(parseAgentQuery(ctx.query));
+    ctx.set('X-Total-Count', String(page.total));
+    ctx.body = page.agents;
+  });
   r.post('/agents', op, async (ctx) => {
     const body = await readJson(ctx);
     ctx.status = 201;
