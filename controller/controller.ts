@@ -31,7 +31,8 @@ import { openTerminal } from './ops/open-terminal.ts';
 import { proposeFiles } from './ops/propose-files.ts';
 import { writeNotes } from './ops/write-notes.ts';
 import { allowTool, type AllowAlways } from './ops/allow-tool.ts';
-import { listAgentsPage, type AgentPage } from './ops/list-agents.ts';
+import { listAgentsPage, selectAgentNames, type AgentPage } from './ops/list-agents.ts';
+import { runBulk, type BulkOutcome, type BulkPlan } from './ops/bulk.ts';
 import type { AgentQuery } from './agents/query.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -275,12 +276,27 @@ export class Controller {
     return listAgentsPage({ records: () => this.agents.list({ all: true }), conditions: (n) => this.conditionsOf(n), view: (a) => this.view(a) }, q);
   }
 
-  async setSuspended(name: string, suspended: boolean, by: Identity): Promise<AgentView> {
+  /** Every agent the query selects (no paging): what a bulk action over a filter acts on. */
+  selectAgentNames(q: AgentQuery): string[] {
+    return selectAgentNames({ records: () => this.agents.list({ all: true }), conditions: (n) => this.conditionsOf(n) }, q);
+  }
+
+  /** Suspend, resume or reject the open requests of many agents, each on its own; see ops/bulk.ts. */
+  bulk(plan: BulkPlan, by: Identity): Promise<BulkOutcome> {
+    return runBulk({
+      select: (q) => this.selectAgentNames(q), requireAgent: (n) => this.requireAgent(n),
+      setSuspended: (n, s, b, o) => this.setSuspended(n, s, b, o),
+      openRequests: (n) => this.store.list({ agent: n, status: ['pending', 'diverged'] }),
+      reject: (id, b, reason) => this.reject(id, b, reason),
+    }, plan, by);
+  }
+
+  async setSuspended(name: string, suspended: boolean, by: Identity, o: { bulk?: string } = {}): Promise<AgentView> {
     this.requireAgent(name);
     await this.reconciler.queue.exclusive(name, async () => {
       this.agents.setSuspended(name, suspended);
-      this.log.info(name, suspended ? 'suspended' : 'resumed', `${suspended ? 'suspended' : 'resumed'} by ${by.name}${suspended ? ': no applies until resumed' : ''}`);
-      this.log.audit({ actor: by.name, action: suspended ? 'suspend' : 'resume', agent: name });
+      this.log.info(name, suspended ? 'suspended' : 'resumed', `${suspended ? 'suspended' : 'resumed'} by ${by.name}${o.bulk ? ` (bulk ${o.bulk})` : ''}${suspended ? ': no applies until resumed' : ''}`);
+      this.log.audit({ actor: by.name, action: suspended ? 'suspend' : 'resume', agent: name, ...(o.bulk ? { data: { bulk: o.bulk } } : {}) });
     });
     await this.reconciler.settled(name);
     // A resume also clears stalls the harness reported (auth, missing CLI, stuck): listeners act on it.

@@ -26,3 +26,9 @@ export async function listAgentsPage<V>(d: ListAgentsDeps<V>, q: AgentQuery): Pr
   const plan = planListing(summaries, q);
   return { agents: await Promise.all(plan.page.map((s) => d.view(s.record))), total: plan.total, counts: plan.counts };
 }
+
+/** The names a query selects, every match (no paging): what a bulk action over "all matching the filter" acts on. */
+export function selectAgentNames(d: Omit<ListAgentsDeps<unknown>, 'view'>, q: AgentQuery): string[] {
+  const summaries = d.records().map((r) => ({ name: r.name, state: r.state, suspended: r.suspended, createdAt: r.createdAt, updatedAt: r.updatedAt, conditions: d.conditions(r.name) }));
+  return planListing(summaries, { ...q, limit: null, offset: 0 }).page.map((s) => s.name);
+}

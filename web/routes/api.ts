@@ -7,6 +7,7 @@ import { readJson } from '../body.ts';
 import { idParam, intQuery } from '../params.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
 import { parseAgentQuery } from '../../controller/agents/query.ts';
+import { mountBulkApi } from './bulk.ts';
 
 export interface ApiOptions {
   controller: Controller;
@@ -64,6 +65,7 @@ export function apiRouter(o: ApiOptions): Router {
     ctx.status = 201;
     ctx.body = await c.createAgent(body.name as string, who(ctx));
   });
+  mountBulkApi(r, c, op);
   r.get('/agents/:name', op, async (ctx) => { ctx.body = await c.getAgent(ctx.params.name!); });
   r.post('/agents/:name/suspend', op, async (ctx) => { ctx.body = await c.setSuspended(ctx.params.name!, true, who(ctx)); });
   r.post('/agents/:name/resume', op, async (ctx) => { ctx.body = await c.setSuspended(ctx.params.name!, false, who(ctx)); });
