@@ -3,14 +3,15 @@
 // (same run, medians, ratio; goal ≤ 2×), the unpaged GET /api/agents for reference, a cold start with
 // 1,000 agents (to /api/health, and until all run), the controller's resident memory, and P1 with
 // 1,000 agents against P1 with 3 in the same run. Agents are created through the API (no fast path:
-// the state dir is exactly what the API makes).
+// the state dir is exactly what the API makes); HH_FLEET_STATE=DIR keeps that state dir for a rerun.
 // Run alone: `node --import tsx test/bench/fleet.ts [--agents N] [--runs N]`; `npm run bench -- fleet`.
 // HH_FLEET_AGENTS and HH_BENCH_RUNS shorten it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Bench, Pusher, p1Series, quantiles, type Report } from './core.ts';
-import { freePort, spawnCli, waitHealthy } from '../helpers/cli-server.ts';
+import { agentProcesses, freePort, killAgentProcesses, spawnCli, waitHealthy } from '../helpers/cli-server.ts';
+import { tmpDir } from '../helpers/paths.ts';
 
 const AGENT_COMMAND = 'sleep 100000000';
 const GOAL_RATIO = 2;
@@ -47,14 +48,18 @@ async function createMany(b: Bench, names: string[], concurrency: number, log: (
   return performance.now() - t0;
 }
 
-/** Polls the unpaged listing until `n` agents run their applied revision. */
+/**
+ * Until `n` agents run their applied revision: agent processes counted in /proc every 250 ms (polling
+ * the unpaged listing would load the controller being measured), then the API confirms once.
+ */
 async function allRunning(b: Bench, n: number, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
   for (;;) {
-    const list = (await b.api<{ applied: string; runtime: { state: string; revision: string } }[]>('GET', '/api/agents')).body;
-    const running = list.filter((a) => a.runtime.state === 'running' && a.runtime.revision === a.applied).length;
-    if (running >= n) return performance.now() - t0;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${running}/${n} running after ${timeoutMs} ms`);
+    if (agentProcesses(b.state).length >= n) {
+      const list = (await b.api<{ applied: string; runtime: { state: string; revision: string } }[]>('GET', '/api/agents')).body;
+      if (list.filter((a) => a.runtime.state === 'running' && a.runtime.revision === a.applied).length >= n) return performance.now() - t0;
+    }
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${agentProcesses(b.state).length}/${n} agent processes after ${timeoutMs} ms`);
     await sleep(250);
   }
 }
@@ -88,28 +93,58 @@ async function measurePages(b: Bench, runs: number, label: string, report: Repor
   return { dash: qd.median, api: qa.median };
 }
 
+/** A CLI server on `state` (made when absent, reused when it holds agents already: what the API made before). */
+async function startOn(state: string): Promise<{ b: Bench; healthMs: number }> {
+  fs.mkdirSync(state, { recursive: true });
+  const t0 = performance.now();
+  const s = spawnCli(state, await freePort(), { HYPERHIVE_AGENT_COMMAND: AGENT_COMMAND });
+  await waitHealthy(s, 180_000);
+  const healthMs = performance.now() - t0;
+  const b = new Bench(s, state);
+  b.token = fs.readFileSync(path.join(state, 'operator.token'), 'utf8').trim();
+  await b.follow();
+  return { b, healthMs };
+}
+
 export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Promise<void> {
   const many = o.agents ?? (Number(process.env.HH_FLEET_AGENTS) || 1000);
   const runs = o.runs ?? (Number(process.env.HH_BENCH_RUNS) || 30);
   const log = o.log ?? ((l: string) => console.log(`  · ${l}`));
   const names = Array.from({ length: many }, (_, i) => `agent-${String(i).padStart(4, '0')}`);
+
+  // The small fleet: its own server, in this same run (3 agents for P1's baseline, then 10 for the pages).
   let b = await Bench.start(AGENT_COMMAND);
-  const p = new Pusher(b);
+  let p = new Pusher(b);
+  let p1few: ReturnType<typeof quantiles>;
+  let few: { dash: number; api: number };
   try {
-    // P1 with 3 agents: the baseline for P1 with `many`, on this same server.
     await createMany(b, names.slice(0, 3), 3, log);
     for (const n of names.slice(0, 3)) await b.waitRunning(n);
-    const p1few = quantiles((await p1Series(b, p, names.slice(0, 3), runs)).map((s) => s.visibleMs));
+    p1few = quantiles((await p1Series(b, p, names.slice(0, 3), runs)).map((s) => s.visibleMs));
     report('P1 with 3 agents, median', p1few.median, 'ms', `p95 ${fmt(p1few.p95)} ms (the baseline for P1 with ${many})`);
-
     await createMany(b, names.slice(3, 10), 4, log);
     await allRunning(b, 10, 120_000);
-    const few = await measurePages(b, runs, '10 agents', report);
+    few = await measurePages(b, runs, '10 agents', report);
+  } finally {
+    p.cleanup();
+    await b.close();
+  }
 
-    log(`creating ${many - 10} more agents through the API, 8 at a time`);
-    const createMs = await createMany(b, names.slice(10), 8, log);
-    report(`create ${many - 10} agents through the API`, createMs / (many - 10), 'ms/agent', `${(createMs / 1000).toFixed(1)} s in all, 8 at a time`);
-    await allRunning(b, many, 600_000);
+  // The large fleet. HH_FLEET_STATE keeps (and on the next run reuses) its state dir: the agents the
+  // API created last time, so a rerun skips the ~5 minutes of creating them.
+  const keep = process.env.HH_FLEET_STATE;
+  const state = keep ?? tmpDir('hh-bench-fleet-');
+  ({ b } = await startOn(state));
+  p = new Pusher(b);
+  try {
+    const existing = new Set((await b.api<{ name: string }[]>('GET', '/api/agents')).body.map((a) => a.name));
+    const missing = names.filter((n) => !existing.has(n));
+    if (missing.length) {
+      log(`creating ${missing.length} agents through the API, 8 at a time${existing.size ? ` (${existing.size} there already)` : ''}`);
+      const createMs = await createMany(b, missing, 8, log);
+      report(`create ${missing.length} agents through the API`, createMs / missing.length, 'ms/agent', `${(createMs / 1000).toFixed(1)} s in all, 8 at a time`);
+    } else log(`reusing ${existing.size} agents in ${state}`);
+    await allRunning(b, many, 900_000);
     const lots = await measurePages(b, runs, `${many} agents`, report);
     report(`dashboard first page, ${many} vs 10 agents`, lots.dash / few.dash, '×', `goal ≤ ${GOAL_RATIO}×: ${lots.dash / few.dash <= GOAL_RATIO ? 'met' : 'missed'}`);
     report(`GET /api/agents?limit=50, ${many} vs 10 agents`, lots.api / few.api, '×', `goal ≤ ${GOAL_RATIO}×: ${lots.api / few.api <= GOAL_RATIO ? 'met' : 'missed'}`);
@@ -130,26 +165,18 @@ export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Pro
 
     // Cold start: a clean stop (SIGTERM stops the agents too), then a new controller on the same state dir.
     log('cold start');
-    await b.s.term(120_000);
-    const port = await freePort();
-    const t0 = performance.now();
-    const s = spawnCli(b.state, port, { HYPERHIVE_AGENT_COMMAND: AGENT_COMMAND });
-    await waitHealthy(s, 120_000);
-    const healthMs = performance.now() - t0;
-    const token = b.token;
-    b = new Bench(s, b.state);
-    b.token = token;
-    await b.follow();
-    const runMs = await allRunning(b, many, 600_000);
-    report(`cold start with ${many} agents: to /api/health 200`, healthMs, 'ms', 'spawn of `hyperhive serve` to the first 200');
-    report(`cold start with ${many} agents: until all running`, healthMs + runMs, 'ms', `from the spawn; ${fmt(runMs / 1000)} s after /api/health`);
+    await b.s.term(180_000);
+    const started = await startOn(state);
+    b = started.b;
+    const runMs = await allRunning(b, many, 900_000);
+    report(`cold start with ${many} agents: to /api/health 200`, started.healthMs, 'ms', 'spawn of `hyperhive serve` to the first 200');
+    report(`cold start with ${many} agents: until all running`, started.healthMs + runMs, 'ms', `from the spawn; ${fmt(runMs / 1000)} s after /api/health`);
     await sleep(2000);
     report(`controller resident memory after a cold start, ${many} agents`, rssMb(b.s.pid), 'MB', 'VmRSS of the serve process');
-    const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    log(`load at the end: ${load}`);
+    log(`load at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   } finally {
     p.cleanup();
-    await b.close();
+    if (keep) { await b.s.term(180_000).catch(() => b.s.kill9()); killAgentProcesses(state); } else await b.close();
   }
 }
 
