@@ -75,6 +75,8 @@ export interface ControllerDeps {
   hookOpts: (name: string) => HookOptions;
   /** An operator has that name (agents and operators share the names recorded in the audit trail). */
   isOperator?: (name: string) => boolean;
+  /** Every record, kept included, from memory while unchanged (the fleet listing); default: the store. */
+  allRecords?: () => AgentRecord[];
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -186,7 +188,10 @@ export class Controller {
 
   /** The agent's record, or null when no agent has that name. */
   findAgent(name: string): AgentRecord | null { return this.agents.get(name); }
-  agentRecords(opts: { all?: boolean } = {}): AgentRecord[] { return this.agents.list(opts); }
+  agentRecords(opts: { all?: boolean } = {}): AgentRecord[] {
+    const all = this.d.allRecords?.() ?? this.agents.list({ all: true });
+    return opts.all ? all : all.filter((a) => a.state !== 'kept');
+  }
 
   /** The reconciliation log and the audit trail, for readers (API, pages, MCP). */
   logEntries(q: Parameters<ReconLog['list']>[0] = {}): LogEntry[] { return this.log.list(q); }
@@ -278,12 +283,12 @@ export class Controller {
 
   /** A filtered, sorted page of the fleet with its total and the fleet's counts; see ops/list-agents.ts. */
   listAgentsPage(q: AgentQuery): Promise<AgentPage<AgentView>> {
-    return listAgentsPage({ records: () => this.agents.list({ all: true }), conditions: (n) => this.conditionsOf(n), view: (a) => this.view(a) }, q);
+    return listAgentsPage({ records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n), view: (a) => this.view(a) }, q);
   }
 
   /** Every agent the query selects (no paging): what a bulk action over a filter acts on. */
   selectAgentNames(q: AgentQuery): string[] {
-    return selectAgentNames({ records: () => this.agents.list({ all: true }), conditions: (n) => this.conditionsOf(n) }, q);
+    return selectAgentNames({ records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n) }, q);
   }
 
   /** Suspend, resume or reject the open requests of many agents, each on its own; see ops/bulk.ts. */
