@@ -150,6 +150,11 @@ export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Pro
     const lots = await measurePages(b, runs, `${many} agents`, report);
     report(`dashboard first page, ${many} vs 10 agents`, lots.dash / few.dash, '×', `goal ≤ ${GOAL_RATIO}×: ${lots.dash / few.dash <= GOAL_RATIO ? 'met' : 'missed'}`);
     report(`GET /api/agents?limit=50, ${many} vs 10 agents`, lots.api / few.api, '×', `goal ≤ ${GOAL_RATIO}×: ${lots.api / few.api <= GOAL_RATIO ? 'met' : 'missed'}`);
+    // The same number of rows as with 10 agents: what the fleet's size alone costs a page.
+    const dash10 = quantiles((await timed(b, '/?limit=10', 'text/html', runs)).ms);
+    const api10 = quantiles((await timed(b, '/api/agents?limit=10', 'application/json', runs)).ms);
+    report(`dashboard page of 10 rows, ${many} agents, median`, dash10.median, 'ms', `${(dash10.median / few.dash).toFixed(2)}× the 10-agent dashboard (same rows): the fleet's size alone`);
+    report(`GET /api/agents?limit=10, ${many} agents, median`, api10.median, 'ms', `${(api10.median / few.api).toFixed(2)}× the 10-agent listing (same rows): the fleet's size alone`);
     const full = await timed(b, '/api/agents', 'application/json', Math.max(5, Math.floor(runs / 3)));
     const qf = quantiles(full.ms);
     report(`GET /api/agents unpaged, ${many} agents, median`, qf.median, 'ms', `p95 ${fmt(qf.p95)} ms, ${(full.bytes / 1024 / 1024).toFixed(2)} MB (every agent's full view, as before)`);
