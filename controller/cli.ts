@@ -4,7 +4,8 @@ import { resolveStateDir } from './paths.ts';
 import { resolveLogFormat, type LogFormat } from './log-format.ts';
 import { isHyperhiveError } from './errors.ts';
 import { formatKept, lifecycleCommands } from './cli/lifecycle.ts';
-import { formatAgents, formatAgentDetail, formatApprovals, formatLog, formatApproval, formatOperators, formatPolicy, formatRuntime, formatTranscript, formatTurns } from './cli/format.ts';
+import { agentsCommand, bulkCommand } from './cli/fleet.ts';
+import { formatAgentDetail, formatApprovals, formatLog, formatApproval, formatOperators, formatPolicy, formatRuntime, formatTranscript, formatTurns } from './cli/format.ts';
 
 interface Command {
   usage: string;
@@ -75,15 +76,8 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
-  agents: {
-    usage: 'agents [--all] [--json]', summary: 'list agents with their conditions and revisions (--all: kept ones too, with when and by whom destroyed)', flags: { ...COMMON, json: 'boolean', all: 'boolean' }, min: 0, max: 0,
-    async run({ flags }, io) {
-      const list = await client(flags).request<never[]>('GET', `/api/agents${flags.all ? '?all=1' : ''}`);
-      if (flags.json) return json(io, list);
-      io.out(formatAgents(list) + (flags.all ? formatKept(list) : ''));
-      return 0;
-    },
-  },
+  agents: agentsCommand,
+  bulk: bulkCommand,
   runtime: {
     usage: 'runtime [--json]', summary: 'show the runtime agents run on and the health of its D-Bus watcher (GET /api/runtime)',
     flags: { ...COMMON, json: 'boolean' }, min: 0, max: 0,

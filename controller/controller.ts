@@ -39,6 +39,9 @@ import { requestDestroy } from './ops/request-destroy.ts';
 import { requestRevive } from './ops/request-revive.ts';
 import { destroyKind } from './approvals/kinds/destroy.ts';
 import { reviveKind } from './approvals/kinds/revive.ts';
+import { listAgentsPage, selectAgentNames, type AgentPage } from './ops/list-agents.ts';
+import { runBulk, type BulkOutcome, type BulkPlan } from './ops/bulk.ts';
+import type { AgentQuery } from './agents/query.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
@@ -84,6 +87,8 @@ export interface ControllerDeps {
   isOperator?: (name: string) => boolean;
   /** How long a destroy waits for a build under way (ops/destroy.ts; tests shorten it). */
   destroyBuildWaitMs?: number;
+  /** Every record, kept included, from memory while unchanged (the fleet listing); default: the store. */
+  allRecords?: () => AgentRecord[];
 }
 
 export const IDLE_AGENT = [process.execPath, path.join(PROJECT_ROOT, 'controller', 'runtime', 'idle-agent.mjs')];
@@ -187,9 +192,14 @@ export class Controller {
     const agents = this.agents.list({ all: true });
     for (const a of agents) if (can(a.state, 'authenticate')) this.loadAgentToken(a.name);
     await ensureHookBundle(hookBundlePath(this.paths.root)).then((r) => this.log.info(null, 'hook-bundle', r.rebuilt ? `bundled the receive hook in ${r.ms} ms (${r.reason})` : `the receive hook bundle is up to date (checked in ${r.ms} ms)`, { rebuilt: r.rebuilt, ms: r.ms, swept: r.swept.length }), (e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
-    for (const a of agents) {
-      if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
-    }
+    // A few at a time: one by one, 1,000 agents' hooks held /api/health back for seconds.
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < agents.length) {
+        const a = agents[next++]!;
+        if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
+      }
+    }));
     this.reconciler.start();
     this.started = true;
   }
@@ -224,7 +234,10 @@ export class Controller {
 
   /** The agent's record, or null when no agent has that name. */
   findAgent(name: string): AgentRecord | null { return this.agents.get(name); }
-  agentRecords(opts: { all?: boolean } = {}): AgentRecord[] { return this.agents.list(opts); }
+  agentRecords(opts: { all?: boolean } = {}): AgentRecord[] {
+    const all = this.d.allRecords?.() ?? this.agents.list({ all: true });
+    return opts.all ? all : all.filter((a) => a.state !== 'kept');
+  }
 
   /** The reconciliation log and the audit trail, for readers (API, pages, MCP). */
   logEntries(q: Parameters<ReconLog['list']>[0] = {}): LogEntry[] { return this.log.list(q); }
@@ -298,7 +311,7 @@ export class Controller {
     return {
       name: a.name, state: a.state, applied: refs.applied, proposed: refs.proposed, live: refs.live,
       model: await this.readModel(a.name, refs.live),
-      conditions: this.conditionSources.reduce((c, f) => f(a.name, c), st.conditions),
+      conditions: this.conditionsOf(a.name),
       runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: rt.kind ?? this.runtime.kind },
       suspended: a.suspended, kept: a.state === 'kept', destroyed: a.state === 'kept' ? keptInfo(this.log, a.name) : null,
       lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
@@ -310,12 +323,37 @@ export class Controller {
     return Promise.all(this.agents.list(opts).map((a) => this.view(a)));
   }
 
-  async setSuspended(name: string, suspended: boolean, by: Identity): Promise<AgentView> {
+  /** The conditions every view shows (the reconciler's, then each condition source); in memory. */
+  conditionsOf(name: string): Condition[] {
+    return this.conditionSources.reduce((c, f) => f(name, c), this.status.get(name).conditions);
+  }
+
+  /** A filtered, sorted page of the fleet with its total and the fleet's counts; see ops/list-agents.ts. */
+  listAgentsPage(q: AgentQuery): Promise<AgentPage<AgentView>> {
+    return listAgentsPage({ records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n), view: (a) => this.view(a) }, q);
+  }
+
+  /** Every agent the query selects (no paging): what a bulk action over a filter acts on. */
+  selectAgentNames(q: AgentQuery): string[] {
+    return selectAgentNames({ records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n) }, q);
+  }
+
+  /** Suspend, resume or reject the open requests of many agents, each on its own; see ops/bulk.ts. */
+  bulk(plan: BulkPlan, by: Identity): Promise<BulkOutcome> {
+    return runBulk({
+      select: (q) => this.selectAgentNames(q), requireAgent: (n) => this.requireAgent(n),
+      setSuspended: (n, s, b, o) => this.setSuspended(n, s, b, o),
+      openRequests: (n) => this.store.list({ agent: n, status: ['pending', 'diverged'] }),
+      reject: (id, b, reason) => this.reject(id, b, reason),
+    }, plan, by);
+  }
+
+  async setSuspended(name: string, suspended: boolean, by: Identity, o: { bulk?: string } = {}): Promise<AgentView> {
     this.requireAgent(name);
     await this.reconciler.queue.exclusive(name, async () => {
       this.agents.setSuspended(name, suspended);
-      this.log.info(name, suspended ? 'suspended' : 'resumed', `${suspended ? 'suspended' : 'resumed'} by ${by.name}${suspended ? ': no applies until resumed' : ''}`);
-      this.log.audit({ actor: by.name, action: suspended ? 'suspend' : 'resume', agent: name });
+      this.log.info(name, suspended ? 'suspended' : 'resumed', `${suspended ? 'suspended' : 'resumed'} by ${by.name}${o.bulk ? ` (bulk ${o.bulk})` : ''}${suspended ? ': no applies until resumed' : ''}`);
+      this.log.audit({ actor: by.name, action: suspended ? 'suspend' : 'resume', agent: name, ...(o.bulk ? { data: { bulk: o.bulk } } : {}) });
     });
     await this.reconciler.settled(name);
     // A resume also clears stalls the harness reported (auth, missing CLI, stuck): listeners act on it.

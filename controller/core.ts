@@ -23,6 +23,7 @@ import { RefEventReader } from './reconciler/ref-events.ts';
 import { StatusStore } from './reconciler/status.ts';
 import type { AgentSpec, Runtime } from './runtime/types.ts';
 import { Spawner } from './spawn.ts';
+import { AgentRecordsCache } from './agents/records-cache.ts';
 import { TranscriptStore, Transcripts, type TranscriptRetention } from './transcripts/index.ts';
 
 export interface CoreOptions {
@@ -138,8 +139,9 @@ export function createCore(o: CoreOptions): Core {
     paths: o.paths, agents, approvals: approvalStore, completeApproval: (id) => approvals.complete(id), moveApplied,
     status, log, events, runtime: o.runtime, refEvents, specFor, resyncMs: o.resyncMs, checkConfig: o.checkConfig, backoff: o.backoff, crashLoop: o.crashLoop,
   });
+  const records = new AgentRecordsCache(o.db, agents);
   controller = new Controller({
-    isOperator: (n) => operators.isOperator(n),
+    isOperator: (n) => operators.isOperator(n), allRecords: () => records.all(),
     paths: o.paths, agents, approvals, approvalStore, status, log, events, refEvents, reconciler, runtime: o.runtime, tokens, moveApplied,
     checkConfig: o.checkConfig, destroyBuildWaitMs: o.destroyBuildWaitMs, hookOpts: (name) => ({ agent: name, eventsFile: o.paths.refEvents, projectRoot: PROJECT_ROOT, maxFileBytes: o.maxFileBytes }),
   });

@@ -1,4 +1,4 @@
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { HyperhiveError } from '../controller/errors.ts';
 import { git, isFullSha, checkRev, ZERO_SHA } from './git.ts';
@@ -26,17 +26,26 @@ export async function readRef(repo: string, branch: Branch): Promise<string | nu
  * git writes loose refs by rename, so a read sees the old or the new value, never half of one.
  */
 export async function readRefs(repo: string): Promise<{ proposed: string | null; applied: string | null; live: string | null }> {
+  return readRefsSync(repo) ?? readRefsWithGit(repo);
+}
+
+/**
+ * The same read done synchronously: three small files (or packed-refs) cost ~15 µs each this way,
+ * against ~0.2 ms each through fs/promises (a FileHandle and four thread-pool round trips), which
+ * made listing 1,000 agents' refs take most of a second. Null when a ref is symbolic: git resolves it.
+ */
+export function readRefsSync(repo: string): { proposed: string | null; applied: string | null; live: string | null } | null {
   const out: { proposed: string | null; applied: string | null; live: string | null } = { proposed: null, applied: null, live: null };
   let packed: Map<string, string> | null = null;
   for (const b of BRANCHES) {
     let sha: string | null = null;
     try {
-      const v = (await fsp.readFile(path.join(repo, 'refs', 'heads', b), 'utf8')).trim();
-      if (v.startsWith('ref:')) return readRefsWithGit(repo); // a symbolic ref: let git resolve it
+      const v = fs.readFileSync(path.join(repo, 'refs', 'heads', b), 'utf8').trim();
+      if (v.startsWith('ref:')) return null;
       if (isFullSha(v)) sha = v;
     } catch { /* not loose */ }
     if (!sha) {
-      packed ??= await readPacked(repo);
+      packed ??= readPacked(repo);
       sha = packed.get(`refs/heads/${b}`) ?? null;
     }
     out[b] = sha;
@@ -44,10 +53,10 @@ export async function readRefs(repo: string): Promise<{ proposed: string | null;
   return out;
 }
 
-async function readPacked(repo: string): Promise<Map<string, string>> {
+function readPacked(repo: string): Map<string, string> {
   const m = new Map<string, string>();
   let text = '';
-  try { text = await fsp.readFile(path.join(repo, 'packed-refs'), 'utf8'); } catch { return m; }
+  try { text = fs.readFileSync(path.join(repo, 'packed-refs'), 'utf8'); } catch { return m; }
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#') || line.startsWith('^')) continue;
     const [sha, ref] = line.split(' ');

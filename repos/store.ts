@@ -121,6 +121,9 @@ export async function installHooks(repo: string, opts: { agent: string; eventsFi
       .replaceAll('@@EVENTS_FILE@@', opts.eventsFile)
       .replaceAll('@@PROJECT_ROOT@@', opts.projectRoot)
       .replaceAll('@@MAX_FILE_BYTES@@', String(maxFileBytes));
+    // Unchanged (every start reinstalls, with 1,000 agents): leave the file be.
+    const cur = await fs.readFile(path.join(dest, e.name), 'utf8').catch(() => null);
+    if (cur === text && ((await fs.stat(path.join(dest, e.name)).catch(() => null))?.mode ?? 0) & 0o100) continue;
     // Written aside and renamed so a git running the hook right now never sees half a script.
     const tmp = path.join(dest, `.${e.name}.tmp-${randomBytes(4).toString('hex')}`);
     await fs.writeFile(tmp, text, { mode: 0o755 });

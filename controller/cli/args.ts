@@ -12,9 +12,14 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export function parseFlags(argv: string[], spec: FlagSpec): Parsed {
   const options: Options = {};
   for (const [name, type] of Object.entries(spec)) options[name] = name === 'help' ? { type, short: 'h' } : { type };
+  const { values, positionals } = parseOptions(argv, options);
+  return { positional: positionals, flags: { ...values } as Record<string, string | boolean> };
+}
+
+/** The same with node's options as they are (a flag given several times, `multiple`): for commands that take their argv whole. */
+export function parseOptions<O extends Options>(argv: string[], options: O) {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-    return { positional: positionals, flags: { ...values } as Record<string, string | boolean> };
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (e) {
     if (!(e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw e;
     throw new UsageError(explain(argv, options) ?? (e as Error).message);

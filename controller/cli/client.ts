@@ -29,6 +29,11 @@ export class ApiClient {
   }
 
   async request<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {
+    return (await this.requestWithHeaders<T>(method, route, body)).body;
+  }
+
+  /** The answer's body and headers (X-Total-Count of a paged listing). */
+  async requestWithHeaders<T = unknown>(method: string, route: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
     let res: Response;
     try {
       res = await fetch(`${this.url}${route}`, {
@@ -47,6 +52,6 @@ export class ApiClient {
       const err = (json as { error?: { code: string; message: string } })?.error;
       throw new RefusedError(err ? `${err.message} (${err.code}, HTTP ${res.status})` : `HTTP ${res.status}: ${text.slice(0, 300)}`);
     }
-    return json as T;
+    return { body: json as T, headers: res.headers };
   }
 }

@@ -6,6 +6,7 @@ import { statsMigrations } from '../stats/migrations.ts';
 import { transcriptMigrations } from '../transcripts/migrations.ts';
 import { operatorMigrations } from '../operators/migrations.ts';
 import { webhookMigrations } from '../webhooks/migrations.ts';
+import { agentMigrations } from '../agents/migrations.ts';
 
 export interface Migration { name: string; sql: string }
 
@@ -16,4 +17,5 @@ export const migrations: Migration[] = [
   ...transcriptMigrations,
   ...operatorMigrations,
   ...webhookMigrations,
+  ...agentMigrations,
 ];

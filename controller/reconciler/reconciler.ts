@@ -12,6 +12,7 @@ import { looseObjectPath } from '../../repos/objects.ts';
 import { diffSummary, patchHash } from '../../repos/diff.ts';
 import { gcAuto } from '../../repos/maintenance.ts';
 import { plan, describe } from './plan.ts';
+import { Limiter } from './limiter.ts';
 import { KeyedQueue } from './queue.ts';
 import { clearStaleRefLocks, removeLockIfStale, STALE_LOCK_MS } from './stale-locks.ts';
 import type { RefEventReader } from './ref-events.ts';
@@ -41,11 +42,15 @@ export interface ReconcilerDeps {
   gcDelayMs?: number;
   /** This many crashes within windowMs make the agent Stalled/CrashLoop (default 5 in 10 min; 0 turns it off). */
   crashLoop?: { crashes: number; windowMs: number };
+  /** Prepares (checkouts, builds) running at once across agents (default 4); the others wait their turn. */
+  prepareConcurrency?: number;
 }
 
 export const DEFAULT_CRASH_LOOP = { crashes: 5, windowMs: 10 * 60_000 };
 
 const short = (s: string | null | undefined): string => (s ? s.slice(0, 7) : 'none');
+/** A prepare that a newer revision (or a stop) made moot before it had a slot. */
+class Overtaken extends Error {}
 
 const RUNTIME_LEVEL: Partial<Record<RuntimeEvent['type'], Level>> = { crashed: 'warn', 'build-failed': 'error', warning: 'warn' };
 
@@ -73,8 +78,11 @@ export class Reconciler {
   /** When each agent's running revision crashed, newest last, within the crash-loop window. */
   private crashTimes = new Map<string, { revision: string | null; at: number[] }>();
 
+  private readonly prepares: Limiter;
+
   constructor(private d: ReconcilerDeps) {
     this.now = d.now ?? Date.now;
+    this.prepares = new Limiter(d.prepareConcurrency ?? 4);
     this.queue = new KeyedQueue((name) => this.reconcile(name), {
       concurrency: d.concurrency ?? 8,
       onError: (name, e) => d.log.error(name, 'reconcile-error', `reconcile failed: ${(e as Error).message}`),
@@ -497,7 +505,12 @@ export class Reconciler {
    * a newer one overtook is discarded.
    */
   private startBuild(name: string, revision: string): void {
-    const done = this.d.runtime.prepare(this.d.specFor(name), revision).then(
+    const done = this.prepares.run(() => {
+      // Overtaken or stopped while it waited for a slot: nothing to prepare (the .then below discards nothing).
+      const current = this.builds.get(name);
+      if (this.stopped || (current && current.revision !== revision)) return Promise.reject(new Overtaken());
+      return this.d.runtime.prepare(this.d.specFor(name), revision);
+    }).then(
       async (p) => {
         if (this.stopped || this.builds.get(name)?.revision !== revision) { await this.d.runtime.discard(p).catch(() => undefined); return; }
         const old = this.prepared.get(name);
@@ -506,7 +519,7 @@ export class Reconciler {
         if (old) await this.d.runtime.discard(old).catch(() => undefined);
       },
       (e) => {
-        if (this.stopped || this.builds.get(name)?.revision !== revision) return;
+        if (e instanceof Overtaken || this.stopped || this.builds.get(name)?.revision !== revision) return;
         // The runtime's build-failed event carries the log's tail; a failure before the build started has only its message.
         if (this.buildFailures.get(name)?.revision !== revision) this.buildFailures.set(name, { revision, error: (e as Error).message, logTail: (e as { logTail?: string }).logTail ?? (e as Error).message });
         this.applyFailed(name, revision, e as Error);

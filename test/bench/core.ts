@@ -31,7 +31,7 @@ const POLL_MS = 25;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function quantiles(xs: number[]): { median: number; p95: number; min: number; max: number } {
+export function quantiles(xs: number[]): { median: number; p95: number; min: number; max: number } {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
   const mid = Math.floor(s.length / 2);
@@ -120,7 +120,7 @@ export class Bench {
 }
 
 /** A working clone per agent: the commit is made before the clock starts, the push is timed. */
-class Pusher {
+export class Pusher {
   private dirs = new Map<string, string>();
   private n = 0;
   constructor(private b: Bench) {}
@@ -219,7 +219,7 @@ async function p1Once(b: Bench, p: Pusher, agent: string): Promise<P1Sample> {
   };
 }
 
-async function p1Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<P1Sample[]> {
+export async function p1Series(b: Bench, p: Pusher, agents: string[], runs: number): Promise<P1Sample[]> {
   const out: P1Sample[] = [];
   for (let i = 0; i < runs + WARMUP; i++) {
     const s = await p1Once(b, p, agents[i % agents.length]!);

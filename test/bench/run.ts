@@ -18,6 +18,7 @@ const EXPECTED: { file: string; fn: string }[] = [
   { file: 'git-http.ts', fn: 'benchGitHttp' },
   { file: 'web.ts', fn: 'benchWeb' },
   { file: 'containers.ts', fn: 'benchContainers' },
+  { file: 'fleet.ts', fn: 'benchFleet' },
 ];
 const UNITS = new Set(['ms', 's', 'µs', 'us', 'ns', 'ms/agent', 'ops/s', 'msg/s', 'req/s', 'MB/s', 'KB/s', 'B', 'KB', 'MB', '%', 'x', '×', 'count']);
 

@@ -18,7 +18,7 @@ test('an unknown option is bad usage (exit 2), named, with the usage line', asyn
   const r = await cli('agents', '--bogus');
   t.is(r.code, 2);
   t.regex(r.err, /^hyperhive agents: unknown option --bogus\b/m);
-  t.regex(r.err, /^usage: hyperhive agents \[--all\] \[--json\]$/m);
+  t.regex(r.err, /^usage: hyperhive agents \[--state S\] .*\[--all\] \[--json\]$/m);
   t.is(r.out, '');
   const short = await cli('approvals', '-x');
   t.is(short.code, 2);

@@ -6,6 +6,8 @@ import { HyperhiveError } from '../../controller/errors.ts';
 import { readJson } from '../body.ts';
 import { idParam, intQuery } from '../params.ts';
 import { requireOperator, type AuthOptions } from '../auth.ts';
+import { parseAgentQuery } from '../../controller/agents/query.ts';
+import { mountBulkApi } from './bulk.ts';
 
 export interface ApiOptions {
   controller: Controller;
@@ -52,12 +54,18 @@ export function apiRouter(o: ApiOptions): Router {
   });
 
   r.get('/runtime', op, (ctx) => { ctx.body = c.runtimeHealth(); });
-  r.get('/agents', op, async (ctx) => { ctx.body = await c.listAgents({ all: ctx.query.all === '1' || ctx.query.all === 'true' }); });
+  r.get('/agents', op, async (ctx) => {
+    // Unpaged unless ?limit= is given: scripts and the CLI have always read the whole array.
+    const page = await c.listAgentsPage(parseAgentQuery(ctx.query));
+    ctx.set('X-Total-Count', String(page.total));
+    ctx.body = page.agents;
+  });
   r.post('/agents', op, async (ctx) => {
     const body = await readJson(ctx);
     ctx.status = 201;
     ctx.body = await c.createAgent(body.name as string, who(ctx));
   });
+  mountBulkApi(r, c, op);
   r.get('/agents/:name', op, async (ctx) => { ctx.body = await c.getAgent(ctx.params.name!); });
   r.post('/agents/:name/suspend', op, async (ctx) => { ctx.body = await c.setSuspended(ctx.params.name!, true, who(ctx)); });
   r.post('/agents/:name/resume', op, async (ctx) => { ctx.body = await c.setSuspended(ctx.params.name!, false, who(ctx)); });

@@ -7,6 +7,9 @@ import { csrfField, layout, type Flash } from './layout.ts';
 import { keptSection, type KeptRow } from './kept.ts';
 import { runtimeSection } from './runtime-health.ts';
 import type { RuntimeHealth } from '../../controller/runtime/types.ts';
+import type { ApprovalKind } from '../../controller/approvals/store.ts';
+import { isFiltered } from '../../controller/agents/query.ts';
+import { bulkBar, fleetCounts, fleetFilterForm, fleetPager, queueControls, rowCheckbox, type FleetListing, type QueueQuery } from './fleet-controls.ts';
 
 export interface DashboardAgent {
   agent: AgentView;
@@ -41,6 +44,11 @@ export interface DashboardData {
   log: LogEntry[];
   /** The runtime and its watcher's health (the nspawn runtime's D-Bus connection). */
   runtime?: RuntimeHealth;
+  /** The page of agents shown (its query, matches, the fleet's counts): counts, filter, pager and bulk controls. */
+  listing?: FleetListing;
+  /** The queue's order and kind filter, with the open requests per kind. */
+  queueQuery?: QueueQuery;
+  queueKinds?: Partial<Record<ApprovalKind, number>>;
 }
 
 const asDraftRow = (d: AgentView | DraftRow): DraftRow => ('agent' in d ? d : { agent: d, proposed: null });
@@ -70,10 +78,10 @@ ${pending.length ? html`<h3>Waiting for approval <span class="hh-count">${pendin
 </section>`;
 }
 
-function agentRow(r: DashboardAgent, now: number): SafeHtml {
+function agentRow(r: DashboardAgent, now: number, select: boolean): SafeHtml {
   const a = r.agent;
   return html`<tr data-agent="${a.name}">
-<td><a href="/agents/${a.name}"><strong>${a.name}</strong></a>${a.state !== 'active' ? html` <span class="hh-tag">${a.state}</span>` : ''}${a.suspended ? html` <span class="hh-tag hh-tag-warn">suspended</span>` : ''}</td>
+${select ? html`<td class="hh-select">${rowCheckbox(a.name)}</td>` : ''}<td><a href="/agents/${a.name}"><strong>${a.name}</strong></a>${a.state !== 'active' ? html` <span class="hh-tag">${a.state}</span>` : ''}${a.suspended ? html` <span class="hh-tag hh-tag-warn">suspended</span>` : ''}</td>
 <td>${conditionBadges(a.conditions)}</td>
 <td class="hh-rev" data-rev="applied">${revisionCell(a.applied, r.applied, now)}</td>
 <td class="hh-rev" data-rev="proposed">${a.proposed && a.proposed === a.applied ? html`<span class="hh-muted">= applied</span>` : revisionCell(a.proposed, r.proposed, now)}</td>
@@ -83,15 +91,24 @@ function agentRow(r: DashboardAgent, now: number): SafeHtml {
 </tr>`;
 }
 
+function agentsSection(d: DashboardData): SafeHtml {
+  const l = d.listing;
+  const empty = l && (isFiltered(l.query) || l.query.offset) ? 'No agents match the filter.' : 'No agents yet. Create one below.';
+  return html`<section class="hh-section" id="agents" data-live>
+<h2>Agents <span class="hh-count" data-testid="agents-total">${l ? l.total : d.agents.length}</span></h2>
+${l ? html`${fleetCounts(l, d.queueQuery)}${fleetFilterForm(l.query, d.queueQuery)}${bulkBar(l, d.csrf)}` : ''}
+${d.agents.length ? html`<table class="hh-table hh-agents">
+<thead><tr>${l ? html`<th class="hh-select"><span class="hh-sr">select</span></th>` : ''}<th>agent</th><th>conditions</th><th>applied</th><th>proposed</th><th>model</th><th>runtime</th><th>inbox</th></tr></thead>
+<tbody>${d.agents.map((r) => agentRow(r, d.now, !!l))}</tbody></table>` : html`<p class="hh-muted">${empty}</p>`}
+${l ? fleetPager(l, d.agents.length, d.queueQuery) : ''}
+</section>
+${l ? html`<script src="/assets/fleet.js" defer></script>` : ''}`;
+}
+
 export function dashboardPage(d: DashboardData): SafeHtml {
   return layout({
-    title: 'Dashboard', page: 'dashboard', csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, inboxUnread: d.operatorUnread,
-    body: html`<section class="hh-section" id="agents" data-live>
-<h2>Agents <span class="hh-count">${d.agents.length}</span></h2>
-${d.agents.length ? html`<table class="hh-table hh-agents">
-<thead><tr><th>agent</th><th>conditions</th><th>applied</th><th>proposed</th><th>model</th><th>runtime</th><th>inbox</th></tr></thead>
-<tbody>${d.agents.map((r) => agentRow(r, d.now))}</tbody></table>` : html`<p class="hh-muted">No agents yet. Create one below.</p>`}
-</section>
+    title: 'Dashboard', page: 'dashboard', css: d.listing ? ['/assets/fleet.css'] : undefined, csrf: d.csrf, identity: d.identity, flash: d.flash, live: true, inboxUnread: d.operatorUnread,
+    body: html`${agentsSection(d)}
 <section class="hh-section">
 <form class="hh-inline-form" method="post" action="/agents" id="create-agent">
 ${csrfField(d.csrf)}
@@ -103,7 +120,8 @@ ${csrfField(d.csrf)}
 ${keptSection(d.kept ?? [], d.now, d.csrf)}
 <section class="hh-section" id="queue" data-live>
 <h2>Approval queue <span class="hh-count">${d.queue.length}</span></h2>
-${approvalsTable(d.queue, d.now, { empty: 'No requests waiting.' })}
+${d.queueQuery && d.listing ? queueControls(d.queueQuery, d.listing.query, d.queueKinds ?? {}) : ''}
+${approvalsTable(d.queue, d.now, { empty: d.queueQuery?.kind ? `No ${d.queueQuery.kind} requests waiting.` : 'No requests waiting.' })}
 </section>
 ${draftsSection(d)}
 ${runtimeSection(d.runtime, d.now)}

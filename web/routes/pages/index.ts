@@ -3,6 +3,7 @@ import { DiffRenderer } from '../../views/diff.ts';
 import { agentRouter } from './agent.ts';
 import { approvalRouter } from './approval.ts';
 import type { PageContext, PagesOptions } from './context.ts';
+import { bulkPagesRouter } from './bulk.ts';
 import { dashboardRouter } from './dashboard.ts';
 import { pageGuard } from './guard.ts';
 import { inboxRouter } from './inbox.ts';
@@ -18,6 +19,6 @@ export type { PagesBus, PagesOptions } from './context.ts';
 export function pagesRouter(o: PagesOptions): Router {
   const d: PageContext = { ...o, now: o.now ?? Date.now, diffs: o.diffs ?? new DiffRenderer(), guard: pageGuard(o.auth), revisions: new RevisionCache(o.controller) };
   const r = new Router();
-  for (const page of [loginRouter, dashboardRouter, agentRouter, turnsPagesRouter, inboxRouter, approvalRouter, liveRouter, keptRouter]) r.use(page(d).routes());
+  for (const page of [loginRouter, dashboardRouter, bulkPagesRouter, agentRouter, turnsPagesRouter, inboxRouter, approvalRouter, liveRouter, keptRouter]) r.use(page(d).routes());
   return r;
 }
