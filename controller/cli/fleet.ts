@@ -5,6 +5,7 @@ import { resolveStateDir } from '../paths.ts';
 import { parseOptions, UsageError } from './args.ts';
 import { ApiClient } from './client.ts';
 import { formatAgents } from './format.ts';
+import { formatKept } from './lifecycle.ts';
 
 // `hyperhive agents` with the listing's filters, and `hyperhive bulk`. Both take their argv whole:
 // `--state` is the state dir for every command, and here also the agents' state filter (a value made
@@ -52,7 +53,7 @@ const FILTER_HELP = [
 
 export const agentsCommand: RawCommand = {
   usage: 'agents [--state S] [--condition C [--reason R]] [--q NAME] [--suspended] [--sort KEY] [--limit N [--offset N]] [--all] [--json]',
-  summary: 'list agents with their conditions and revisions',
+  summary: 'list agents with their conditions and revisions (--all: kept ones too, with when and by whom destroyed)',
   help: `Filters (as GET /api/agents takes them):\n${FILTER_HELP}\n  --sort KEY       name (default), state, condition (problems first), created, updated; -KEY descends\n  --limit N        a page of N agents (1 to 1000), --offset N skips N; without --limit every match\n  --json           the API's objects`,
   flags: {}, min: 0, max: 0, raw: true,
   async run({ positional }, io) {
@@ -66,7 +67,7 @@ export const agentsCommand: RawCommand = {
     if (v.json) { io.out(JSON.stringify(list, null, 2)); return 0; }
     const total = Number(headers.get('x-total-count') ?? list.length);
     const offset = Number(v.offset ?? 0);
-    io.out(formatAgents(list));
+    io.out(formatAgents(list) + (v.all ? formatKept(list) : ''));
     if (total > list.length) io.out(`\nshowing ${list.length ? `${offset + 1}–${offset + list.length}` : 'none'} of ${total}${offset + list.length < total ? ` (next: --offset ${offset + list.length})` : ''}`);
     return 0;
   },
