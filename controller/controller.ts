@@ -8,7 +8,7 @@ import type { Approval, ApprovalStore } from './approvals/store.ts';
 import { newToken, readTokenFile, writeTokenFile, type Identity, type TokenRegistry } from './auth/index.ts';
 import { HyperhiveError } from './errors.ts';
 import type { EventStream } from './events.ts';
-import { can } from './lifecycle.ts';
+import { assertCan, can } from './lifecycle.ts';
 import type { AuditEntry, LogEntry, ReconLog } from './log.ts';
 import { assertAgentName, assertModel } from './names.ts';
 import type { StatePaths } from './paths.ts';
@@ -351,6 +351,7 @@ export class Controller {
   async setSuspended(name: string, suspended: boolean, by: Identity, o: { bulk?: string } = {}): Promise<AgentView> {
     this.requireAgent(name);
     await this.reconciler.queue.exclusive(name, async () => {
+      assertCan(this.requireAgent(name), 'suspend');
       this.agents.setSuspended(name, suspended);
       this.log.info(name, suspended ? 'suspended' : 'resumed', `${suspended ? 'suspended' : 'resumed'} by ${by.name}${o.bulk ? ` (bulk ${o.bulk})` : ''}${suspended ? ': no applies until resumed' : ''}`);
       this.log.audit({ actor: by.name, action: suspended ? 'suspend' : 'resume', agent: name, ...(o.bulk ? { data: { bulk: o.bulk } } : {}) });

@@ -33,7 +33,9 @@ export type AgentOp =
   /** A revive request may be raised for it (and approved: it comes back at its applied revision). */
   | 'revive'
   /** Its repo and state may be deleted for good. */
-  | 'purge';
+  | 'purge'
+  /** It may be suspended or resumed (a destroyed agent applies nothing either way). */
+  | 'suspend';
 
 const NOT_KEPT: AgentState[] = ['active', 'draft', 'pending'];
 const RULES: Record<AgentOp, { allowed: AgentState[]; refusal: (name: string, state: AgentState) => string }> = {
@@ -46,6 +48,7 @@ const RULES: Record<AgentOp, { allowed: AgentState[]; refusal: (name: string, st
   'receive-messages': { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): it reads no messages` },
   answer: { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): nobody to answer` },
   'be-told': { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): it is told nothing` },
+  suspend: { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed (kept): there is nothing to suspend or resume; revive it first` },
   'ask-tool': { allowed: ['active'], refusal: (n, s) => `agent ${n} is ${s}: it runs no turns, so it has no tool calls to ask about` },
   destroy: { allowed: NOT_KEPT, refusal: (n) => `agent ${n} was destroyed already (kept): revive it, or purge it for good` },
   revive: { allowed: ['kept'], refusal: (n, s) => `agent ${n} is ${s}, not destroyed: only a destroyed (kept) agent can be revived` },

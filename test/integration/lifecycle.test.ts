@@ -95,6 +95,13 @@ test.serial('destroy: token refused on git, MCP and API at once; runtime gone; r
   const create = await s.api('POST', '/api/agents', { name: 'worker' });
   t.is(create.status, 409);
   t.regex(create.body.error.message, /already exists \(destroyed, kept\): revive it, or purge it to use the name again/);
+  // Suspending (or resuming) a destroyed agent is refused by the policy, and changes nothing.
+  for (const op of ['suspend', 'resume']) {
+    const r = await s.api('POST', `/api/agents/worker/${op}`, {});
+    t.is(r.status, 409, op);
+    t.regex(r.body.error.message, /agent worker was destroyed \(kept\): there is nothing to suspend or resume; revive it first/);
+  }
+  t.false(((await s.api('GET', '/api/agents?all=1')).body as any[]).find((a) => a.name === 'worker').suspended);
   // A second destroy says it was destroyed already.
   t.like((await s.api('GET', `/api/approvals/${change.id}`)).body, { status: 'expired', reason: 'agent worker was destroyed by operator' });
   const again = await s.api('POST', '/api/agents/worker/destroy', {});

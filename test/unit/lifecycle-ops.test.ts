@@ -16,7 +16,8 @@ test('the lifecycle policy: destroy anything not kept; revive and purge only a k
   t.false(can('kept', 'destroy'));
   t.true(can('kept', 'revive'));
   t.true(can('kept', 'purge'));
-  for (const op of ['authenticate', 'serve-git', 'run', 'raise', 'receive-messages'] as const) t.false(can('kept', op), op);
+  for (const op of ['authenticate', 'serve-git', 'run', 'raise', 'receive-messages', 'suspend'] as const) t.false(can('kept', op), op);
+  for (const s of ['active', 'draft', 'pending'] as const) t.true(can(s, 'suspend'), s);
 });
 
 test('purge confirmation: missing or another name is refused, naming what to pass', (t) => {
