@@ -101,6 +101,8 @@ test('a deleted applied ref stalls the agent with the reason; repair restores it
 
 test('missing objects stall the agent naming the problem', async (t) => {
   const { s, repo } = await fresh();
+  // What ran first has to run: under load the first start can still be under way when the stall comes.
+  await waitFor('worker running', async () => (await agent(s, 'worker')).runtime.state === 'running');
   const head = pushByPath(repo, { 'y.txt': 'y\n' });
   await waitFor('request', async () => (await openReqs(s, 'worker')).length > 0);
   const obj = path.join(repo, 'objects', head.slice(0, 2), head.slice(2));
