@@ -4,17 +4,23 @@ import test from 'ava';
 import { fakeCore, OPERATOR, propose, running, until } from '../helpers/fake-core.ts';
 import { readRefs } from '../../repos/refs.ts';
 
-test('a destroy during a build is serialized with it: no half-started agent', async (t) => {
-  const f = await fakeCore(t);
+/** An agent running rev1 whose approved change (rev2 = open.head) is being built, the build held open. */
+async function heldBuild(t: import('ava').ExecutionContext, prompt: string, o: Parameters<typeof fakeCore>[1] = {}) {
+  const f = await fakeCore(t, o);
   const c = f.core.controller;
   await c.createAgent('worker', OPERATOR);
   const rev1 = (await readRefs(f.core.paths.repo('worker'))).applied!;
   await running(f, 'worker', rev1);
   const launches = f.runtime.launches.get('worker');
   const release = f.runtime.holdPrepare('worker');
-  await propose(f, 'worker', { 'prompt.md': 'a new role\n' });
+  await propose(f, 'worker', { 'prompt.md': prompt });
   const open = c.openChange('worker')!;
   await c.approve(open.id, OPERATOR);
+  return { f, c, rev1, launches, release, open };
+}
+
+test('a destroy during a build is serialized with it: no half-started agent', async (t) => {
+  const { f, c, rev1, launches, release, open } = await heldBuild(t, 'a new role\n');
   const rev2 = open.head!;
   // The build of rev2 is under way (held): the positive signal that the destroy meets it.
   await until('the build of rev2 under way', () => f.core.reconciler.buildOf('worker')?.revision === rev2);
@@ -68,16 +74,7 @@ test('an approved destroy request that a crash cut short is completed by the nex
 });
 
 test('a build that outlasts the wait: the destroy answers, and the build is discarded when it ends, never started', async (t) => {
-  const f = await fakeCore(t, { destroyBuildWaitMs: 200 });
-  const c = f.core.controller;
-  await c.createAgent('worker', OPERATOR);
-  const rev1 = (await readRefs(f.core.paths.repo('worker'))).applied!;
-  await running(f, 'worker', rev1);
-  const launches = f.runtime.launches.get('worker');
-  const release = f.runtime.holdPrepare('worker');
-  await propose(f, 'worker', { 'prompt.md': 'slow to build\n' });
-  const open = c.openChange('worker')!;
-  await c.approve(open.id, OPERATOR);
+  const { f, c, rev1, launches, release, open } = await heldBuild(t, 'slow to build\n', { destroyBuildWaitMs: 200 });
   await until('the build under way', () => f.core.reconciler.buildOf('worker')?.revision === open.head);
   await c.destroy('worker', OPERATOR);
   t.true(f.core.log.list({ agent: 'worker' }).some((e) => e.event === 'destroy-build-pending'), 'it says the build still runs');
