@@ -162,7 +162,8 @@ export class Controller {
   addPurgeStep(step: PurgeStep): void { this.life.purgeSteps.push(step); }
   /** The destroyed agents (repo and state kept), for the kept-state section whatever the fleet list shows. */
   async keptAgents(): Promise<AgentView[]> {
-    return Promise.all(this.agents.list({ all: true }).filter((a) => a.state === 'kept').map((a) => this.view(a)));
+    // From the records the fleet listing keeps in memory: the dashboard asks on every render.
+    return Promise.all(this.agentRecords({ all: true }).filter((a) => a.state === 'kept').map((a) => this.view(a)));
   }
   /** When and by whom a kept agent was destroyed (null for any other). */
   keptInfo(name: string): KeptInfo | null { return keptInfo(this.log, name); }

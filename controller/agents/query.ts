@@ -204,5 +204,7 @@ export function planListing<T extends AgentSummary>(all: T[], q: AgentQuery): Li
   const dir = q.desc ? -1 : 1;
   const hits = all.filter((a) => matches(a, q)).sort((a, b) => dir * (cmp(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
   const page = q.limit === null ? hits.slice(q.offset) : hits.slice(q.offset, q.offset + q.limit);
-  return { page, total: hits.length, counts: countFleet(all) };
+  // Counted when read: the dashboard shows them, the API does not (a pass over every agent).
+  let counts: FleetCounts | undefined;
+  return { page, total: hits.length, get counts() { return counts ??= countFleet(all); } };
 }

@@ -24,7 +24,8 @@ export async function listAgentsPage<V>(d: ListAgentsDeps<V>, q: AgentQuery): Pr
     name: r.name, state: r.state, suspended: r.suspended, createdAt: r.createdAt, updatedAt: r.updatedAt, conditions: d.conditions(r.name), record: r,
   }));
   const plan = planListing(summaries, q);
-  return { agents: await Promise.all(plan.page.map((s) => d.view(s.record))), total: plan.total, counts: plan.counts };
+  const agents = await Promise.all(plan.page.map((s) => d.view(s.record)));
+  return { agents, total: plan.total, get counts() { return plan.counts; } };
 }
 
 /** The names a query selects, every match (no paging): what a bulk action over "all matching the filter" acts on. */

@@ -76,6 +76,7 @@ function readLines(f: OpenFile, from: number): { events: RefEvent[]; next: numbe
  */
 export class RefEventReader {
   private reading = false;
+  private pusherStmt: { get(...params: unknown[]): unknown } | null = null;
   readonly rotated: string;
   private rotateBytes: number;
   private graceMs: number;
@@ -166,7 +167,9 @@ export class RefEventReader {
 
   /** Who moved `ref` of `agent` to `sha` (the latest such event), or null when no hook saw it. */
   pusherOf(agent: string, ref: string, sha: string): string | null {
-    const r = this.db.prepare('SELECT pusher FROM ref_events WHERE agent = ? AND ref = ? AND new = ? ORDER BY id DESC LIMIT 1').get(agent, ref, sha) as { pusher: string } | undefined;
+    // Prepared once: the dashboard asks twice per row it shows.
+    this.pusherStmt ??= this.db.prepare('SELECT pusher FROM ref_events WHERE agent = ? AND ref = ? AND new = ? ORDER BY id DESC LIMIT 1');
+    const r = this.pusherStmt.get(agent, ref, sha) as { pusher: string } | undefined;
     return r?.pusher ?? null;
   }
 
