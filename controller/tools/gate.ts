@@ -158,7 +158,8 @@ export class ToolGate {
 
   private arm(a: Approval): void {
     this.disarm(a.id);
-    const left = toolData(a).timeoutAt - this.now();
+    // Never before the full timeout since the request's own createdAt (a row stamped a ms after timeoutAt's base).
+    const left = Math.max(toolData(a).timeoutAt, a.createdAt + this.timeoutMs) - this.now();
     const why = `no operator answered within ${Math.round(this.timeoutMs / 1000)} s`;
     if (left <= 0) { this.expire(a.id, why); return; }
     const t = setTimeout(() => { this.timers.delete(a.id); this.expire(a.id, why); }, left);
