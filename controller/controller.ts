@@ -9,6 +9,7 @@ import { newToken, readTokenFile, writeTokenFile, type Identity, type TokenRegis
 import { HyperhiveError } from './errors.ts';
 import type { EventStream } from './events.ts';
 import { assertCan, can } from './lifecycle.ts';
+import { Semaphore } from './semaphore.ts';
 import type { AuditEntry, LogEntry, ReconLog } from './log.ts';
 import { assertAgentName, assertModel } from './names.ts';
 import type { StatePaths } from './paths.ts';
@@ -194,13 +195,10 @@ export class Controller {
     for (const a of agents) if (can(a.state, 'authenticate')) this.loadAgentToken(a.name);
     await ensureHookBundle(hookBundlePath(this.paths.root)).then((r) => this.log.info(null, 'hook-bundle', r.rebuilt ? `bundled the receive hook in ${r.ms} ms (${r.reason})` : `the receive hook bundle is up to date (checked in ${r.ms} ms)`, { rebuilt: r.rebuilt, ms: r.ms, swept: r.swept.length }), (e) => this.log.warn(null, 'hook-bundle', `could not bundle the receive hook (${(e as Error).message}); hooks run it through tsx`));
     // A few at a time: one by one, 1,000 agents' hooks held /api/health back for seconds.
-    let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < agents.length) {
-        const a = agents[next++]!;
-        if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
-      }
-    }));
+    const gate = new Semaphore(8);
+    await Promise.all(agents.map((a) => gate.run(async () => {
+      if (fs.existsSync(this.paths.repo(a.name))) await installHooks(this.paths.repo(a.name), this.hookOpts(a.name)).catch(() => undefined);
+    })));
     this.reconciler.start();
     this.started = true;
   }

@@ -12,7 +12,7 @@ import { looseObjectPath } from '../../repos/objects.ts';
 import { diffSummary, patchHash } from '../../repos/diff.ts';
 import { gcAuto } from '../../repos/maintenance.ts';
 import { plan, describe } from './plan.ts';
-import { Limiter } from './limiter.ts';
+import { Semaphore } from '../semaphore.ts';
 import { KeyedQueue } from './queue.ts';
 import { clearStaleRefLocks, removeLockIfStale, STALE_LOCK_MS } from './stale-locks.ts';
 import type { RefEventReader } from './ref-events.ts';
@@ -78,11 +78,13 @@ export class Reconciler {
   /** When each agent's running revision crashed, newest last, within the crash-loop window. */
   private crashTimes = new Map<string, { revision: string | null; at: number[] }>();
 
-  private readonly prepares: Limiter;
+  private readonly prepares: Semaphore;
 
   constructor(private d: ReconcilerDeps) {
     this.now = d.now ?? Date.now;
-    this.prepares = new Limiter(d.prepareConcurrency ?? 4);
+    // At most 4 at once: a cold start with 1,000 agents otherwise began 1,000 checkouts together and
+    // starved the event loop (/api/health after ~30 s instead of ~1 s).
+    this.prepares = new Semaphore(d.prepareConcurrency ?? 4);
     this.queue = new KeyedQueue((name) => this.reconcile(name), {
       concurrency: d.concurrency ?? 8,
       onError: (name, e) => d.log.error(name, 'reconcile-error', `reconcile failed: ${(e as Error).message}`),

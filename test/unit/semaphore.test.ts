@@ -1,8 +1,8 @@
 import test from 'ava';
-import { Limiter } from '../../controller/reconciler/limiter.ts';
+import { Semaphore } from '../../controller/semaphore.ts';
 
 test('at most n at once, the rest in order; a failure frees its slot', async (t) => {
-  const l = new Limiter(2);
+  const l = new Semaphore(2);
   let active = 0; let peak = 0; const order: number[] = [];
   const gates: (() => void)[] = [];
   const task = (i: number) => l.run(async () => {
@@ -18,6 +18,6 @@ test('at most n at once, the rest in order; a failure frees its slot', async (t)
   t.deepEqual(await Promise.all(all), [0, 'boom', 2, 3, 4]);
   t.is(peak, 2);
   t.deepEqual(order, [0, 1, 2, 3, 4]);
-  t.is(l.active, 0);
-  t.throws(() => new Limiter(0));
+  t.is(l.running, 0);
+  t.throws(() => new Semaphore(0));
 });
