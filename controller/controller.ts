@@ -17,7 +17,7 @@ import type { Reconciler } from './reconciler/reconciler.ts';
 import type { RefEventReader } from './reconciler/ref-events.ts';
 import type { StatusStore } from './reconciler/status.ts';
 import type { Condition } from './reconciler/types.ts';
-import { shownState, type ExecOptions, type PtyHandle, type Runtime, type RuntimeHealth, type RuntimeStatus } from './runtime/types.ts';
+import type { ExecOptions, PtyHandle, Runtime, RuntimeHealth } from './runtime/types.ts';
 import { createRepo, installHooks } from '../repos/store.ts';
 import { readRefs, casRef, isAncestor, resolveRev, treeOf, commitExists } from '../repos/refs.ts';
 import { readFileAt, commitInfo, logRange, type CommitInfo } from '../repos/read.ts';
@@ -40,32 +40,16 @@ import { requestDestroy } from './ops/request-destroy.ts';
 import { requestRevive } from './ops/request-revive.ts';
 import { destroyKind } from './approvals/kinds/destroy.ts';
 import { reviveKind } from './approvals/kinds/revive.ts';
-import { listAgentsPage, selectAgentNames, type AgentPage } from './ops/list-agents.ts';
+import { listAgentsPage, selectAgentNames, PlanMemo, type AgentPage, type ListAgentsDeps } from './ops/list-agents.ts';
+import { AgentViews, type AgentView } from './agents/views.ts';
+import { RefCache } from '../repos/ref-cache.ts';
 import { runBulk, type BulkOutcome, type BulkPlan } from './ops/bulk.ts';
 import type { AgentQuery } from './agents/query.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
 
-export interface AgentView {
-  name: string;
-  state: AgentRecord['state'];
-  applied: string | null;
-  proposed: string | null;
-  live: string | null;
-  model: string | null;
-  conditions: Condition[];
-  runtime: { state: RuntimeStatus['state']; revision: string | null; building: string | null; isolated: boolean; pid: number | null; startedAt: number | null; restarts: number; note: string; kind: string };
-  suspended: boolean;
-  kept: boolean;
-  /** For a kept agent: when and by whom it was destroyed, its state's size, its applied revision then. */
-  destroyed: KeptInfo | null;
-  lastAppliedRevision: string | null;
-  lastAttemptedRevision: string | null;
-  history: { ts: number; op: string; revision: string | null; result: string; message: string }[];
-  createdAt: number;
-  createdBy: string;
-}
+export type { AgentView } from './agents/views.ts';
 
 type HookOptions = Parameters<typeof installHooks>[1];
 
@@ -114,8 +98,22 @@ export class Controller {
 
   /** Conditions the reconciler cannot observe (turn reports, the stuck detector), applied in order to every view. */
   private conditionSources: ((agent: string, base: Condition[]) => Condition[])[] = [];
-  addConditionSource(fn: (agent: string, base: Condition[]) => Condition[]): void {
+  private conditionVersions: (() => number)[] | null = [];
+  /**
+   * `version`: a counter that moves whenever the source's answer for any agent may change; without one
+   * the fleet listing plans over every agent's conditions on each request.
+   */
+  addConditionSource(fn: (agent: string, base: Condition[]) => Condition[], version?: () => number): void {
     this.conditionSources.push(fn);
+    if (!version) this.conditionVersions = null;
+    else this.conditionVersions?.push(version);
+  }
+  /** Changes whenever any agent's conditions may have changed; null where a source cannot tell. */
+  private conditionsVersion(): string | null {
+    if (!this.conditionVersions) return null;
+    let v = String(this.status.version);
+    for (const f of this.conditionVersions) v += `:${f()}`;
+    return v;
   }
 
   /** Whether proposed configs are evaluated (Nix) when their request is raised and on approve. */
@@ -132,10 +130,17 @@ export class Controller {
 
   private readonly ops: OpDeps;
 
+  private readonly views: AgentViews;
+
   constructor(private readonly d: ControllerDeps) {
     this.events = d.events;
     this.paths = d.paths; this.agents = d.agents; this.store = d.approvalStore; this.status = d.status;
     this.log = d.log; this.reconciler = d.reconciler; this.runtime = d.runtime;
+    this.views = new AgentViews({
+      repo: (n) => this.paths.repo(n), refs: new RefCache(this.paths.refEvents), model: (n, live) => this.readModel(n, live),
+      status: (n) => this.status.get(n), runtime: (n) => this.runtime.status(n), runtimeKind: this.runtime.kind,
+      conditions: (n) => this.conditionsOf(n), kept: (n) => keptInfo(this.log, n),
+    });
     this.ops = {
       repo: (n) => this.paths.repo(n), requireAgent: (n) => this.requireAgent(n), exclusive: (n, fn) => this.exclusive(n, fn),
       settled: (n) => this.settled(n), store: this.store, log: this.log, events: this.events,
@@ -158,7 +163,11 @@ export class Controller {
   /** A revive request for a kept agent; see ops/request-revive.ts. */
   requestRevive(name: string, by: Identity): Promise<Approval> { return requestRevive(this.life, name, by); }
   /** Deletes a kept agent's repo and state for good, confirmed with its name; see ops/purge.ts. */
-  purge(name: string, confirm: unknown, by: Identity): Promise<PurgeResult> { return purge(this.life, name, confirm, by); }
+  async purge(name: string, confirm: unknown, by: Identity): Promise<PurgeResult> {
+    const r = await purge(this.life, name, confirm, by);
+    this.views.forget(name);
+    return r;
+  }
   /** What else a purge deletes of an agent (transcripts, stats): registered by the parts that keep it. */
   addPurgeStep(step: PurgeStep): void { this.life.purgeSteps.push(step); }
   /** The destroyed agents (repo and state kept), for the kept-state section whatever the fleet list shows. */
@@ -303,23 +312,12 @@ export class Controller {
     return this.view(a);
   }
 
-  async view(a: AgentRecord): Promise<AgentView> {
-    const refs = await readRefs(this.paths.repo(a.name)).catch(() => ({ proposed: null, applied: null, live: null }));
-    const st = this.status.get(a.name);
-    const rt = this.runtime.status(a.name);
-    return {
-      name: a.name, state: a.state, applied: refs.applied, proposed: refs.proposed, live: refs.live,
-      model: await this.readModel(a.name, refs.live),
-      conditions: this.conditionsOf(a.name),
-      runtime: { state: shownState(rt), revision: rt.revision, building: rt.building, isolated: rt.isolated, pid: rt.pid, startedAt: rt.startedAt, restarts: rt.restarts, note: rt.note, kind: rt.kind ?? this.runtime.kind },
-      suspended: a.suspended, kept: a.state === 'kept', destroyed: a.state === 'kept' ? keptInfo(this.log, a.name) : null,
-      lastAppliedRevision: st.lastAppliedRevision, lastAttemptedRevision: st.lastAttemptedRevision, history: st.history,
-      createdAt: a.createdAt, createdBy: a.createdBy,
-    };
-  }
+  /** The agent as every reader shows it; built by AgentViews, which serves it again while its parts are unchanged. */
+  view(a: AgentRecord, mark?: string): Promise<AgentView> { return this.views.view(a, mark); }
 
   async listAgents(opts: { all?: boolean } = {}): Promise<AgentView[]> {
-    return Promise.all(this.agents.list(opts).map((a) => this.view(a)));
+    const mark = this.views.mark();
+    return Promise.all(this.agents.list(opts).map((a) => this.views.view(a, mark)));
   }
 
   /** The conditions every view shows (the reconciler's, then each condition source); in memory. */
@@ -329,12 +327,25 @@ export class Controller {
 
   /** A filtered, sorted page of the fleet with its total and the fleet's counts; see ops/list-agents.ts. */
   listAgentsPage(q: AgentQuery): Promise<AgentPage<AgentView>> {
-    return listAgentsPage({ records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n), view: (a) => this.view(a) }, q);
+    const mark = this.views.mark();
+    return listAgentsPage({ ...this.listingDeps(), view: (a) => this.views.view(a, mark) }, q);
+  }
+
+  /** The same page as a JSON array (each view serialised once per change): GET /api/agents. */
+  async listAgentsJson(q: AgentQuery): Promise<{ json: string; total: number }> {
+    const mark = this.views.mark();
+    const page = await listAgentsPage({ ...this.listingDeps(), view: (a) => this.views.json(a, mark) }, q);
+    return { json: `[${page.agents.join(',')}]`, total: page.total };
+  }
+
+  private readonly plans = new PlanMemo();
+  private listingDeps(): Omit<ListAgentsDeps<unknown>, 'view'> {
+    return { records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n), memo: this.plans, version: () => this.conditionsVersion() };
   }
 
   /** Every agent the query selects (no paging): what a bulk action over a filter acts on. */
   selectAgentNames(q: AgentQuery): string[] {
-    return selectAgentNames({ records: () => this.agentRecords({ all: true }), conditions: (n) => this.conditionsOf(n) }, q);
+    return selectAgentNames(this.listingDeps(), q);
   }
 
   /** Suspend, resume or reject the open requests of many agents, each on its own; see ops/bulk.ts. */

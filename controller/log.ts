@@ -1,3 +1,4 @@
+import { Statements } from './db/statements.ts';
 import type { DB } from './db/open.ts';
 import { SANCTIONING } from './approvals/move-applied.ts';
 import { jsonLine, textLine, type LogFormat } from './log-format.ts';
@@ -15,7 +16,9 @@ export interface AuditEntry {
  */
 export class ReconLog {
   private insertLog; private insertAudit;
+  private readonly sql: Statements;
   constructor(private db: DB, private opts: { stderr?: boolean; format?: LogFormat; now?: () => number; onEntry?: (e: LogEntry) => void } = {}) {
+    this.sql = new Statements(db);
     this.insertLog = db.prepare('INSERT INTO log (ts, agent, level, event, message, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertAudit = db.prepare(`INSERT INTO audit (ts, actor, action, agent, approval_id, base, head, patch_hash, reason, data)
       VALUES (@ts, @actor, @action, @agent, @approvalId, @base, @head, @patchHash, @reason, @data)`);
@@ -55,18 +58,18 @@ export class ReconLog {
 
   /** An audit row with exactly these action, agent, SHA pair and request exists. */
   hasAudit(e: { action: string; agent: string; base?: string | null; head?: string | null; approvalId?: number | null }): boolean {
-    return !!this.db.prepare('SELECT 1 FROM audit WHERE action = ? AND agent = ? AND base IS ? AND head IS ? AND approval_id IS ? LIMIT 1')
+    return !!this.sql.get('SELECT 1 FROM audit WHERE action = ? AND agent = ? AND base IS ? AND head IS ? AND approval_id IS ? LIMIT 1')
       .get(e.action, e.agent, e.base ?? null, e.head ?? null, e.approvalId ?? null);
   }
 
   /** Some sanctioning decision (SANCTIONING) put `sha` on the agent's `applied`. */
   isSanctionedApplied(agent: string, sha: string): boolean {
-    return !!this.db.prepare(`SELECT 1 FROM audit WHERE agent = ? AND head = ? AND action IN (${SANCTIONING.map(() => '?').join(',')}) LIMIT 1`).get(agent, sha, ...SANCTIONING);
+    return !!this.sql.get(`SELECT 1 FROM audit WHERE agent = ? AND head = ? AND action IN (${SANCTIONING.map(() => '?').join(',')}) LIMIT 1`).get(agent, sha, ...SANCTIONING);
   }
 
   /** The newest sanctioned `applied` revision of the agent (where repair moves it back to). */
   lastSanctioned(agent: string): string | null {
-    const r = this.db.prepare(`SELECT head FROM audit WHERE agent = ? AND head IS NOT NULL AND action IN (${SANCTIONING.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 1`).get(agent, ...SANCTIONING) as { head: string } | undefined;
+    const r = this.sql.get(`SELECT head FROM audit WHERE agent = ? AND head IS NOT NULL AND action IN (${SANCTIONING.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 1`).get(agent, ...SANCTIONING) as { head: string } | undefined;
     return r?.head ?? null;
   }
 
@@ -76,7 +79,7 @@ export class ReconLog {
     if (q.since !== undefined) { where.push('ts >= ?'); args.push(q.since); }
     if (q.afterId !== undefined) { where.push('id > ?'); args.push(q.afterId); }
     const limit = Math.min(Math.max(q.limit ?? 200, 1), 5000);
-    const rows = this.db.prepare(`SELECT * FROM log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`).all(...args) as Record<string, unknown>[];
+    const rows = this.sql.get(`SELECT * FROM log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`).all(...args) as Record<string, unknown>[];
     return rows.reverse().map((r) => ({ id: r.id as number, ts: r.ts as number, agent: r.agent as string | null, level: r.level as Level, event: r.event as string, message: r.message as string, data: JSON.parse(r.data as string) }));
   }
 
@@ -85,7 +88,7 @@ export class ReconLog {
     if (q.agent) { where.push('agent = ?'); args.push(q.agent); }
     if (q.action) { where.push('action = ?'); args.push(q.action); }
     const limit = Math.min(Math.max(q.limit ?? 200, 1), 5000);
-    const rows = this.db.prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`).all(...args) as Record<string, unknown>[];
+    const rows = this.sql.get(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`).all(...args) as Record<string, unknown>[];
     return rows.map((r) => ({
       id: r.id as number, ts: r.ts as number, actor: r.actor as string, action: r.action as string, agent: r.agent as string | null,
       approvalId: r.approval_id as number | null, base: r.base as string | null, head: r.head as string | null,

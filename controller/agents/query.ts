@@ -159,7 +159,26 @@ export function queryParams(q: AgentQuery, over: Partial<AgentQuery> = {}): URLS
 export const isFiltered = (q: AgentQuery): boolean => !!(q.condition || q.reason || q.state || q.suspended !== null || q.q);
 
 const trueConditions = (a: AgentSummary): Condition[] => a.conditions.filter((c) => c.status === 'True');
-const has = (a: AgentSummary, type: ConditionType): boolean => a.conditions.some((c) => c.type === type && c.status === 'True');
+
+/** What the counts and filters ask of a condition list: which types are true, and the Stalled reason. */
+interface Flags { Ready: boolean; Stalled: boolean; Reconciling: boolean; stalledReasons: string[] }
+// Per list, by identity: an agent's conditions stay the same array until its status changes, and every
+// request counts the whole fleet (1,000 agents) for a page of 50.
+const flagsOf = new WeakMap<Condition[], Flags>();
+function flags(conditions: Condition[]): Flags {
+  let f = flagsOf.get(conditions);
+  if (!f) {
+    f = { Ready: false, Stalled: false, Reconciling: false, stalledReasons: [] };
+    for (const c of conditions) {
+      if (c.status !== 'True') continue;
+      if (c.type === 'Ready' || c.type === 'Stalled' || c.type === 'Reconciling') f[c.type] = true;
+      if (c.type === 'Stalled') f.stalledReasons.push(c.reason);
+    }
+    flagsOf.set(conditions, f);
+  }
+  return f;
+}
+const has = (a: AgentSummary, type: ConditionType): boolean => flags(a.conditions)[type];
 
 export function matches(a: AgentSummary, q: AgentQuery): boolean {
   const kept = a.state === 'kept';
@@ -190,8 +209,11 @@ export function countFleet(all: AgentSummary[]): FleetCounts {
   for (const a of all) {
     c[a.state] += 1;
     if (a.suspended) c.suspended += 1;
-    for (const t of CONDITIONS) if (has(a, t)) c[t] += 1;
-    for (const s of a.conditions) if (s.type === 'Stalled' && s.status === 'True') c.stalledReasons[s.reason] = (c.stalledReasons[s.reason] ?? 0) + 1;
+    const f = flags(a.conditions);
+    if (f.Ready) c.Ready += 1;
+    if (f.Stalled) c.Stalled += 1;
+    if (f.Reconciling) c.Reconciling += 1;
+    for (const r of f.stalledReasons) c.stalledReasons[r] = (c.stalledReasons[r] ?? 0) + 1;
   }
   return c;
 }

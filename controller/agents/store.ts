@@ -1,3 +1,4 @@
+import { Statements } from '../db/statements.ts';
 import type { DB } from '../db/open.ts';
 
 export type AgentState = 'active' | 'draft' | 'pending' | 'kept';
@@ -9,14 +10,15 @@ const fromRow = (r: Record<string, unknown>): AgentRecord => ({
 });
 
 export class AgentStore {
-  constructor(private db: DB, private now: () => number = Date.now) {}
+  private readonly sql: Statements;
+  constructor(private db: DB, private now: () => number = Date.now) { this.sql = new Statements(db); }
 
   // Prepared once: every agent-token authentication reads the agent's state (lifecycle policy).
   private getStmt: ReturnType<DB['prepare']> | null = null;
   private listStmts: Partial<Record<'all' | 'live', ReturnType<DB['prepare']>>> = {};
 
   get(name: string): AgentRecord | null {
-    this.getStmt ??= this.db.prepare('SELECT * FROM agents WHERE name = ?');
+    this.getStmt ??= this.sql.get('SELECT * FROM agents WHERE name = ?');
     const r = this.getStmt.get(name) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
@@ -24,26 +26,26 @@ export class AgentStore {
   list(opts: { all?: boolean } = {}): AgentRecord[] {
     // Prepared once per form: preparing costs more than reading a thousand rows (a CPU profile of the dashboard).
     const k = opts.all ? 'all' : 'live';
-    const stmt = this.listStmts[k] ??= this.db.prepare(`SELECT * FROM agents ${opts.all ? '' : "WHERE state != 'kept'"} ORDER BY name`);
+    const stmt = this.listStmts[k] ??= this.sql.get(`SELECT * FROM agents ${opts.all ? '' : "WHERE state != 'kept'"} ORDER BY name`);
     return (stmt.all() as Record<string, unknown>[]).map(fromRow);
   }
 
   insert(name: string, state: AgentState, createdBy: string): AgentRecord {
     const t = this.now();
-    this.db.prepare('INSERT INTO agents (name, state, suspended, created_at, created_by, updated_at) VALUES (?, ?, 0, ?, ?, ?)').run(name, state, t, createdBy, t);
+    this.sql.get('INSERT INTO agents (name, state, suspended, created_at, created_by, updated_at) VALUES (?, ?, 0, ?, ?, ?)').run(name, state, t, createdBy, t);
     return this.get(name)!;
   }
 
   setState(name: string, state: AgentState): void {
-    this.db.prepare('UPDATE agents SET state = ?, updated_at = ? WHERE name = ?').run(state, this.now(), name);
+    this.sql.get('UPDATE agents SET state = ?, updated_at = ? WHERE name = ?').run(state, this.now(), name);
   }
 
   setSuspended(name: string, suspended: boolean): void {
-    this.db.prepare('UPDATE agents SET suspended = ?, updated_at = ? WHERE name = ?').run(suspended ? 1 : 0, this.now(), name);
+    this.sql.get('UPDATE agents SET suspended = ?, updated_at = ? WHERE name = ?').run(suspended ? 1 : 0, this.now(), name);
   }
 
   /** Deletes the record (purge): the name is free again; the log and audit rows that name it stay. */
   remove(name: string): void {
-    this.db.prepare('DELETE FROM agents WHERE name = ?').run(name);
+    this.sql.get('DELETE FROM agents WHERE name = ?').run(name);
   }
 }

@@ -1,3 +1,4 @@
+import { Statements } from '../db/statements.ts';
 import type { DB } from '../db/open.ts';
 
 export type ApprovalKind = 'change' | 'spawn' | 'revive' | 'destroy' | 'tool';
@@ -23,10 +24,11 @@ const fromRow = (r: Record<string, unknown>): Approval => ({
 });
 
 export class ApprovalStore {
-  constructor(private db: DB, private now: () => number = Date.now) {}
+  private readonly sql: Statements;
+  constructor(private db: DB, private now: () => number = Date.now) { this.sql = new Statements(db); }
 
   get(id: number): Approval | null {
-    const r = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.sql.get('SELECT * FROM approvals WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
 
@@ -36,13 +38,13 @@ export class ApprovalStore {
     if (q.agent) { where.push('agent = ?'); args.push(q.agent); }
     if (q.kind) { where.push('kind = ?'); args.push(q.kind); }
     const limit = Math.min(Math.max(q.limit ?? 500, 1), 10000);
-    const rows = this.db.prepare(`SELECT * FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ASC LIMIT ${limit}`).all(...args) as Record<string, unknown>[];
+    const rows = this.sql.get(`SELECT * FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ASC LIMIT ${limit}`).all(...args) as Record<string, unknown>[];
     return rows.map(fromRow);
   }
 
   /** The agent's open change request (pending or diverged); at most one by construction. */
   openChange(agent: string): Approval | null {
-    const r = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC LIMIT 1").get(agent) as Record<string, unknown> | undefined;
+    const r = this.sql.get("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC LIMIT 1").get(agent) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
 
@@ -51,7 +53,7 @@ export class ApprovalStore {
    * transaction; a database written by an older controller killed mid-raise can still hold more.
    */
   openChanges(agent: string): Approval[] {
-    const rows = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC").all(agent) as Record<string, unknown>[];
+    const rows = this.sql.get("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND status IN ('pending','diverged') ORDER BY id DESC").all(agent) as Record<string, unknown>[];
     return rows.map(fromRow);
   }
 
@@ -70,23 +72,23 @@ export class ApprovalStore {
    * controller died between recording the decision and completing it. Oldest first.
    */
   approvedIncomplete(agent: string): Approval[] {
-    const rows = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND status = 'approved' AND json_extract(data, '$.applied') IS NULL ORDER BY id ASC").all(agent) as Record<string, unknown>[];
+    const rows = this.sql.get("SELECT * FROM approvals WHERE agent = ? AND status = 'approved' AND json_extract(data, '$.applied') IS NULL ORDER BY id ASC").all(agent) as Record<string, unknown>[];
     return rows.map(fromRow);
   }
 
   /** Marks an approved request carried out (`data.applied`), the marker approvedIncomplete reads. */
   markCompleted(id: number): Approval {
-    this.db.prepare("UPDATE approvals SET data = json_set(data, '$.applied', json('true')) WHERE id = ?").run(id);
+    this.sql.get("UPDATE approvals SET data = json_set(data, '$.applied', json('true')) WHERE id = ?").run(id);
     return this.get(id)!;
   }
 
   findDecided(agent: string, base: string, head: string, status: ApprovalStatus): Approval | null {
-    const r = this.db.prepare("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND base = ? AND head = ? AND status = ? ORDER BY id DESC LIMIT 1").get(agent, base, head, status) as Record<string, unknown> | undefined;
+    const r = this.sql.get("SELECT * FROM approvals WHERE agent = ? AND kind = 'change' AND base = ? AND head = ? AND status = ? ORDER BY id DESC LIMIT 1").get(agent, base, head, status) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
 
   insert(a: { kind: ApprovalKind; agent: string; base: string | null; head: string | null; status: ApprovalStatus; paths: string[]; proposer: string | null; patchHash?: string | null; note?: string | null; error?: string | null; data?: Record<string, unknown> }): Approval {
-    const id = Number(this.db.prepare(`INSERT INTO approvals (kind, agent, base, head, status, paths, proposer, created_at, patch_hash, note, error, data)
+    const id = Number(this.sql.get(`INSERT INTO approvals (kind, agent, base, head, status, paths, proposer, created_at, patch_hash, note, error, data)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.kind, a.agent, a.base, a.head, a.status, JSON.stringify(a.paths), a.proposer, this.now(),
       a.patchHash ?? null, a.note ?? null, a.error ?? null, JSON.stringify(a.data ?? {})).lastInsertRowid);
     return this.get(id)!;
@@ -99,15 +101,15 @@ export class ApprovalStore {
       sets.push(`${cols[k]} = ?`);
       args.push(k === 'data' ? JSON.stringify(v) : v);
     }
-    if (sets.length) this.db.prepare(`UPDATE approvals SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+    if (sets.length) this.sql.get(`UPDATE approvals SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
     return this.get(id)!;
   }
 
   vote(id: number, voter: string, decision: 'approve' | 'reject', reason: string | null): void {
-    this.db.prepare('INSERT OR REPLACE INTO approval_votes (approval_id, voter, decision, reason, at) VALUES (?, ?, ?, ?, ?)').run(id, voter, decision, reason, this.now());
+    this.sql.get('INSERT OR REPLACE INTO approval_votes (approval_id, voter, decision, reason, at) VALUES (?, ?, ?, ?, ?)').run(id, voter, decision, reason, this.now());
   }
 
   votes(id: number): { voter: string; decision: 'approve' | 'reject'; reason: string | null; at: number }[] {
-    return this.db.prepare('SELECT voter, decision, reason, at FROM approval_votes WHERE approval_id = ? ORDER BY at').all(id) as never;
+    return this.sql.get('SELECT voter, decision, reason, at FROM approval_votes WHERE approval_id = ? ORDER BY at').all(id) as never;
   }
 }

@@ -77,6 +77,8 @@ function readLines(f: OpenFile, from: number): { events: RefEvent[]; next: numbe
 export class RefEventReader {
   private reading = false;
   private pusherStmt: { get(...params: unknown[]): unknown } | null = null;
+  /** pusherOf's answers; this reader is the only writer of ref_events, and clears them when it writes. */
+  private readonly pushers = new Map<string, string | null>();
   readonly rotated: string;
   private rotateBytes: number;
   private graceMs: number;
@@ -146,6 +148,7 @@ export class RefEventReader {
           for (const e of events) ins.run(e.agent, e.ref, e.old ?? '', e.new, e.pusher, e.ts);
           this.save(c);
         })();
+        if (events.length) this.pushers.clear();
       }
       if (cur && cur.size > 0 && c.cur.off === cur.size && cur.size >= this.rotateBytes && (c.rot.id === null || this.now() - c.rot.at >= this.graceMs)) this.rotate(cur, c);
       return events;
@@ -167,9 +170,14 @@ export class RefEventReader {
 
   /** Who moved `ref` of `agent` to `sha` (the latest such event), or null when no hook saw it. */
   pusherOf(agent: string, ref: string, sha: string): string | null {
-    // Prepared once: the dashboard asks twice per row it shows.
+    // The dashboard asks twice per row it shows: answers are held until this reader next writes the table.
+    const k = `${agent}\0${ref}\0${sha}`;
+    const known = this.pushers.get(k);
+    if (known !== undefined) return known;
     this.pusherStmt ??= this.db.prepare('SELECT pusher FROM ref_events WHERE agent = ? AND ref = ? AND new = ? ORDER BY id DESC LIMIT 1');
     const r = this.pusherStmt.get(agent, ref, sha) as { pusher: string } | undefined;
+    if (this.pushers.size >= 20_000) this.pushers.clear();
+    this.pushers.set(k, r?.pusher ?? null);
     return r?.pusher ?? null;
   }
 
@@ -181,6 +189,7 @@ export class RefEventReader {
   prune(opts: { olderThanMs?: number; keepPerRef?: number; now?: number } = {}): number {
     const cutoff = (opts.now ?? this.now()) - (opts.olderThanMs ?? 30 * 24 * 3600_000);
     const keep = Math.max(0, Math.floor(opts.keepPerRef ?? 1000));
+    this.pushers.clear();
     return this.db.prepare(`DELETE FROM ref_events WHERE id IN (
       SELECT id FROM (SELECT id, ts, ROW_NUMBER() OVER (PARTITION BY agent, ref ORDER BY id DESC) AS rn FROM ref_events)
       WHERE rn > ? AND ts < ?)`).run(keep, cutoff).changes;

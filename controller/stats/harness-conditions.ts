@@ -36,6 +36,9 @@ export function mergeHarnessConditions(base: Condition[], extra: HarnessConditio
 /** Per-agent harness conditions, kept in sqlite (agent_harness) and cached. */
 export class HarnessConditions {
   private cache = new Map<string, HarnessCondition[]>();
+  private changes = 0;
+  /** Moves on every change of any agent's harness conditions. */
+  get version(): number { return this.changes; }
 
   constructor(private readonly db: DB, private readonly now: () => number = Date.now) {
     for (const r of db.prepare('SELECT agent, reason, message, since FROM agent_harness ORDER BY since').all() as (HarnessCondition & { agent: string })[]) {
@@ -58,6 +61,7 @@ export class HarnessConditions {
     this.db.prepare('INSERT INTO agent_harness (agent, reason, message, since) VALUES (?, ?, ?, ?) ON CONFLICT (agent, reason) DO UPDATE SET message = excluded.message')
       .run(agent, reason, msg, since);
     this.cache.set(agent, [...this.get(agent).filter((c) => c.reason !== reason), { reason, message: msg, since }]);
+    this.changes += 1;
     return true;
   }
 
@@ -69,6 +73,7 @@ export class HarnessConditions {
     const del = this.db.prepare('DELETE FROM agent_harness WHERE agent = ? AND reason = ?');
     this.db.transaction(() => { for (const c of cur) if (reasons.includes(c.reason)) del.run(agent, c.reason); })();
     if (keep.length) this.cache.set(agent, keep); else this.cache.delete(agent);
+    this.changes += 1;
     return true;
   }
 

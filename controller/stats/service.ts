@@ -91,7 +91,7 @@ export class StatsService {
       },
       ...(o.compaction || {}),
     });
-    c.addConditionSource((name, base) => this.conditions.merge(name, base));
+    c.addConditionSource((name, base) => this.conditions.merge(name, base), () => this.conditions.version);
     this.offEvents.push(events.on('agent.resumed', (e) => {
       this.stuck.end(e.agent);
       this.changed(e.agent, this.conditions.clear(e.agent));

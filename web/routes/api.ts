@@ -56,9 +56,10 @@ export function apiRouter(o: ApiOptions): Router {
   r.get('/runtime', op, (ctx) => { ctx.body = c.runtimeHealth(); });
   r.get('/agents', op, async (ctx) => {
     // Unpaged unless ?limit= is given: scripts and the CLI have always read the whole array.
-    const page = await c.listAgentsPage(parseAgentQuery(ctx.query));
+    const page = await c.listAgentsJson(parseAgentQuery(ctx.query));
     ctx.set('X-Total-Count', String(page.total));
-    ctx.body = page.agents;
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = page.json;
   });
   r.post('/agents', op, async (ctx) => {
     const body = await readJson(ctx);

@@ -13,6 +13,8 @@ import type { RevisionCache } from './revisions.ts';
 /** The bus as the pages use it (structural, so the web layer does not depend on its internals). */
 export interface PagesBus {
   depth(recipient: string): number;
+  /** Un-acked count per recipient that has any (one query for a page of rows). */
+  depths?(): Record<string, number>;
   send(input: { from: string; to: string; body: string; kind?: string }): unknown;
   get(id: number): (InboxMessage & { to: string }) | undefined;
   list(options: { recipient?: string; unacked?: boolean; limit?: number }): InboxMessage[];
@@ -60,6 +62,15 @@ export function html(ctx: Context, body: { value: string }, status = 200): void 
 /** Inbox depth for a page, or null when there is no bus (or it cannot answer): the page then says "unknown". */
 export function inboxDepth(o: PagesOptions, name: string): number | null {
   try { return o.bus ? o.bus.depth(name) : null; } catch { return null; }
+}
+
+/** Unread messages per mailbox for a page of rows: one query for all of them where the bus can. */
+export function inboxDepths(o: PagesOptions): (name: string) => number | null {
+  if (!o.bus) return () => null;
+  if (!o.bus.depths) return (name) => inboxDepth(o, name);
+  let all: Record<string, number>;
+  try { all = o.bus.depths(); } catch { return () => null; }
+  return (name) => all[name] ?? 0;
 }
 
 export function requireBus(o: PagesOptions): PagesBus {

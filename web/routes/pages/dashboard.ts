@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { AgentView } from '../../../controller/controller.ts';
 import { readJson } from '../../body.ts';
 import { dashboardPage, type DashboardAgent, type PendingRow } from '../../views/dashboard.ts';
-import { html, inboxDepth, OPERATOR, sessionOf, who, type PageContext } from './context.ts';
+import { html, inboxDepth, inboxDepths, OPERATOR, sessionOf, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
 import { keptRows } from './kept.ts';
@@ -22,11 +22,12 @@ export function dashboardRouter(d: PageContext): Router {
     const query = parseAgentQuery(ctx.query, { limit: DEFAULT_PAGE });
     const queueQuery = parseQueueQuery(ctx.query);
     const listing = await c.listAgentsPage(query);
+    const depthOf = inboxDepths(d);
     const agents: DashboardAgent[] = await Promise.all(listing.agents.map(async (a: AgentView) => ({
       agent: a,
       applied: await rev.revisionInfo(a.name, a.applied),
       proposed: a.proposed && a.proposed !== a.applied ? await rev.revisionInfo(a.name, a.proposed) : null,
-      inboxDepth: inboxDepth(d, a.name),
+      inboxDepth: depthOf(a.name),
     })));
     const open = c.listApprovals({ status: ['pending', 'diverged'] });
     const queueKinds: Partial<Record<ApprovalKind, number>> = {};
