@@ -193,3 +193,16 @@ test('prune deletes only events both old and beyond the newest N of their agent 
   t.is(r.prune({ now, olderThanMs: 30 * DAY, keepPerRef: 0 }), 3);
   t.deepEqual((db.prepare('SELECT new FROM ref_events ORDER BY id').all() as { new: string }[]).map((x) => x.new), ['new0', 'new1', 'new2']);
 });
+
+test('pusherOf: an answer (even "nobody") is held only until the reader stores new events', (t) => {
+  const { db, file } = setup();
+  const r = new RefEventReader(db, file);
+  t.is(r.pusherOf('a', 'refs/heads/proposed', 's1'), null, 'not read yet');
+  fs.appendFileSync(file, line('a', 's1', 'alice'));
+  t.is(r.pusherOf('a', 'refs/heads/proposed', 's1'), null, 'in the file, not yet stored: still nobody');
+  r.read();
+  t.is(r.pusherOf('a', 'refs/heads/proposed', 's1'), 'alice');
+  fs.appendFileSync(file, line('a', 's1', 'bob'));
+  r.read();
+  t.is(r.pusherOf('a', 'refs/heads/proposed', 's1'), 'bob', 'the latest push of that sha');
+});
