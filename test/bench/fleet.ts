@@ -1,8 +1,8 @@
 // The fleet at 1,000 agents against the real CLI server (`hyperhive serve`, runtime process, agents
 // running `sleep`): the dashboard's first page and GET /api/agents?limit=50 with 1,000 agents vs 10
-// (same run, medians, ratio; goal ≤ 2×), the unpaged GET /api/agents for reference, a cold start with
-// 1,000 agents (to /api/health, and until all run), the controller's resident memory, and P1 with
-// 1,000 agents against P1 with 3 in the same run. Agents are created through the API (no fast path:
+// (same run, both servers up and the requests alternating between them, medians, ratio; goal ≤ 2×),
+// the unpaged GET /api/agents for reference, a cold start with 1,000 agents (to /api/health, and
+// until all run), the controller's resident memory, and P1 with 1,000 agents against P1 with 3. Agents are created through the API (no fast path:
 // the state dir is exactly what the API makes); HH_FLEET_STATE=DIR keeps that state dir for a rerun.
 // Run alone: `node --import tsx test/bench/fleet.ts [--agents N] [--runs N]`; `npm run bench -- fleet`.
 // HH_FLEET_AGENTS and HH_BENCH_RUNS shorten it.
@@ -21,18 +21,34 @@ const fmt = (x: number) => x.toFixed(1);
 
 export interface BenchFleetOptions { agents?: number; runs?: number; log?: (line: string) => void }
 
-async function timed(b: Bench, route: string, accept: string, runs: number): Promise<{ ms: number[]; bytes: number; body: string }> {
+async function timed(b: Bench, route: string, accept: string, runs: number, warmup = WARMUP): Promise<{ ms: number[]; bytes: number; body: string }> {
   const ms: number[] = []; let bytes = 0; let body = '';
-  for (let i = 0; i < runs + WARMUP; i++) {
+  for (let i = 0; i < runs + warmup; i++) {
     const t0 = performance.now();
     const res = await fetch(`${b.s.url}${route}`, { headers: { authorization: `Bearer ${b.token}`, accept } });
     body = await res.text();
     const dt = performance.now() - t0;
     if (res.status !== 200) throw new Error(`GET ${route}: ${res.status} ${body.slice(0, 300)}`);
     bytes = Buffer.byteLength(body);
-    if (i >= WARMUP) ms.push(dt);
+    if (i >= warmup) ms.push(dt);
   }
   return { ms, bytes, body };
+}
+
+/**
+ * The same route on both servers, one request to each in turn: whatever the machine does meanwhile
+ * (load comes and goes over a run this long) falls on both alike, so their ratio holds.
+ */
+async function timedPair(few: Bench, many: Bench, route: string, accept: string, runs: number, manyRoute = route): Promise<{ few: Awaited<ReturnType<typeof timed>>; many: Awaited<ReturnType<typeof timed>> }> {
+  const a = { ms: [] as number[], bytes: 0, body: '' }; const b = { ms: [] as number[], bytes: 0, body: '' };
+  for (let i = 0; i < runs + WARMUP; i++) {
+    for (const [bench, into, r0] of [[few, a, route], [many, b, manyRoute]] as const) {
+      const r = await timed(bench, r0, accept, 1, 0);
+      if (i >= WARMUP) into.ms.push(r.ms[0]!);
+      into.bytes = r.bytes; into.body = r.body;
+    }
+  }
+  return { few: a, many: b };
 }
 
 async function createMany(b: Bench, names: string[], concurrency: number, log: (l: string) => void): Promise<number> {
@@ -83,14 +99,27 @@ function childHelpersMb(pid: number): { mb: number; count: number } {
   return { mb, count };
 }
 
-async function measurePages(b: Bench, runs: number, label: string, report: Report): Promise<{ dash: number; api: number }> {
-  const dash = await timed(b, '/', 'text/html', runs);
-  const rowsShown = (dash.body.match(/<tr data-agent="/g) ?? []).length;
-  const api = await timed(b, '/api/agents?limit=50', 'application/json', runs);
-  const qd = quantiles(dash.ms); const qa = quantiles(api.ms);
-  report(`dashboard first page, ${label}, median`, qd.median, 'ms', `p95 ${fmt(qd.p95)} ms, ${(dash.bytes / 1024).toFixed(0)} KB, ${rowsShown} rows`);
-  report(`GET /api/agents?limit=50, ${label}, median`, qa.median, 'ms', `p95 ${fmt(qa.p95)} ms, ${(api.bytes / 1024).toFixed(0)} KB`);
-  return { dash: qd.median, api: qa.median };
+/** The dashboard's first page and GET /api/agents?limit=50 on both fleets, interleaved; reported with their ratios. */
+async function measurePages(few: Bench, many: Bench, n: number, runs: number, report: Report): Promise<{ dash: number; api: number; dashMs: number }> {
+  const routes = [['dashboard first page', '/', 'text/html'], ['GET /api/agents?limit=50', '/api/agents?limit=50', 'application/json']] as const;
+  const medians: number[] = []; let dashMs = 0;
+  for (const [label, route, accept] of routes) {
+    const r = await timedPair(few, many, route, accept, runs);
+    const rows = (body: string) => (accept === 'text/html' ? `, ${(body.match(/<tr data-agent="/g) ?? []).length} rows` : `, ${(JSON.parse(body) as unknown[]).length} rows`);
+    const qf = quantiles(r.few.ms); const qm = quantiles(r.many.ms);
+    report(`${label}, 10 agents, median`, qf.median, 'ms', `p95 ${fmt(qf.p95)} ms, ${(r.few.bytes / 1024).toFixed(0)} KB${rows(r.few.body)}`);
+    report(`${label}, ${n} agents, median`, qm.median, 'ms', `p95 ${fmt(qm.p95)} ms, ${(r.many.bytes / 1024).toFixed(0)} KB${rows(r.many.body)}`);
+    report(`${label}, ${n} vs 10 agents`, qm.median / qf.median, '×', `goal ≤ ${GOAL_RATIO}×: ${qm.median / qf.median <= GOAL_RATIO ? 'met' : 'missed'} (requests alternate between the two servers)`);
+    medians.push(qm.median / qf.median);
+    if (route === '/') dashMs = qm.median;
+  }
+  // The same number of rows as with 10 agents: what the fleet's size alone costs a page.
+  for (const [label, route, accept] of routes) {
+    const r = await timedPair(few, many, route, accept, runs, route === '/' ? '/?limit=10' : '/api/agents?limit=10');
+    const qf = quantiles(r.few.ms); const qm = quantiles(r.many.ms);
+    report(`${route === '/' ? 'dashboard page of 10 rows' : 'GET /api/agents?limit=10'}, ${n} agents, median`, qm.median, 'ms', `${(qm.median / qf.median).toFixed(2)}× the 10-agent one (${fmt(qf.median)} ms, same rows, interleaved): the fleet's size alone`);
+  }
+  return { dash: medians[0]!, api: medians[1]!, dashMs };
 }
 
 /** A CLI server on `state` (made when absent, reused when it holds agents already: what the API made before). */
@@ -112,11 +141,12 @@ export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Pro
   const log = o.log ?? ((l: string) => console.log(`  · ${l}`));
   const names = Array.from({ length: many }, (_, i) => `agent-${String(i).padStart(4, '0')}`);
 
-  // The small fleet: its own server, in this same run (3 agents for P1's baseline, then 10 for the pages).
-  let b = await Bench.start(AGENT_COMMAND);
+  // The small fleet: its own server, in this same run (3 agents for P1's baseline, then 10 for the
+  // pages). It stays up while the large fleet's pages are measured: requests alternate between the two.
+  const small = await Bench.start(AGENT_COMMAND);
+  let b = small;
   let p = new Pusher(b);
   let p1few: ReturnType<typeof quantiles>;
-  let few: { dash: number; api: number };
   try {
     await createMany(b, names.slice(0, 3), 3, log);
     for (const n of names.slice(0, 3)) await b.waitRunning(n);
@@ -124,17 +154,24 @@ export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Pro
     report('P1 with 3 agents, median', p1few.median, 'ms', `p95 ${fmt(p1few.p95)} ms (the baseline for P1 with ${many})`);
     await createMany(b, names.slice(3, 10), 4, log);
     await allRunning(b, 10, 120_000);
-    few = await measurePages(b, runs, '10 agents', report);
-  } finally {
+  } catch (e) {
     p.cleanup();
-    await b.close();
+    await small.close();
+    throw e;
   }
+  p.cleanup();
 
   // The large fleet. HH_FLEET_STATE keeps (and on the next run reuses) its state dir: the agents the
   // API created last time, so a rerun skips the ~5 minutes of creating them.
   const keep = process.env.HH_FLEET_STATE;
   const state = keep ?? tmpDir('hh-bench-fleet-');
-  ({ b } = await startOn(state));
+  let smallOpen = true;
+  try {
+    ({ b } = await startOn(state));
+  } catch (e) {
+    await small.close();
+    throw e;
+  }
   p = new Pusher(b);
   try {
     const existing = new Set((await b.api<{ name: string }[]>('GET', '/api/agents')).body.map((a) => a.name));
@@ -145,23 +182,18 @@ export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Pro
       report(`create ${missing.length} agents through the API`, createMs / missing.length, 'ms/agent', `${(createMs / 1000).toFixed(1)} s in all, 8 at a time`);
     } else log(`reusing ${existing.size} agents in ${state}`);
     await allRunning(b, many, 900_000);
-    // Measured in steady state, as the 10-agent figures were: the start-up passes are over.
+    // Measured in steady state: the start-up passes are over.
     await sleep(10_000);
-    const lots = await measurePages(b, runs, `${many} agents`, report);
-    report(`dashboard first page, ${many} vs 10 agents`, lots.dash / few.dash, '×', `goal ≤ ${GOAL_RATIO}×: ${lots.dash / few.dash <= GOAL_RATIO ? 'met' : 'missed'}`);
-    report(`GET /api/agents?limit=50, ${many} vs 10 agents`, lots.api / few.api, '×', `goal ≤ ${GOAL_RATIO}×: ${lots.api / few.api <= GOAL_RATIO ? 'met' : 'missed'}`);
-    // The same number of rows as with 10 agents: what the fleet's size alone costs a page.
-    const dash10 = quantiles((await timed(b, '/?limit=10', 'text/html', runs)).ms);
-    const api10 = quantiles((await timed(b, '/api/agents?limit=10', 'application/json', runs)).ms);
-    report(`dashboard page of 10 rows, ${many} agents, median`, dash10.median, 'ms', `${(dash10.median / few.dash).toFixed(2)}× the 10-agent dashboard (same rows): the fleet's size alone`);
-    report(`GET /api/agents?limit=10, ${many} agents, median`, api10.median, 'ms', `${(api10.median / few.api).toFixed(2)}× the 10-agent listing (same rows): the fleet's size alone`);
+    const lots = await measurePages(small, b, many, runs, report);
+    await small.close();
+    smallOpen = false;
     const full = await timed(b, '/api/agents', 'application/json', Math.max(5, Math.floor(runs / 3)));
     const qf = quantiles(full.ms);
     report(`GET /api/agents unpaged, ${many} agents, median`, qf.median, 'ms', `p95 ${fmt(qf.p95)} ms, ${(full.bytes / 1024 / 1024).toFixed(2)} MB (every agent's full view, as before)`);
     // The dashboard as it was (every agent on one page, every view and revision built): the same-run "before".
     const onePage = await timed(b, `/?limit=${Math.min(many, 1000)}`, 'text/html', Math.max(5, Math.floor(runs / 3)));
     const q1 = quantiles(onePage.ms);
-    report(`dashboard with all ${many} on one page, median`, q1.median, 'ms', `p95 ${fmt(q1.p95)} ms, ${(onePage.bytes / 1024).toFixed(0)} KB: what the dashboard did before pages (${(q1.median / lots.dash).toFixed(1)}× the first page of 50)`);
+    report(`dashboard with all ${many} on one page, median`, q1.median, 'ms', `p95 ${fmt(q1.p95)} ms, ${(onePage.bytes / 1024).toFixed(0)} KB: what the dashboard did before pages (${(q1.median / lots.dashMs).toFixed(1)}× the first page of 50)`);
     const helpers = childHelpersMb(b.s.pid);
     report(`controller resident memory, ${many} agents running`, rssMb(b.s.pid), 'MB', `VmRSS of the serve process; its ${helpers.count} helper processes (git workers) ${fmt(helpers.mb)} MB more; agents not counted`);
 
@@ -183,6 +215,7 @@ export async function benchFleet(report: Report, o: BenchFleetOptions = {}): Pro
     log(`load at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   } finally {
     p.cleanup();
+    if (smallOpen) await small.close();
     if (keep) { await b.s.term(180_000).catch(() => b.s.kill9()); killAgentProcesses(state); } else await b.close();
   }
 }
