@@ -114,7 +114,7 @@ async function measurePages(few: Bench, many: Bench, n: number, runs: number, re
     if (route === '/') dashMs = qm.median;
   }
   // The same number of rows as with 10 agents: what the fleet's size alone costs a page.
-  for (const [label, route, accept] of routes) {
+  for (const [, route, accept] of routes) {
     const r = await timedPair(few, many, route, accept, runs, route === '/' ? '/?limit=10' : '/api/agents?limit=10');
     const qf = quantiles(r.few.ms); const qm = quantiles(r.many.ms);
     report(`${route === '/' ? 'dashboard page of 10 rows' : 'GET /api/agents?limit=10'}, ${n} agents, median`, qm.median, 'ms', `${(qm.median / qf.median).toFixed(2)}× the 10-agent one (${fmt(qf.median)} ms, same rows, interleaved): the fleet's size alone`);

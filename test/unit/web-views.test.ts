@@ -1,4 +1,5 @@
 import test from 'ava';
+import { parseAgentQuery } from '../../controller/agents/query.ts';
 import http from 'node:http';
 import Koa from 'koa';
 import type { AgentView } from '../../controller/controller.ts';
@@ -128,6 +129,23 @@ test('dashboard shows conditions, revisions, model, "not isolated", suspended an
   t.regex(page, /&lt;i&gt;hi&lt;\/i&gt;/);
   t.regex(page, /name="_csrf" value="tok"/);
   t.notRegex(page, /<script>|<b>init|<i>hi/);
+});
+
+test('dashboard rows rendered again from the same view still show the age, inbox and selection of this render', (t) => {
+  const a = agent();
+  const info = (subject: string) => ({ sha: 'a'.repeat(40), subject, author: 'x', date: 60_000, proposer: 'operator' });
+  const render = (now: number, inboxDepth: number, subject = 'init', listing = false) => dashboardPage({
+    now, csrf: 'tok', identity: 'operator', agents: [{ agent: a, applied: info(subject), proposed: null, inboxDepth }], queue: [], drafts: [], log: [],
+    ...(listing ? { listing: { query: parseAgentQuery({}), total: 1, counts: { total: 1, Ready: 1, Stalled: 0, Reconciling: 0, stalledReasons: {}, suspended: 1, active: 1, draft: 0, pending: 0, kept: 0 } } } : {}),
+  }).value;
+  const row = (page: string) => /<tr data-agent="alpha">[\s\S]*?<\/tr>/.exec(page)![0];
+  const first = row(render(120_000, 4));
+  t.is(row(render(120_000, 4)), first, 'same inputs, same row');
+  t.regex(row(render(3_720_000, 4)), /1h ago/, 'the same view an hour later');
+  t.regex(row(render(120_000, 7)), /<td>7<\/td>/);
+  t.regex(row(render(120_000, 4, 'renamed')), /renamed/, 'another commit summary');
+  t.regex(row(render(120_000, 4, 'init', true)), /hh-select/, 'with the selection column');
+  t.regex(row(render(120_000, 4)), /1m ago/);
 });
 
 test('agent page: state row, model chip, notes rendered safely, command help', (t) => {

@@ -78,7 +78,22 @@ ${pending.length ? html`<h3>Waiting for approval <span class="hh-count">${pendin
 </section>`;
 }
 
+// A row is a function of its view (a new object whenever anything it shows changed: AgentViews), the
+// revisions' summaries with their ages, the inbox depth and the checkbox: the markup of a row whose
+// inputs are all the same is the same string. The dashboard renders 50 rows on every request.
+const rows = new WeakMap<AgentView, { key: string; html: SafeHtml }>();
+const revKey = (info: RevisionInfo | null, now: number): string => (info ? `${info.sha}\u0001${info.subject}\u0001${info.proposer}\u0001${info.author}\u0001${info.date}\u0001${age(info.date, now)}` : '');
+
 function agentRow(r: DashboardAgent, now: number, select: boolean): SafeHtml {
+  const key = `${select ? 1 : 0}\u0002${r.inboxDepth}\u0002${revKey(r.applied, now)}\u0002${revKey(r.proposed, now)}`;
+  const hit = rows.get(r.agent);
+  if (hit && hit.key === key) return hit.html;
+  const out = renderRow(r, now, select);
+  rows.set(r.agent, { key, html: out });
+  return out;
+}
+
+function renderRow(r: DashboardAgent, now: number, select: boolean): SafeHtml {
   const a = r.agent;
   return html`<tr data-agent="${a.name}">
 ${select ? html`<td class="hh-select">${rowCheckbox(a.name)}</td>` : ''}<td><a href="/agents/${a.name}"><strong>${a.name}</strong></a>${a.state !== 'active' ? html` <span class="hh-tag">${a.state}</span>` : ''}${a.suspended ? html` <span class="hh-tag hh-tag-warn">suspended</span>` : ''}</td>

@@ -8,8 +8,12 @@ export class SafeHtml {
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
+const UNSAFE = /[&<>"'`]/;
+
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
+  const s = String(value ?? '');
+  // Most values (names, SHAs, states) have nothing to escape: a test is cheaper than a replace.
+  return UNSAFE.test(s) ? s.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!) : s;
 }
 
 /** Marks trusted markup as safe; only for output of a renderer that escaped its own input. */
