@@ -13,20 +13,14 @@ export class AgentStore {
   private readonly sql: Statements;
   constructor(private db: DB, private now: () => number = Date.now) { this.sql = new Statements(db); }
 
-  // Prepared once: every agent-token authentication reads the agent's state (lifecycle policy).
-  private getStmt: ReturnType<DB['prepare']> | null = null;
-  private listStmts: Partial<Record<'all' | 'live', ReturnType<DB['prepare']>>> = {};
 
   get(name: string): AgentRecord | null {
-    this.getStmt ??= this.sql.get('SELECT * FROM agents WHERE name = ?');
-    const r = this.getStmt.get(name) as Record<string, unknown> | undefined;
+    const r = this.sql.get('SELECT * FROM agents WHERE name = ?').get(name) as Record<string, unknown> | undefined;
     return r ? fromRow(r) : null;
   }
 
   list(opts: { all?: boolean } = {}): AgentRecord[] {
-    // Prepared once per form: preparing costs more than reading a thousand rows (a CPU profile of the dashboard).
-    const k = opts.all ? 'all' : 'live';
-    const stmt = this.listStmts[k] ??= this.sql.get(`SELECT * FROM agents ${opts.all ? '' : "WHERE state != 'kept'"} ORDER BY name`);
+    const stmt = this.sql.get(`SELECT * FROM agents ${opts.all ? '' : "WHERE state != 'kept'"} ORDER BY name`);
     return (stmt.all() as Record<string, unknown>[]).map(fromRow);
   }
 

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { AgentView } from '../../../controller/controller.ts';
 import { readJson } from '../../body.ts';
 import { dashboardPage, type DashboardAgent, type PendingRow } from '../../views/dashboard.ts';
-import { html, inboxDepth, inboxDepths, OPERATOR, sessionOf, who, type PageContext } from './context.ts';
+import { html, inboxDepths, OPERATOR, sessionOf, who, type PageContext } from './context.ts';
 import { takeFlash } from './flash.ts';
 import { formAction } from './form-action.ts';
 import { keptRows } from './kept.ts';
@@ -42,7 +42,7 @@ export function dashboardRouter(d: PageContext): Router {
     }));
     html(ctx, dashboardPage({
       now: d.now(), csrf: sessionOf(ctx)?.csrf ?? null, identity: who(ctx).name, flash: takeFlash(ctx),
-      agents, queue, drafts, pending, kept: await keptRows(c), operatorUnread: inboxDepth(d, OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
+      agents, queue, drafts, pending, kept: await keptRows(c), operatorUnread: depthOf(OPERATOR), log: c.logEntries({ limit: 25 }), runtime: c.runtimeHealth(),
       listing: { query, total: listing.total, counts: listing.counts }, queueQuery, queueKinds,
     }));
   });
